@@ -1,0 +1,189 @@
+"""The one place that talks to ClickHouse (through clickhouse-connect).
+
+``chdb://...`` opens the embedded engine in this process; ``http(s)://host:8123`` a server.
+chDB belongs to one process and one path: a second process cannot open the same directory,
+and one process cannot open two paths. The API therefore runs as a single process with
+threads on the embedded engine; on a server, any number of workers may connect.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+import pyarrow as pa
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+from sqlglot import exp
+
+from crosstrack.config import Settings
+
+DIALECT = "clickhouse"
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine could not be reached; the message is safe to show to a user."""
+
+
+class QueryLimitExceeded(RuntimeError):
+    """A query hit max_execution_time, max_memory_usage or max_result_rows."""
+
+
+class EngineError(RuntimeError):
+    """Any other engine failure (carries the ClickHouse error code when known)."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+# ClickHouse error codes that mean "this query was too expensive", not "the engine is broken".
+_LIMIT_CODES = {159, 241, 396, 158, 160, 307}
+
+
+@dataclass(frozen=True)
+class Rows:
+    columns: tuple[str, ...]
+    rows: list[tuple]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r)) for r in self.rows]
+
+
+def render(sql: str | exp.Expression) -> str:
+    return sql.sql(dialect=DIALECT) if isinstance(sql, exp.Expression) else sql
+
+
+def _error_code(err: BaseException) -> int | None:
+    m = re.search(r"Code: (\d+)", str(err))
+    return int(m.group(1)) if m else None
+
+
+class Engine:
+    """A thin, thread-safe wrapper over one clickhouse-connect client."""
+
+    _embedded_lock = threading.Lock()
+    _embedded: dict[str, "Engine"] = {}
+
+    def __init__(self, url: str, *, user: str = "default", password: str = "", database: str = "default"):
+        self.url = url
+        self.database = database
+        self.embedded = url.startswith("chdb://")
+        self._lock = threading.RLock()
+        try:
+            if self.embedded:
+                self._client = clickhouse_connect.get_client(dsn=url)
+            else:
+                parsed = urlparse(url)
+                self._client = clickhouse_connect.get_client(
+                    host=parsed.hostname,
+                    port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+                    secure=parsed.scheme == "https",
+                    username=user,
+                    password=password,
+                    connect_timeout=5,
+                    send_receive_timeout=300,
+                    autogenerate_session_id=False,
+                )
+        except Exception as err:  # noqa: BLE001 - any failure to open is "unavailable" to callers
+            raise EngineUnavailable(f"ClickHouse at {_safe_url(url)} is unavailable: {type(err).__name__}") from err
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Engine":
+        url = settings.engine_url
+        if url.startswith("chdb://"):
+            # One embedded engine per process: every caller shares it.
+            with cls._embedded_lock:
+                existing = cls._embedded.get(url)
+                if existing is None:
+                    if url != "chdb://memory":
+                        Path(urlparse(url).path).mkdir(parents=True, exist_ok=True)
+                    existing = cls(url, database=settings.database)
+                    cls._embedded[url] = existing
+                return existing
+        return cls(url, user=settings.clickhouse_user, password=settings.clickhouse_password, database=settings.database)
+
+    # --- execution -------------------------------------------------------------------------
+    def _run(self, fn, *args, **kwargs):
+        try:
+            with self._lock if self.embedded else _nolock:
+                return fn(*args, **kwargs)
+        except (OperationalError,) as err:
+            raise EngineUnavailable(f"ClickHouse at {_safe_url(self.url)} is unavailable") from err
+        except (DatabaseError, ClickHouseError) as err:
+            code = _error_code(err)
+            if code in _LIMIT_CODES:
+                raise QueryLimitExceeded(_limit_message(code)) from err
+            raise EngineError(str(err).split("\n")[0][:500], code) from err
+
+    def query(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
+              settings: dict[str, Any] | None = None) -> Rows:
+        result = self._run(self._client.query, render(sql), parameters=parameters or None, settings=settings or None)
+        return Rows(tuple(result.column_names), list(result.result_rows))
+
+    def query_arrow(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
+                    settings: dict[str, Any] | None = None) -> pa.Table:
+        return self._run(self._client.query_arrow, render(sql), parameters=parameters or None,
+                         settings=settings or None)
+
+    def scalar(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None) -> Any:
+        rows = self.query(sql, parameters).rows
+        return rows[0][0] if rows else None
+
+    def command(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Any:
+        return self._run(self._client.command, render(sql), parameters=parameters or None, settings=settings or None)
+
+    def insert_arrow(self, table: str, data: pa.Table, database: str | None = None) -> None:
+        self._run(self._client.insert_arrow, table, data, database=database)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._run(self._client.ping))
+        except Exception:  # noqa: BLE001
+            return False
+
+    def close(self) -> None:
+        if not self.embedded:
+            self._client.close()
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_nolock = _NoLock()
+
+
+def _safe_url(url: str) -> str:
+    p = urlparse(url)
+    if p.scheme == "chdb":
+        return "chdb (embedded)"
+    return f"{p.scheme}://{p.hostname}:{p.port or 8123}"
+
+
+def _limit_message(code: int | None) -> str:
+    return {
+        159: "the query took longer than the configured time limit",
+        241: "the query needed more memory than the configured limit",
+        158: "the query result had more rows than the configured limit",
+        396: "the query result had more rows than the configured limit",
+    }.get(code or 0, "the query exceeded a configured engine limit")
+
+
+def query_limits(settings: Settings) -> dict[str, Any]:
+    """Engine-side limits applied to every user-driven query."""
+    return {
+        "max_execution_time": settings.query_timeout_s,
+        "max_memory_usage": settings.query_max_memory,
+        "max_result_rows": settings.query_max_result_rows,
+        "result_overflow_mode": "throw",
+    }

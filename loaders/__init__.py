@@ -1,0 +1,1 @@
+"""Ingestion: raw extract schema, FAQ rules, synthetic generator, DDL and atomic loads."""
