@@ -720,12 +720,19 @@
     return 10 * p;
   }
 
+  // Draw at the container's pixel width so text stays 12px on a phone and on a wide screen.
+  function chartWidth() {
+    var w = ui.chartSvg.clientWidth || (ui.chart.parentNode && ui.chart.parentNode.clientWidth) || 640;
+    return Math.max(280, Math.min(1000, Math.round(w)));
+  }
+
   function truncate(s, n) { return s.length > n ? s.slice(0, n - 1) + "\u2026" : s; }
 
   function renderChart(rows, dims, measures) {
     clear(ui.chartSvg); clear(ui.chartLegend);
-    ui.chart.hidden = true; ui.chartNone.hidden = true;
-    if (!rows.length || !measures.length) return;
+    ui.chartNone.hidden = true;
+    if (!rows.length || !measures.length) { ui.chart.hidden = true; return; }
+    ui.chart.hidden = false;  // measured for its width; hidden again below if no chart fits
     // Chart measure chooser
     var cm = ui.chartMeasure.value;
     clear(ui.chartMeasure);
@@ -753,13 +760,13 @@
       if (cats.length > MAX_BAR_CATEGORIES) return noChart("Too many categories for a chart; the table has every value.");
       drawBars(rows, others[0], cats, cm, mm);
     } else if (varying.length === 0) {
-      return; // a single number: the table says it all
+      ui.chart.hidden = true; // a single number: the table says it all
     } else {
       noChart("A chart is drawn for one category, or for years with at most one category. The table shows every combination.");
     }
   }
 
-  function noChart(text) { ui.chartNone.textContent = text; ui.chartNone.hidden = false; }
+  function noChart(text) { ui.chart.hidden = true; ui.chartNone.textContent = text; ui.chartNone.hidden = false; }
 
   function findRow(rows, a, av, b, bv) {
     for (var i = 0; i < rows.length; i++) {
@@ -771,7 +778,7 @@
   function drawLine(rows, yearName, seriesDim, series, cm, mm) {
     var years = distinct(rows, yearName);
     years.sort(function (a, b) { return Number(a.code) - Number(b.code); });
-    var W = 640, H = 300, L = 64, R = 16, T = 16, B = 40;
+    var W = chartWidth(), H = Math.round(Math.min(320, Math.max(200, W * 0.5))), L = 64, R = 16, T = 16, B = 40;
     var max = 0;
     rows.forEach(function (r) { if (!isSuppressed(r) && typeof r[cm] === "number") max = Math.max(max, r[cm]); });
     max = niceMax(max);
@@ -839,7 +846,7 @@
   }
 
   function drawBars(rows, catDim, cats, cm, mm) {
-    var W = 640, L = 190, R = 70, T = 8, bh = 22, gap = 6;
+    var W = chartWidth(), L = Math.min(190, Math.round(W * 0.38)), R = 80, T = 8, bh = 22, gap = 6;
     var H = T + cats.length * (bh + gap) + 8;
     var max = 0;
     rows.forEach(function (r) { if (!isSuppressed(r) && typeof r[cm] === "number") max = Math.max(max, r[cm]); });
@@ -850,7 +857,7 @@
     cats.forEach(function (c, i) {
       var r = findRow(rows, catDim, c.code, null, null);
       var yy = T + i * (bh + gap);
-      var lab = svg("text", { x: L - 8, y: yy + bh / 2 + 4, "text-anchor": "end" }, truncate(c.label, 26));
+      var lab = svg("text", { x: L - 8, y: yy + bh / 2 + 4, "text-anchor": "end" }, truncate(c.label, Math.floor(L / 7.5)));
       lab.setAttribute("class", "tick");
       lab.appendChild(svg("title", null, c.label));
       s.appendChild(lab);
@@ -943,6 +950,15 @@
       if (lastResult) renderChart(lastResult.data || [], resultDims(lastResult), resultMeasures(lastResult));
     });
     ui.copy.addEventListener("click", copyUrl);
+    var resizeTimer = null, lastWidth = window.innerWidth;
+    window.addEventListener("resize", function () {
+      if (window.innerWidth === lastWidth) return;
+      lastWidth = window.innerWidth;
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () {
+        if (lastResult) renderChart(lastResult.data || [], resultDims(lastResult), resultMeasures(lastResult));
+      }, 150);
+    });
     [ui.dlJson, ui.dlCsv].forEach(function (a) {
       a.addEventListener("click", function (ev) { if (a.getAttribute("aria-disabled") === "true") ev.preventDefault(); });
     });
