@@ -1,0 +1,134 @@
+"""Execute compiled queries: pick a rollup when one fits, run the tree, shape rows like Cube.
+
+Row values: Cube's REST API returns every value as it comes from the driver (for ClickHouse,
+numbers often arrive as strings). Crosstrack returns JSON numbers instead — integers stay ``int``
+(counts, sums, integer dimensions), means and medians are ``float`` — and times as Cube's
+``YYYY-MM-DDTHH:MM:SS.000`` strings. The keys are Cube's: ``view.member`` (and
+``view.member.granularity`` for time dimensions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from cube.compiler import Compiled, Compiler
+from cube.model import Model
+from crosstrack.engine import Engine, render
+
+
+@dataclass
+class LoadResult:
+    data: list[dict[str, Any]]
+    total: int | None
+    annotation: dict[str, Any]
+    sql: str
+    used_rollup: str | None = None
+    columns: list[str] = field(default_factory=list)
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
+        return v
+    if isinstance(v, float):
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}"
+    if isinstance(v, dt.date):
+        return v.strftime("%Y-%m-%dT00:00:00.000")
+    return v
+
+
+class QueryEngine:
+    """Compile and run Cube REST queries against one published database at a time."""
+
+    def __init__(self, model: Model, engine: Engine, *, use_rollups: bool = True):
+        self.model = model
+        self.engine = engine
+        self.use_rollups = use_rollups
+        self.compiler = Compiler(model)
+        self._tables: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    # Rollup tables present in a database. Published databases are immutable once referenced,
+    # so the answer is cached; forget() drops it (tests that build rollups later).
+    def rollup_tables(self, database: str) -> set[str]:
+        with self._lock:
+            cached = self._tables.get(database)
+        if cached is not None:
+            return cached
+        wanted = {pa.table for c in self.model.cubes.values() for pa in c.pre_aggregations.values()}
+        if not wanted:
+            found: set[str] = set()
+        else:
+            q = exp.select("name").from_(exp.Table(this=exp.to_identifier("tables"), db=exp.to_identifier("system"))) \
+                .where(exp.column("database").eq(exp.Literal.string(database)))
+            found = {r[0] for r in self.engine.query(q).rows} & wanted
+        with self._lock:
+            self._tables[database] = found
+        return found
+
+    def forget(self, database: str | None = None) -> None:
+        with self._lock:
+            if database is None:
+                self._tables.clear()
+            else:
+                self._tables.pop(database, None)
+
+    def _compile(self, query: dict, database: str, internal: bool, rollups: bool) -> Compiled:
+        available = self.rollup_tables(database) if (rollups and self.use_rollups) else None
+        return self.compiler.compile(query, database=database, internal=internal, rollups=available)
+
+    def compile(self, query: dict, *, database: str, internal: bool = False, rollups: bool = True) -> exp.Expression:
+        return self._compile(query, database, internal, rollups).tree
+
+    def load(self, query: dict, *, database: str, settings: dict | None = None, internal: bool = False,
+             rollups: bool = True) -> LoadResult:
+        compiled = self._compile(query, database, internal, rollups)
+        run_settings = dict(settings or {})
+        if compiled.needs_join_nulls:
+            run_settings["join_use_nulls"] = 1
+        rows = self.engine.query(compiled.tree, settings=run_settings)
+        index = {name: i for i, name in enumerate(rows.columns)}
+        data = []
+        for row in rows.rows:
+            item: dict[str, Any] = {}
+            for c in compiled.columns:
+                v = _value(row[index[c.alias]])
+                item[c.key] = v
+                for k in c.extra_keys:
+                    item[k] = v
+            data.append(item)
+        total = None
+        if query.get("total"):
+            total = int(self.engine.query(compiled.count_tree, settings=run_settings).rows[0][0])
+        return LoadResult(data, total, self.annotation(compiled), render(compiled.tree), compiled.rollup,
+                          [c.key for c in compiled.columns])
+
+    def annotation(self, compiled: Compiled) -> dict[str, Any]:
+        """Cube's ``annotation`` block: title, shortTitle, type (and format/meta) per member."""
+        meta_by_name = {}
+        for owner in self.model.meta(internal=True)["cubes"]:
+            for coll in ("measures", "dimensions", "segments"):
+                for m in owner[coll]:
+                    meta_by_name[m["name"]] = m
+        out: dict[str, dict] = {"measures": {}, "dimensions": {}, "segments": {}, "timeDimensions": {}}
+        for c in compiled.columns:
+            base = c.key if c.kind != "time" else c.key.rsplit(".", 1)[0]
+            m = meta_by_name.get(base, {})
+            entry = {"title": m.get("title"), "shortTitle": m.get("shortTitle"), "type": m.get("type", c.type)}
+            if m.get("format"):
+                entry["format"] = m["format"]
+            if m.get("meta"):
+                entry["meta"] = m["meta"]
+            coll = {"measure": "measures", "dimension": "dimensions", "time": "timeDimensions"}[c.kind]
+            out[coll][c.key] = entry
+        return out

@@ -1,0 +1,89 @@
+"""Small, deterministic fact tables for tests and benchmarks of the semantic layer.
+
+Tables have exactly the columns and types of ``loaders/schema.py``; rows are drawn from its
+code lists with a fixed seed, so the same call always builds the same data.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from crosstrack.engine import DIALECT, Engine
+from loaders import schema as s
+
+_ARROW = {"UInt8": pa.uint8(), "UInt16": pa.uint16(), "UInt32": pa.uint32(), "UInt64": pa.uint64(),
+          "LowCardinality(String)": pa.string(), "String": pa.string()}
+
+
+def create_tables(engine: Engine, database: str) -> None:
+    db = exp.to_identifier(database, quoted=True).sql(dialect=DIALECT)
+    engine.command(f"DROP DATABASE IF EXISTS {db}")
+    engine.command(f"CREATE DATABASE {db}")
+    for table, (cols, order) in s.FACT_TABLES.items():
+        body = ", ".join(f"`{c}` {t}" for c, t in cols.items())
+        engine.command(f"CREATE TABLE {db}.`{table}` ({body}) ENGINE = MergeTree ORDER BY ({', '.join(order)})")
+
+
+def insert(engine: Engine, database: str, table: str, rows: list[dict[str, Any]]) -> None:
+    cols = s.FACT_TABLES[table][0]
+    data = pa.table({c: pa.array([r[c] for r in rows], type=_ARROW[t]) for c, t in cols.items()})
+    engine.insert_arrow(table, data, database=database)
+
+
+def synthetic_rows(n_people: int = 300, seed: int = 7, years=(2019, 2020, 2021)) -> tuple[list[dict], list[dict]]:
+    rnd = random.Random(seed)
+    custody, charges = [], []
+    agencies = list(s.AGENCIES)[:5]
+    subtypes = [k for k, v in s.OFFENSE_SUBTYPES.items() if k != "NOT_APPLICABLE"]
+    for p in range(n_people):
+        person_key = rnd.getrandbits(63) + 1
+        record_key = rnd.getrandbits(32)
+        base = dict(person_key=person_key, record_key=record_key,
+                    agency=rnd.choice(agencies), age_group=rnd.choice(list(s.AGE_GROUPS)),
+                    assigned_sex=rnd.choice(["M", "M", "M", "F", "U"]),
+                    gender_identity=rnd.choice(["MALE", "MALE", "FEMALE", "NONBINARY"]),
+                    race=rnd.choice(list(s.RACES)), ethnicity=rnd.choice(list(s.ETHNICITIES)))
+        status = rnd.choice(["PRETRIAL", "SENTENCED", "SENTENCED"])
+        doc = base["agency"] == "DOC"
+        ftype = "PRISON" if doc else ("JAIL" if status == "PRETRIAL" else "HOC")
+        sec = rnd.choice(["MAXIMUM", "MEDIUM", "MINIMUM", "PRE_RELEASE", "UNKNOWN"]) if doc else "NOT_APPLICABLE"
+        days0 = rnd.randint(1, 900)
+        for y in years:
+            if rnd.random() < 0.3:
+                continue
+            st = rnd.choice(subtypes)
+            otype = s.OFFENSE_SUBTYPES[st][1]
+            sev = rnd.choice(["F", "M"])
+            sentenced = status == "SENTENCED"
+            enr = {a: rnd.choice([0, 0, 1, 2]) for a in ("beh", "edu", "sup", "work", "reinv", "relig")}
+            row = dict(base, snapshot_year=y, facility_type=ftype, security_level=sec, offender_status=status,
+                       incarceration_days=days0 + 365 * (y - years[0]), enrollments_total=sum(enr.values()),
+                       **{f"enrollments_{a}": v for a, v in enr.items()},
+                       governing_offense_type=otype if sentenced else "NOT_APPLICABLE",
+                       governing_offense_subtype=st if sentenced else "NOT_APPLICABLE",
+                       governing_offense_severity=sev if sentenced else "NOT_APPLICABLE",
+                       leading_charge_type="NOT_APPLICABLE" if sentenced else otype,
+                       leading_charge_subtype="NOT_APPLICABLE" if sentenced else st,
+                       leading_charge_severity="NOT_APPLICABLE" if sentenced else sev)
+            custody.append(row)
+            if sentenced:
+                for _ in range(rnd.randint(1, 4)):
+                    cst = rnd.choice(subtypes)
+                    disp = rnd.choice(list(s.DISPOSITIONS))
+                    charges.append(dict({k: base[k] for k in base}, snapshot_year=y, facility_type=ftype,
+                                        offense_type=s.OFFENSE_SUBTYPES[cst][1], offense_subtype=cst,
+                                        severity=rnd.choice(["F", "M"]), disposition=disp,
+                                        convicted=int(disp == "CONVICTED")))
+    return custody, charges
+
+
+def build_synthetic(engine: Engine, database: str, n_people: int = 300, seed: int = 7) -> tuple[list[dict], list[dict]]:
+    create_tables(engine, database)
+    custody, charges = synthetic_rows(n_people, seed)
+    insert(engine, database, "custody_facts", custody)
+    insert(engine, database, "charge_facts", charges)
+    return custody, charges

@@ -1,0 +1,72 @@
+"""YAML with positions: every value and key keeps the line and column it came from.
+
+Diagnostics must point at the offending key itself, so the loader walks PyYAML's node tree in
+parallel with the constructed data and records positions by path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass
+class PosDoc:
+    data: Any
+    value_pos: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    key_pos: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def at(self, path: Path_) -> tuple[int, int]:
+        """Position of the key at ``path`` if it is a mapping key, else of the value, else of the nearest parent."""
+        p = tuple(path)
+        while p:
+            if p in self.key_pos:
+                return self.key_pos[p]
+            if p in self.value_pos:
+                return self.value_pos[p]
+            p = p[:-1]
+        return self.value_pos.get((), (1, 1))
+
+    def value_at(self, path: Path_) -> tuple[int, int]:
+        p = tuple(path)
+        return self.value_pos.get(p) or self.at(p)
+
+
+class YamlSyntaxError(Exception):
+    def __init__(self, message: str, line: int, col: int):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def load_with_positions(text: str) -> PosDoc:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlSyntaxError(f"{err.problem or err}", line, col) from None
+    doc = PosDoc(data)
+    if node is not None:
+        _walk(node, (), doc)
+    return doc
+
+
+def _walk(node: yaml.Node, path: Path_, doc: PosDoc) -> None:
+    doc.value_pos[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+            doc.key_pos[path + (key,)] = _mark(k)
+            _walk(v, path + (key,), doc)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _walk(v, path + (i,), doc)
