@@ -1,0 +1,1 @@
+"""The HTTP gateway: URL API, Cube-compatible endpoint and disclosure control."""

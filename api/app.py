@@ -1,0 +1,249 @@
+"""The FastAPI application: thin routes over :mod:`api.service`.
+
+Routes parse, call ``Service.answer`` and serialise; the logic lives in plain modules
+(params, service, disclosure, formats). Every answer carries its canonical URL, an ETag from
+the canonical question and the data version, and Cache-Control; errors use one envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.responses import Response, StreamingResponse
+
+from api import formats
+from api.errors import ApiError, install_handlers
+from api.openapi_doc import install_openapi
+from api.params import FORMATS, RESERVED
+from api.service import Service, set_default_service
+from crosstrack.config import Settings
+
+log = logging.getLogger("crosstrack.api")
+
+CACHE_CONTROL = "public, max-age=300"
+API_PREFIX = "/api/v1"
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _etag(*parts: str) -> str:
+    return '"' + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32] + '"'
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def negotiate(accept: str | None) -> str:
+    """json or csv from an Accept header (format= wins over it); 406 when neither is acceptable."""
+    if not accept or not accept.strip():
+        return "json"
+    best: tuple[float, int, str] | None = None
+    for pos, part in enumerate(accept.split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        mtype, q = fields[0].lower(), 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+        fmt = {"application/json": "json", "text/csv": "csv", "application/csv": "csv", "*/*": "json",
+               "application/*": "json", "text/*": "csv"}.get(mtype)
+        if fmt is None or q <= 0:
+            continue
+        cand = (q, -pos, fmt)
+        if best is None or cand > best:
+            best = cand
+    if best is None:
+        raise ApiError(406, "not_acceptable", "This endpoint returns application/json or text/csv; "
+                       "set Accept to one of them or use format=json|csv.", parameter="Accept",
+                       allowed=["application/json", "text/csv"])
+    return best[2]
+
+
+def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI:
+    service = service or Service(settings)
+    set_default_service(service)
+    app = FastAPI(
+        title="Crosstrack API",
+        version="1",
+        description=(
+            "Anonymized Massachusetts criminal-justice custody statistics (people in custody on "
+            "January 1 of each year). Pick a dataset, dimensions, filters and measures; every answer "
+            "carries its canonical URL. Cells with fewer than k people are suppressed and every published "
+            "value is perturbed by a small, fixed amount (see each dataset's metadata)."),
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.service = service
+    app.state.settings = settings
+    install_handlers(app)
+    _install_rate_limit(app, settings)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST"],
+                       allow_headers=["*"], expose_headers=["ETag", "Content-Disposition", "Link"])
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and data version")
+    def healthz() -> Response:
+        ok = service.engine.ping()
+        version = None
+        if ok:
+            try:
+                version = service.version().version_id
+            except ApiError:
+                version = None
+        body = {"status": "ok" if ok else "unavailable", "engine": "up" if ok else "down",
+                "data_version": version}
+        return _json(body, 200 if ok else 503, {"Cache-Control": "no-store"})
+
+    @app.get(API_PREFIX, tags=["datasets"], summary="List the datasets")
+    def list_datasets() -> Response:
+        try:
+            version = service.version()
+        except ApiError:
+            version = None
+        body = {
+            "datasets": [
+                {"name": ds.name, "title": ds.title, "description": ds.description,
+                 "dimensions": list(ds.dimensions), "measures": list(ds.measures),
+                 "links": {"data": f"{API_PREFIX}/{ds.name}", "metadata": f"{API_PREFIX}/{ds.name}/metadata"}}
+                for ds in service.catalog.values()
+            ],
+            "data_version": version.version_id if version else None,
+            "loaded_at": version.loaded_at_iso if version else None,
+            "links": {"openapi": "/openapi.json", "docs": "/docs"},
+        }
+        return _json(body, headers={"Cache-Control": CACHE_CONTROL})
+
+    @app.get(API_PREFIX + "/{dataset}/metadata", tags=["datasets"], summary="Describe one dataset")
+    def metadata(dataset: str, request: Request) -> Response:
+        ds = service.dataset(dataset)
+        try:
+            version = service.version()
+        except ApiError:
+            version = None
+        etag = _etag("metadata", ds.name, version.version_id if version else "-", str(settings.k))
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        extra = service.extra_codes(ds, version) if version else {}
+        body = describe_dataset(service, ds, version, extra)
+        return _json(body, headers=headers)
+
+    @app.get(API_PREFIX + "/{dataset}", tags=["datasets"], summary="Query a dataset",
+             include_in_schema=False)
+    def query(dataset: str, request: Request) -> Response:
+        ds = service.dataset(dataset)
+        items = list(request.query_params.multi_items())
+        default_format = "json" if any(k == "format" for k, _ in items) else negotiate(request.headers.get("accept"))
+        version = service.version()
+        question = service.parse(ds.name, items, default_format=default_format, version=version)
+        etag = _etag(version.version_id, question.url(), str(settings.k))
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept",
+                   "Link": f'<{question.url()}>; rel="canonical"'}
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        result = service.answer(ds.name, question, version=version)
+        if question.format == "csv":
+            headers["Content-Disposition"] = f'attachment; filename="{formats.csv_filename(result)}"'
+            return StreamingResponse(formats.csv_chunks(result), media_type="text/csv; charset=utf-8",
+                                     headers=headers)
+        return Response(formats.to_json(result), media_type="application/json", headers=headers)
+
+    from api.cube_compat import install_cube_compat
+
+    install_cube_compat(app, service)
+    _install_web(app, service)
+    install_openapi(app, service)
+    return app
+
+
+def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]]) -> dict[str, Any]:
+    settings = service.settings
+    dims = []
+    for d in ds.dimensions.values():
+        codes = ([{"code": c, "label": lab} for c, lab in d.codes] if d.codes
+                 else [{"code": c, "label": c} for c in extra.get(d.name, [])])
+        entry: dict[str, Any] = {"name": d.name, "title": d.title, "description": d.description, "type": d.type,
+                                 "codes": codes, "filter": f"{d.name}=CODE[,CODE...]"}
+        if d.requires:
+            target = str(d.requires.get("dimension", "")).split(".")[-1]
+            entry["requires"] = {
+                "dimension": target, "single_filter": bool(d.requires.get("single_filter")),
+                "rule": f"R13: only with {target} among the dimensions and exactly one {target} selected."}
+        dims.append(entry)
+    measures = []
+    for m in ds.measures.values():
+        gov = next((x.name for x in ds.measures.values() if x.member == m.governed_by), None)
+        measures.append({"name": m.name, "title": m.title, "description": m.description, "type": m.type,
+                         "format": m.format, "disclosure_kind": m.kind, "published_with": gov})
+    snapshot = next((d for d in dims if d["name"] == "snapshot_year"), None)
+    return {
+        "dataset": ds.name,
+        "title": ds.title,
+        "description": ds.description,
+        "data_version": version.version_id if version else None,
+        "loaded_at": version.loaded_at_iso if version else None,
+        "snapshot_years": [c["code"] for c in snapshot["codes"]] if snapshot else [],
+        "snapshot_date": "January 1 of each snapshot year",
+        "dimensions": dims,
+        "measures": measures,
+        "default_measures": [ds.people_measure],
+        "disclosure": service.disclosure.describe(),
+        "parameters": {
+            "dimensions": "comma-separated dimension names to group by (model order is used)",
+            "measures": f"comma-separated measure names (default {ds.people_measure})",
+            "<dimension>": "filter: repeated or comma-separated codes, e.g. race=W&race=B or race=W,B",
+            "order": "comma-separated selected dimensions/measures, '-' for descending; ties break on the dimensions",
+            "limit": f"page size, 1..{settings.max_page_size} (default {min(1000, settings.max_page_size)})",
+            "offset": f"rows to skip, 0..{settings.max_offset}",
+            "format": "json or csv (or send Accept: text/csv)",
+        },
+        "reserved_parameters": list(RESERVED),
+        "formats": list(FORMATS),
+        "limits": {"max_dimensions": settings.max_dimensions, "max_page_size": settings.max_page_size,
+                   "max_filter_values": settings.max_filter_values, "max_offset": settings.max_offset},
+        "links": {"data": f"{API_PREFIX}/{ds.name}?dimensions=&measures={ds.people_measure}",
+                  "datasets": API_PREFIX},
+    }
+
+
+def _install_rate_limit(app: FastAPI, settings: Settings) -> None:
+    """Per-client token buckets (api/ratelimit.py), when CROSSTRACK_RATE_LIMIT_PER_MINUTE > 0."""
+    try:
+        from api.ratelimit import install_rate_limit
+    except ImportError:
+        return
+    install_rate_limit(app, settings.rate_limit_per_minute)
+
+
+def _install_web(app: FastAPI, service: Service) -> None:
+    """Mount the web page if its module is present (api/web.py belongs to the page's owner)."""
+    try:
+        import api.web as web
+    except ImportError:
+        return
+    if hasattr(web, "mount_web"):
+        web.mount_web(app)
+    elif hasattr(web, "install"):
+        web.install(app, service)
+    elif hasattr(web, "router"):
+        app.include_router(web.router)

@@ -1,0 +1,145 @@
+"""The public datasets, read from the semantic layer's meta (never restated by hand).
+
+A dataset is a public view of the model (``type: view``). Its dimensions carry
+``meta.codes`` (code/label lists) and, for governing/leading charge dimensions,
+``meta.requires`` (R13); its measures carry ``meta.disclosure`` (kind, governed_by); the view
+carries ``meta.disclosure`` (people, cell_key). Members with ``public: false`` are never
+offered. A measure without a known disclosure kind is not offered either (fail safe).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.disclosure import KINDS, DatasetRules, MeasureRule
+
+log = logging.getLogger("crosstrack.api")
+
+SNAPSHOT_DIMENSION = "snapshot_year"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    member: str
+    title: str
+    description: str
+    type: str
+    codes: tuple[tuple[str, str], ...] | None  # (code, label) in display order
+    requires: dict[str, Any] | None = None  # R13: {"dimension": ..., "single_filter": true}
+
+    def code_index(self) -> dict[str, int]:
+        return {c: i for i, (c, _) in enumerate(self.codes or ())}
+
+    def label(self, code: Any) -> str:
+        for c, lab in self.codes or ():
+            if c == str(code):
+                return lab
+        return "" if code is None else str(code)
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    member: str
+    title: str
+    description: str
+    type: str
+    kind: str
+    governed_by: str  # view member
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    description: str
+    dimensions: dict[str, Dimension]
+    measures: dict[str, Measure]
+    rules: DatasetRules
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def people_measure(self) -> str:
+        """Short name of the measure counting the cell's distinct people."""
+        member = self.rules.people_members[0]
+        for m in self.measures.values():
+            if m.member == member:
+                return m.name
+        return member.split(".", 1)[1]
+
+
+def _short(member: str) -> str:
+    return member.split(".", 1)[1] if "." in member else member
+
+
+def _full(view: str, name: str) -> str:
+    return name if "." in name else f"{view}.{name}"
+
+
+def _codes(meta: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    codes = meta.get("codes")
+    if not codes:
+        return None
+    out = []
+    for c in codes:
+        if isinstance(c, dict):
+            out.append((str(c.get("code")), str(c.get("label", c.get("code")))))
+        else:
+            out.append((str(c), str(c)))
+    return tuple(out)
+
+
+def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
+    """Datasets keyed by name, from ``Model.meta()`` (Cube's /v1/meta shape)."""
+    datasets: dict[str, Dataset] = {}
+    for cube in meta.get("cubes", []):
+        if cube.get("type") != "view" or cube.get("public") is False:
+            continue
+        view = cube["name"]
+        vmeta = cube.get("meta") or {}
+        disc = vmeta.get("disclosure") or {}
+        if not disc.get("people") or not disc.get("cell_key"):
+            log.warning("view %s has no meta.disclosure people/cell_key; not published", view)
+            continue
+        people = _full(view, disc["people"])
+        dims: dict[str, Dimension] = {}
+        for d in cube.get("dimensions", []):
+            if d.get("public") is False:
+                continue
+            dm = d.get("meta") or {}
+            name = _short(d["name"])
+            dims[name] = Dimension(
+                name=name, member=_full(view, d["name"]), title=d.get("title") or name,
+                description=d.get("description") or "", type=d.get("type") or "string",
+                codes=_codes(dm), requires=dm.get("requires"))
+        measures: dict[str, Measure] = {}
+        rules: list[MeasureRule] = []
+        for m in cube.get("measures", []):
+            if m.get("public") is False:
+                continue
+            mm = (m.get("meta") or {}).get("disclosure") or {}
+            kind = mm.get("kind")
+            name = _short(m["name"])
+            if kind not in KINDS:
+                log.warning("measure %s has no known disclosure kind; not published", m["name"])
+                continue
+            governed = _full(view, mm.get("governed_by") or people)
+            measures[name] = Measure(
+                name=name, member=_full(view, m["name"]), title=m.get("title") or name,
+                description=m.get("description") or "", type=m.get("type") or "number", kind=kind,
+                governed_by=governed, format=m.get("format"))
+            rules.append(MeasureRule(name, _full(view, m["name"]), kind, governed))
+        if not any(m.member == people for m in measures.values()):
+            log.warning("view %s: people member %s is not a public measure; not published", view, people)
+            continue
+        governing = tuple(sorted({people} | {r.governed_by for r in rules}))
+        datasets[view] = Dataset(
+            name=view, title=cube.get("title") or view, description=cube.get("description") or "",
+            dimensions=dims, measures=measures,
+            rules=DatasetRules(governing, _full(view, disc["cell_key"]), tuple(rules)),
+            meta=vmeta)
+    return datasets

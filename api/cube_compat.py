@@ -1,0 +1,202 @@
+"""A Cube-compatible REST surface: ``/cubejs-api/v1/load`` and ``/cubejs-api/v1/meta``.
+
+Cube's client libraries and tools can query crosstrack with Cube's query syntax; every query is
+translated to a :class:`Question` and answered by ``Service.answer`` — the same disclosure
+control as the URL API (K2). Only public views and their public members are visible; hidden
+members (the cell key) are unknown here. Each data row also carries ``<view>.suppressed``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from api.catalog import Dataset
+from api.errors import ApiError
+from api.params import build_question
+from api.service import Service
+
+PREFIX = "/cubejs-api/v1"
+SUPPORTED_OPERATORS = ("equals", "notEquals")
+
+
+def _json(body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+def _member_view(member: Any, parameter: str) -> str:
+    if not isinstance(member, str) or "." not in member:
+        raise ApiError(400, "bad_query", f"{parameter} members are written view.member; got {str(member)[:60]!r}.",
+                       parameter=parameter)
+    return member.split(".", 1)[0]
+
+
+def to_question(service: Service, query: Any):
+    """Translate a Cube query object into (dataset, Question); errors name the query field."""
+    if not isinstance(query, dict):
+        raise ApiError(400, "bad_query", "query must be one JSON object in Cube's query format.", parameter="query",
+                       allowed="{\"measures\": [...], \"dimensions\": [...], \"filters\": [...]}")
+    for unsupported in ("timeDimensions", "segments"):
+        if query.get(unsupported):
+            raise ApiError(400, "unsupported", f"{unsupported} are not supported; use dimensions and filters "
+                           "(snapshot_year is an ordinary dimension).", parameter=f"query.{unsupported}")
+    if query.get("ungrouped"):
+        raise ApiError(400, "unsupported", "ungrouped queries would publish person-level rows and are not allowed.",
+                       parameter="query.ungrouped")
+    members = [*query.get("measures", []) or [], *query.get("dimensions", []) or []]
+    members += [f.get("member") or f.get("dimension") for f in query.get("filters", []) or [] if isinstance(f, dict)]
+    views = {_member_view(m, "query") for m in members}
+    if not views:
+        raise ApiError(400, "bad_query", "query names no measure or dimension.", parameter="query.measures",
+                       allowed=sorted(service.catalog))
+    if len(views) > 1:
+        raise ApiError(400, "bad_query", "all members of one query must come from one view.", parameter="query",
+                       allowed=sorted(service.catalog))
+    ds = service.dataset(views.pop())
+
+    def short(member: str, kind: str) -> str:
+        name = member.split(".", 1)[1]
+        pool = ds.dimensions if kind == "dimensions" else ds.measures
+        if name not in pool:
+            raise ApiError(400, f"unknown_{kind[:-1]}", f"{member[:80]!r} is not a public {kind[:-1]} of {ds.name}.",
+                           parameter=f"query.{kind}", allowed=[f"{ds.name}.{n}" for n in pool])
+        return name
+
+    dims = [short(m, "dimensions") for m in query.get("dimensions", []) or []]
+    meas = [short(m, "measures") for m in query.get("measures", []) or []]
+    filters: dict[str, list[str]] = {}
+    for f in query.get("filters", []) or []:
+        if not isinstance(f, dict) or ("or" in f or "and" in f):
+            raise ApiError(400, "unsupported", "only simple member filters are supported (no and/or groups).",
+                           parameter="query.filters")
+        name = short(f.get("member") or f.get("dimension"), "dimensions")
+        op = f.get("operator")
+        values = [str(v) for v in f.get("values", []) or []]
+        if op == "equals":
+            chosen = values
+        elif op == "notEquals" and ds.dimensions[name].codes:
+            chosen = [c for c, _ in ds.dimensions[name].codes if c not in values]
+        else:
+            raise ApiError(400, "unsupported", f"filter operator {str(op)[:30]!r} is not supported here.",
+                           parameter="query.filters", allowed=list(SUPPORTED_OPERATORS))
+        if name in filters:  # two filters on one member: their intersection
+            chosen = [c for c in filters[name] if c in chosen]
+        filters[name] = chosen
+        if not chosen:
+            raise ApiError(400, "bad_query", f"the filters on {name} select no code.", parameter="query.filters")
+    order = query.get("order") or {}
+    pairs = list(order.items()) if isinstance(order, dict) else [tuple(p) for p in order]
+    order_spec = []
+    for member, direction in pairs:
+        name = member.split(".", 1)[1] if isinstance(member, str) and "." in member else str(member)
+        order_spec.append(("-" if str(direction).lower() == "desc" else "") + name)
+    settings = service.settings
+    try:
+        limit = int(query.get("limit") or min(10_000, settings.max_page_size))
+        offset = int(query.get("offset") or 0)
+    except (TypeError, ValueError):
+        raise ApiError(400, "bad_parameter", "limit and offset must be whole numbers.", parameter="query.limit") from None
+    version = service.version()
+    question = build_question(ds, settings, dimensions=dims, measures=meas, filters=filters, order=order_spec,
+                              limit=limit, offset=offset, extra_codes=service.extra_codes(ds, version))
+    return ds, question, version
+
+
+def _annotation(ds: Dataset, question) -> dict[str, Any]:
+    return {
+        "measures": {f"{ds.name}.{m}": {"title": ds.measures[m].title, "shortTitle": ds.measures[m].title,
+                                         "type": ds.measures[m].type} for m in question.measures},
+        "dimensions": {f"{ds.name}.{d}": {"title": ds.dimensions[d].title, "shortTitle": ds.dimensions[d].title,
+                                           "type": ds.dimensions[d].type} for d in question.dimensions},
+        "segments": {},
+        "timeDimensions": {},
+    }
+
+
+def load_response(service: Service, query: Any) -> dict[str, Any]:
+    ds, question, version = to_question(service, query)
+    result = service.answer(ds.name, question, version=version)
+    data = []
+    for row in result.rows:
+        out = {f"{ds.name}.{d}": row[d] for d in question.dimensions}
+        out.update({f"{ds.name}.{m}": row[m] for m in question.measures})
+        out[f"{ds.name}.suppressed"] = row["suppressed"]
+        data.append(out)
+    body: dict[str, Any] = {
+        "query": {"measures": [f"{ds.name}.{m}" for m in question.measures],
+                  "dimensions": [f"{ds.name}.{d}" for d in question.dimensions],
+                  "filters": [{"member": f"{ds.name}.{d}", "operator": "equals", "values": list(c)}
+                              for d, c in question.filters],
+                  "order": [[f"{ds.name}.{f}", "desc" if desc else "asc"] for f, desc in question.order],
+                  "limit": question.limit, "offset": question.offset},
+        "data": data,
+        "annotation": _annotation(ds, question),
+        "lastRefreshTime": version.loaded_at_iso,
+        "dataSource": "default",
+        "dbType": "clickhouse",
+        "crosstrack": {"canonical_url": question.url(), "data_version": version.version_id,
+                       "total_row_count": result.total_rows, "suppressed_count": result.suppressed_count,
+                       "disclosure": {"k": result.disclosure.get("k"), "method": result.disclosure.get("method"),
+                                      "details": f"/api/v1/{ds.name}/metadata"}},
+    }
+    if isinstance(query, dict) and query.get("total"):
+        body["total"] = result.total_rows
+    return body
+
+
+def public_meta(service: Service) -> dict[str, Any]:
+    """Cube's /v1/meta restricted to published views and their public members."""
+    cubes = []
+    for cube in service.meta.get("cubes", []):
+        ds = service.catalog.get(cube.get("name"))
+        if ds is None:
+            continue
+        entry = {k: v for k, v in cube.items() if k not in ("measures", "dimensions", "segments")}
+        entry["measures"] = [m for m in cube.get("measures", []) if m["name"].split(".")[-1] in ds.measures
+                             and m.get("public") is not False]
+        entry["dimensions"] = [d for d in cube.get("dimensions", []) if d["name"].split(".")[-1] in ds.dimensions
+                               and d.get("public") is not False]
+        entry["segments"] = []
+        cubes.append(entry)
+    return {"cubes": cubes}
+
+
+def _query_from_get(request: Request) -> Any:
+    raw = request.query_params.get("query")
+    if raw is None:
+        raise ApiError(400, "bad_query", "GET needs a query parameter holding a Cube query as JSON.",
+                       parameter="query")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
+
+
+def install_cube_compat(app: FastAPI, service: Service) -> None:
+    @app.get(PREFIX + "/load", tags=["cube-compatible"], summary="Cube-compatible load (GET ?query=JSON)")
+    def load_get(request: Request) -> Response:
+        return _json(load_response(service, _query_from_get(request)), {"Cache-Control": "public, max-age=300"})
+
+    @app.post(PREFIX + "/load", tags=["cube-compatible"], summary="Cube-compatible load (POST {\"query\": ...})")
+    async def load_post(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "bad_query", "The body is not valid JSON.", parameter="body") from None
+        query = body.get("query") if isinstance(body, dict) else None
+        if isinstance(query, str):
+            try:
+                query = orjson.loads(query)
+            except orjson.JSONDecodeError:
+                raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
+        from starlette.concurrency import run_in_threadpool
+
+        return _json(await run_in_threadpool(load_response, service, query))
+
+    @app.get(PREFIX + "/meta", tags=["cube-compatible"], summary="Cube-compatible meta")
+    @app.post(PREFIX + "/meta", include_in_schema=False)
+    def meta() -> Response:
+        return _json(public_meta(service), {"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,238 @@
+"""Disclosure control (DESIGN P1–P4, spec/disclosure.md K1–K6): the one place it happens.
+
+Every output shape (JSON, CSV, the Cube-compatible endpoint, the SQL surface, the page) gets
+its rows from ``api.service.answer``, which passes every aggregated row through
+:meth:`Disclosure.protect` after the last aggregation and before anything is serialised.
+
+Method: threshold suppression plus the cell-key method of the Australian Bureau of Statistics'
+TableBuilder (Thompson, Broadfoot & Elazar 2013).
+
+* **Threshold (P1, K1).** A cell whose governing distinct-people count is below ``k`` publishes
+  no measure and is flagged ``suppressed``. A cell with zero people is a real zero and is never
+  suppressed; a suppressed cell never shows 0.
+* **Cell key (K3, K4).** Every person carries a fixed random ``record_key``; a cell's key is the
+  sum of its distinct people's keys modulo 2^32, computed by the engine. Noise is a pure
+  function of (cell key, true value, measure), so the same set of people always gets the same
+  answer however the question is spelled, and asking again never refines it; a difference of
+  two published cells carries the noise of both and does not recover a withheld cell.
+* **Counts** (people, charges, enrollments) move by a bounded integer drawn from a fixed
+  perturbation table indexed by the cell key. Zero stays zero; a published people count never
+  drops below ``k``; a non-zero record count never becomes 0.
+* **Means (K5).** The cell's total days is perturbed by up to ``MEAN_TOTAL_SHARE`` of one
+  average person's days (a key-drawn amount) and the published mean is that perturbed total
+  over the cell's count, rounded to 0.1 day. So ``mean × count`` returns a perturbed total,
+  never the exact one, and margins of totals do not difference to a withheld cell's days.
+* **Medians (K5, P3).** A median of an odd count is one person's exact number of days (and so
+  an admission date); it is moved by a key-drawn amount of at most
+  ``max(MEDIAN_MIN_DAYS, MEDIAN_SHARE × median × sqrt(k / count))`` and rounded to whole days.
+* No min, max or list of values is ever published (P2): the API only offers measures whose
+  ``meta.disclosure.kind`` is one of the four kinds above.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from crosstrack.config import MIN_K
+
+KEY_MODULUS = 2**32
+NOISE_MAX = 2  # largest change to any published count
+# The perturbation table's base row (true counts at least floor + NOISE_MAX): noise -> weight.
+BASE_NOISE_WEIGHTS: dict[int, int] = {-2: 15, -1: 20, 0: 30, 1: 20, 2: 15}
+MEAN_TOTAL_SHARE = 0.5  # total days move by at most half of one average person's days
+MEDIAN_SHARE = 0.10  # a median of a k-person cell moves by at most 10% ...
+MEDIAN_MIN_DAYS = 2.0  # ... and every median by up to 2 days at least
+MEAN_DECIMALS = 1
+
+KINDS = ("people", "count", "mean", "median")
+_M64 = (1 << 64) - 1
+
+
+def _mix64(x: int) -> int:
+    """splitmix64's finaliser: a bijection on 64-bit integers with good avalanche."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def key_stream(cell_key: int, label: str) -> int:
+    """A uniform 32-bit value from (cell key, measure label); independent per label."""
+    return _mix64(((int(cell_key) % KEY_MODULUS) << 32) | zlib.crc32(label.encode())) >> 32
+
+
+class PerturbationTable:
+    """Maps (true count, 32-bit key draw) to a bounded noise value.
+
+    Row ``j`` serves true counts ``floor + j`` (``j >= NOISE_MAX`` share the base row); it
+    keeps only the noise values that leave the count at or above ``floor`` and renormalises
+    the base weights, so published people counts stay >= k and record counts stay >= 1.
+    """
+
+    def __init__(self, weights: Mapping[int, int] = BASE_NOISE_WEIGHTS):
+        self.weights = dict(sorted(weights.items()))
+        self.max_noise = max(abs(d) for d in self.weights)
+        self._rows: dict[int, list[tuple[int, int]]] = {}
+        for j in range(self.max_noise + 1):
+            allowed = [(d, w) for d, w in self.weights.items() if d >= -j]
+            total = sum(w for _, w in allowed)
+            acc, row = 0, []
+            for d, w in allowed:
+                acc += w
+                row.append((d, (acc * KEY_MODULUS) // total))
+            row[-1] = (row[-1][0], KEY_MODULUS)
+            self._rows[j] = row
+
+    def noise(self, count: int, floor: int, draw: int) -> int:
+        row = self._rows[min(max(count - floor, 0), self.max_noise)]
+        for d, upto in row:
+            if draw < upto:
+                return d
+        return row[-1][0]
+
+    def describe(self, floor_name: str) -> list[dict[str, Any]]:
+        out = []
+        for j, row in self._rows.items():
+            prev, probs = 0, {}
+            for d, upto in row:
+                probs[f"{d:+d}"] = round((upto - prev) / KEY_MODULUS, 4)
+                prev = upto
+            when = f"{floor_name} + {j}" if j < self.max_noise else f"{floor_name} + {j} or more"
+            out.append({"true_value": when, "noise_probabilities": probs})
+        return out
+
+
+@dataclass(frozen=True)
+class MeasureRule:
+    name: str  # public short name
+    member: str  # view.member
+    kind: str  # people | count | mean | median
+    governed_by: str  # the view member counting the cell's distinct people
+
+
+@dataclass(frozen=True)
+class DatasetRules:
+    people_members: tuple[str, ...]
+    cell_key_member: str
+    measures: tuple[MeasureRule, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Protected:
+    values: dict[str, Any]  # public measure name -> published value or None
+    suppressed: bool
+
+
+class Disclosure:
+    """Suppression and perturbation with threshold ``k`` (never below the FAQ's 5)."""
+
+    def __init__(self, k: int, table: PerturbationTable | None = None):
+        if k < MIN_K:
+            raise ValueError(f"k must be at least {MIN_K}; it can be raised, never lowered")
+        self.k = k
+        self.table = table or PerturbationTable()
+
+    # --- single values -----------------------------------------------------------------------
+    def perturb_count(self, true: int, cell_key: int, label: str, floor: int) -> int:
+        if true <= 0:
+            return 0  # zero stays zero
+        return max(true + self.table.noise(true, floor, key_stream(cell_key, label)), floor)
+
+    def perturb_mean(self, mean: float, people: int, cell_key: int, label: str) -> float:
+        draw = key_stream(cell_key, label) / (KEY_MODULUS / 2) - 1.0  # uniform in [-1, 1)
+        total = mean * people
+        total_p = total + draw * MEAN_TOTAL_SHARE * mean
+        return round(max(total_p, 0.0) / people, MEAN_DECIMALS)
+
+    def perturb_median(self, median: float, people: int, cell_key: int, label: str) -> int:
+        draw = key_stream(cell_key, label) / (KEY_MODULUS / 2) - 1.0
+        amplitude = max(MEDIAN_MIN_DAYS, MEDIAN_SHARE * median * math.sqrt(self.k / max(people, 1)))
+        return max(int(round(median + draw * amplitude)), 0)
+
+    # --- rows ----------------------------------------------------------------------------------
+    def protect(self, raw: Mapping[str, Any], rules: DatasetRules) -> Protected:
+        """Publishable values of one aggregated row (keyed by view members) — P1, P2, K1–K5."""
+        counts = {m: _as_int(raw.get(m)) for m in rules.people_members}
+        cell_key = _as_int(raw.get(rules.cell_key_member))
+        suppressed = any(0 < n < self.k for n in counts.values())
+        values: dict[str, Any] = {}
+        for rule in rules.measures:
+            if suppressed:
+                values[rule.name] = None
+                continue
+            people = counts.get(rule.governed_by, 0)
+            value = raw.get(rule.member)
+            if rule.kind == "people":
+                # The cell's people count draws from the shared "people" stream, so the same count
+                # asked through any view gets the same noise (no averaging across views); any
+                # other people-kind measure (a subgroup's count) gets its own stream, so that
+                # differences between measures of one cell do not cancel the noise.
+                label = "people" if rule.member in rules.people_members else f"people:{rule.name}"
+                floor = self.k if rule.member in rules.people_members else 1
+                values[rule.name] = self.perturb_count(_as_int(value), cell_key, label, floor)
+            elif rule.kind == "count":
+                values[rule.name] = self.perturb_count(_as_int(value), cell_key, f"count:{rule.name}", 1)
+            elif rule.kind == "mean":
+                values[rule.name] = (None if people <= 0 or value is None
+                                     else self.perturb_mean(float(value), people, cell_key, f"mean:{rule.name}"))
+            elif rule.kind == "median":
+                values[rule.name] = (None if people <= 0 or value is None
+                                     else self.perturb_median(float(value), people, cell_key, f"median:{rule.name}"))
+            else:  # fail safe: an unknown kind is never published
+                values[rule.name] = None
+        return Protected(values, suppressed)
+
+    def protect_all(self, rows: Iterable[Mapping[str, Any]], rules: DatasetRules) -> list[Protected]:
+        return [self.protect(r, rules) for r in rows]
+
+    # --- documentation ---------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """What users are told about the rules (metadata, page, docs) — generated from the code."""
+        return {
+            "method": "threshold suppression plus cell-key perturbation (ABS TableBuilder method)",
+            "k": self.k,
+            "suppression": (
+                f"A row whose cell has fewer than {self.k} distinct people publishes no measure: every "
+                "measure is null (an empty cell in CSV) and the row has suppressed=true. A suppressed "
+                "row is never shown as 0, and a real 0 is never shown as suppressed."),
+            "perturbation": {
+                "counts": (
+                    f"People, charge and enrollment counts are moved by at most {self.table.max_noise} "
+                    "by a fixed amount drawn from the cell's key (the sum of the random keys of the "
+                    "people in it). The same people always get the same amount, so asking again or "
+                    f"spelling the question differently gives the same answer. Zero stays zero, people "
+                    f"counts are never shown below {self.k}, and non-zero record counts are never shown as 0."),
+                "counts_table": self.table.describe("floor (k for people counts, 1 for record counts)"),
+                "means": (
+                    f"A mean is the cell's total days, moved by up to {MEAN_TOTAL_SHARE:g} of one average "
+                    f"person's days, divided by the cell's count and rounded to {MEAN_DECIMALS} decimal: "
+                    "it moves by at most "
+                    f"{MEAN_TOTAL_SHARE:g}/count of itself."),
+                "medians": (
+                    f"A median is moved by up to max({MEDIAN_MIN_DAYS:g} days, {MEDIAN_SHARE:.0%} of the "
+                    f"median × sqrt({self.k}/count)) and rounded to whole days."),
+                "published_only_with_count": (
+                    "Means and medians are published only in rows whose people count is published, "
+                    "and that count is always returned with them."),
+            },
+            "why_totals_differ": (
+                "Each row is perturbed on its own, so rows may not add up exactly to a total asked "
+                "for separately; this is deliberate and stops subtraction from revealing withheld rows."),
+            "not_published": "No minimum, maximum or list of values; no person-level data.",
+            "known_limit": (
+                "Averaging the answers of many differently composed questions that each cover the same "
+                "small cell narrows its noise; counts within ±2 and the threshold keep a single cell's "
+                "exact value uncertain for the question routes the API allows."),
+        }
+
+
+def _as_int(value: Any) -> int:
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return int(float(value))

@@ -1,0 +1,110 @@
+"""Serialise a :class:`SafeResult` (already protected) as JSON or CSV.
+
+Both are deterministic functions of the result, so the same question gives the same bytes.
+CSV cells that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR)
+are prefixed with ``'`` (OWASP CSV injection advice).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Iterator
+
+import orjson
+
+from api.service import SafeResult
+
+CSV_CHUNK_ROWS = 1000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def disclosure_summary(result: SafeResult) -> dict[str, Any]:
+    d = result.disclosure
+    return {
+        "k": d.get("k"),
+        "method": d.get("method"),
+        "suppression": d.get("suppression"),
+        "perturbation": {k: v for k, v in (d.get("perturbation") or {}).items() if k != "counts_table"},
+        "why_totals_differ": d.get("why_totals_differ"),
+        "details": f"/api/v1/{result.dataset.name}/metadata",
+    }
+
+
+def links(result: SafeResult) -> dict[str, str | None]:
+    q = result.question
+    nxt = q.offset + q.limit
+    prev = max(q.offset - q.limit, 0)
+    return {
+        "self": q.url(),
+        "first": q.with_page(0).url(),
+        "next": q.with_page(nxt).url() if nxt < result.total_rows else None,
+        "prev": q.with_page(prev).url() if q.offset > 0 else None,
+        "metadata": f"/api/v1/{q.dataset}/metadata",
+    }
+
+
+def envelope(result: SafeResult) -> dict[str, Any]:
+    q = result.question
+    return {
+        "meta": {
+            "canonical_url": q.url(),
+            "dataset": q.dataset,
+            "data_version": result.version.version_id,
+            "loaded_at": result.version.loaded_at_iso,
+            "query": {
+                "dimensions": list(q.dimensions),
+                "measures": list(q.measures),
+                "filters": {d: list(c) for d, c in q.filters},
+                "order": [("-" if desc else "") + f for f, desc in q.order],
+                "limit": q.limit,
+                "offset": q.offset,
+                "format": q.format,
+            },
+            "row_count": len(result.rows),
+            "total_row_count": result.total_rows,
+            "suppressed_count": result.suppressed_count,
+            "disclosure": disclosure_summary(result),
+            "links": links(result),
+        },
+        "data": result.rows,
+    }
+
+
+def to_json(result: SafeResult) -> bytes:
+    return orjson.dumps(envelope(result))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""  # withheld: empty, never 0
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value != int(value) else f"{value:.1f}"
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def csv_chunks(result: SafeResult) -> Iterator[bytes]:
+    """CSV (RFC 4180, header row) in chunks, so large pages stream."""
+    columns = result.columns()
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([_cell(c) for c in columns])
+    for i, row in enumerate(result.rows, 1):
+        writer.writerow([_cell(row.get(c)) for c in columns])
+        if i % CSV_CHUNK_ROWS == 0:
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+    tail = buf.getvalue()
+    if tail:
+        yield tail.encode()
+
+
+def csv_filename(result: SafeResult) -> str:
+    version = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in result.version.version_id)
+    return f"crosstrack-{result.dataset.name}-v{version}.csv"

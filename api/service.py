@@ -1,0 +1,264 @@
+"""``answer``: the one path from a parsed question to safe, published rows.
+
+URL API, Cube-compatible endpoint, SQL surface and web page all call
+:meth:`Service.answer`; it resolves the current published data version, asks the semantic
+layer (``internal=True``, so the hidden cell key and the people counts come back), applies
+disclosure control to every aggregated row, orders on the *published* values (ordering on
+true values would leak them) and pages. Nothing else builds rows for output.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+from api.catalog import SNAPSHOT_DIMENSION, Dataset, build_catalog
+from api.disclosure import Disclosure
+from api.errors import ApiError
+from api.params import Question, parse_params
+from crosstrack.config import Settings
+from crosstrack.engine import Engine, query_limits
+
+log = logging.getLogger("crosstrack.api")
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    version_id: str
+    database: str
+    loaded_at: datetime | None
+
+    @property
+    def loaded_at_iso(self) -> str | None:
+        return self.loaded_at.isoformat() if self.loaded_at else None
+
+
+@dataclass(frozen=True)
+class FullResult:
+    """Every published row of a question (protected and ordered), before paging."""
+
+    rows: tuple[dict[str, Any], ...]
+    suppressed_count: int
+
+
+@dataclass
+class SafeResult:
+    question: Question
+    dataset: Dataset
+    version: DataVersion
+    rows: list[dict[str, Any]]  # this page: {dim: code, dim_label: label, measure: value|None, suppressed}
+    total_rows: int
+    suppressed_count: int
+    disclosure: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def canonical_url(self) -> str:
+        return self.question.url()
+
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for d in self.question.dimensions:
+            cols += [d, f"{d}_label"]
+        return cols + list(self.question.measures) + ["suppressed"]
+
+
+class ResultCache(Protocol):
+    """Hook for an in-process result cache keyed by (data version, canonical question)."""
+
+    def get(self, key: tuple[str, str]) -> FullResult | None: ...
+
+    def put(self, key: tuple[str, str], value: FullResult) -> None: ...
+
+
+class NoCache:
+    def get(self, key: tuple[str, str]) -> FullResult | None:
+        return None
+
+    def put(self, key: tuple[str, str], value: FullResult) -> None:
+        return None
+
+
+class Service:
+    """Holds the engine, model, catalog and disclosure policy of one process."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None, model: Any = None,
+                 cache: ResultCache | None = None):
+        import cube  # the semantic layer; imported here so api/ imports stay light
+
+        self.settings = settings
+        self.engine = engine or Engine.from_settings(settings)
+        self.model = model if model is not None else cube.load_model(settings.models_dir)
+        self.query_engine = cube.QueryEngine(self.model, self.engine)
+        self.meta = self.model.meta()
+        self.catalog: dict[str, Dataset] = build_catalog(self.meta)
+        self.disclosure = Disclosure(settings.k)
+        self.cache: ResultCache = cache or NoCache()
+        self._codes_lock = threading.Lock()
+        self._extra_codes: dict[tuple[str, str], dict[str, list[str]]] = {}
+
+    # --- lookups ------------------------------------------------------------------------------
+    def dataset(self, name: str) -> Dataset:
+        ds = self.catalog.get(name)
+        if ds is None:
+            raise ApiError(404, "unknown_dataset", f"There is no dataset called {name[:60]!r}.",
+                           parameter="dataset", allowed=sorted(self.catalog))
+        return ds
+
+    def version(self) -> DataVersion:
+        from loaders.publish import current_version
+
+        pv = current_version(self.engine, self.settings)
+        if pv is None:
+            raise ApiError(503, "no_data", "No data has been published yet; an operator must run `crosstrack load`.",
+                           headers={"Retry-After": "30"})
+        return DataVersion(str(pv.version_id), pv.database, getattr(pv, "loaded_at", None))
+
+    def extra_codes(self, ds: Dataset, version: DataVersion) -> dict[str, list[str]]:
+        """Allowed values of dimensions without a code list (the snapshot years), from the data."""
+        key = (version.version_id, ds.name)
+        with self._codes_lock:
+            if key in self._extra_codes:
+                return self._extra_codes[key]
+        out: dict[str, list[str]] = {}
+        for dim in ds.dimensions.values():
+            if dim.codes or dim.name != SNAPSHOT_DIMENSION:
+                continue
+            res = self.query_engine.load({"dimensions": [dim.member], "measures": [ds.rules.people_members[0]]},
+                                         database=version.database, settings=query_limits(self.settings))
+            values = sorted({r.get(dim.member) for r in res.data if r.get(dim.member) is not None},
+                            key=lambda v: (float(v) if _numeric(v) else float("inf"), str(v)))
+            out[dim.name] = [str(v) for v in values]
+        with self._codes_lock:
+            self._extra_codes[key] = out
+        return out
+
+    def parse(self, dataset: str, items: Iterable[tuple[str, str]], *, default_format: str = "json",
+              version: DataVersion | None = None) -> Question:
+        ds = self.dataset(dataset)
+        version = version or self.version()
+        return parse_params(ds, items, self.settings, default_format=default_format,
+                            extra_codes=self.extra_codes(ds, version))
+
+    # --- the one path ---------------------------------------------------------------------------
+    def answer(self, dataset: str, params: Question | Mapping[str, Any] | Sequence[tuple[str, str]],
+               *, version: DataVersion | None = None) -> SafeResult:
+        """Published rows for a question (a Question, or URL parameters as a mapping or pairs)."""
+        ds = self.dataset(dataset)
+        version = version or self.version()
+        if isinstance(params, Question):
+            question = params
+        else:
+            items = _items(params)
+            question = parse_params(ds, items, self.settings, extra_codes=self.extra_codes(ds, version))
+        if question.dataset != ds.name:
+            raise ApiError(400, "bad_parameter", "The question is for another dataset.", parameter="dataset")
+        key = (version.version_id, question.result_key())
+        full = self.cache.get(key)
+        if full is None:
+            full = self._compute(ds, question, version)
+            self.cache.put(key, full)
+        page = list(full.rows[question.offset: question.offset + question.limit])
+        return SafeResult(question, ds, version, page, len(full.rows), full.suppressed_count,
+                          self.disclosure.describe())
+
+    def _compute(self, ds: Dataset, q: Question, version: DataVersion) -> FullResult:
+        dims = [ds.dimensions[d] for d in q.dimensions]
+        needed = [ds.measures[m].member for m in q.measures]
+        for member in ds.rules.people_members:
+            if member not in needed:
+                needed.append(member)
+        needed.append(ds.rules.cell_key_member)
+        query: dict[str, Any] = {
+            "dimensions": [d.member for d in dims],
+            "measures": needed,
+            "filters": [{"member": ds.dimensions[name].member, "operator": "equals", "values": list(codes)}
+                        for name, codes in q.filters],
+            "limit": self.settings.query_max_result_rows,
+        }
+        result = self.query_engine.load(query, database=version.database,
+                                        settings=query_limits(self.settings), internal=True)
+        # Only the rules of the requested measures are applied; suppression looks at every
+        # governing people count, requested or not.
+        rules = ds.rules.__class__(ds.rules.people_members, ds.rules.cell_key_member,
+                                   tuple(r for r in ds.rules.measures if r.name in q.measures))
+        rows: list[dict[str, Any]] = []
+        suppressed = 0
+        for raw in result.data:
+            prot = self.disclosure.protect(raw, rules)
+            row: dict[str, Any] = {}
+            for d in dims:
+                code = raw.get(d.member)
+                row[d.name] = code
+                row[f"{d.name}_label"] = d.label(code)
+            for m in q.measures:
+                row[m] = prot.values.get(m)
+            row["suppressed"] = prot.suppressed
+            suppressed += prot.suppressed
+            rows.append(row)
+        _sort(rows, q, ds)
+        return FullResult(tuple(rows), suppressed)
+
+
+def _numeric(v: Any) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _items(params: Mapping[str, Any] | Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    if isinstance(params, Mapping):
+        items: list[tuple[str, str]] = []
+        for k, v in params.items():
+            if isinstance(v, (list, tuple)):
+                items += [(k, str(x)) for x in v]
+            else:
+                items.append((k, str(v)))
+        return items
+    return [(str(k), str(v)) for k, v in params]
+
+
+def _sort(rows: list[dict[str, Any]], q: Question, ds: Dataset) -> None:
+    """Order on published values only; nulls (withheld) last; ties broken by dimensions."""
+    for name, desc in reversed(q.order):
+        dim = ds.dimensions.get(name) if name in q.dimensions else None
+        index = dim.code_index() if dim is not None else {}
+
+        def value(r: dict[str, Any], name: str = name, index: dict[str, int] = index) -> Any:
+            v = r.get(name)
+            if v is None:
+                return None
+            if index:
+                return index.get(str(v), len(index))
+            return v
+
+        if desc:
+            rows.sort(key=lambda r: ((v := value(r)) is not None, v if v is not None else 0), reverse=True)
+        else:
+            rows.sort(key=lambda r: ((v := value(r)) is None, v if v is not None else 0))
+
+
+_default: Service | None = None
+
+
+def set_default_service(service: Service) -> None:
+    global _default
+    _default = service
+
+
+def get_service(settings: Settings | None = None) -> Service:
+    global _default
+    if _default is None:
+        from crosstrack.config import get_settings
+
+        _default = Service(settings or get_settings())
+    return _default
+
+
+def answer(dataset: str, params: Question | Mapping[str, Any] | Sequence[tuple[str, str]]) -> SafeResult:
+    """The contract's entry point: the process's Service answers."""
+    return get_service().answer(dataset, params)
