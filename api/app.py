@@ -22,6 +22,7 @@ from api.openapi_doc import install_openapi
 from api.params import FORMATS, RESERVED
 from api.service import Service, set_default_service
 from crosstrack.config import Settings
+from crosstrack.engine import EngineUnavailable
 
 log = logging.getLogger("crosstrack.api")
 
@@ -103,7 +104,10 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and data version")
     def healthz() -> Response:
-        ok = service.engine.ping()
+        try:
+            ok = service.engine.ping()
+        except EngineUnavailable:
+            ok = False
         version = None
         if ok:
             try:
@@ -118,7 +122,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     def list_datasets() -> Response:
         try:
             version = service.version()
-        except ApiError:
+        except (ApiError, EngineUnavailable):
             version = None
         body = {
             "datasets": [
@@ -138,7 +142,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         ds = service.dataset(dataset)
         try:
             version = service.version()
-        except ApiError:
+        except (ApiError, EngineUnavailable):
             version = None
         etag = _etag("metadata", ds.name, version.version_id if version else "-", str(settings.k))
         headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}

@@ -113,7 +113,7 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
             dm = d.get("meta") or {}
             name = _short(d["name"])
             dims[name] = Dimension(
-                name=name, member=_full(view, d["name"]), title=d.get("title") or name,
+                name=name, member=_full(view, d["name"]), title=d.get("shortTitle") or d.get("title") or name,
                 description=d.get("description") or "", type=d.get("type") or "string",
                 codes=_codes(dm), requires=dm.get("requires"))
         measures: dict[str, Measure] = {}
@@ -129,7 +129,7 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
                 continue
             governed = _full(view, mm.get("governed_by") or people)
             measures[name] = Measure(
-                name=name, member=_full(view, m["name"]), title=m.get("title") or name,
+                name=name, member=_full(view, m["name"]), title=m.get("shortTitle") or m.get("title") or name,
                 description=m.get("description") or "", type=m.get("type") or "number", kind=kind,
                 governed_by=governed, format=m.get("format"))
             rules.append(MeasureRule(name, _full(view, m["name"]), kind, governed))

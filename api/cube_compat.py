@@ -46,7 +46,7 @@ def to_question(service: Service, query: Any):
     if query.get("ungrouped"):
         raise ApiError(400, "unsupported", "ungrouped queries would publish person-level rows and are not allowed.",
                        parameter="query.ungrouped")
-    members = [*query.get("measures", []) or [], *query.get("dimensions", []) or []]
+    members = [*(query.get("measures") or []), *(query.get("dimensions") or [])]
     members += [f.get("member") or f.get("dimension") for f in query.get("filters", []) or [] if isinstance(f, dict)]
     views = {_member_view(m, "query") for m in members}
     if not views:

@@ -98,6 +98,20 @@ def install_handlers(app: FastAPI) -> None:
     async def _engine(_: Request, err: Exception) -> Response:
         return error_response(from_engine_error(err))
 
+    try:
+        from cube import QueryError
+    except ImportError:  # pragma: no cover - the semantic layer is part of every build
+        QueryError = None  # type: ignore[assignment]
+    if QueryError is not None:
+        @app.exception_handler(QueryError)
+        async def _query_error(_: Request, err: Exception) -> Response:
+            # The semantic layer's messages name members and allowed values, never SQL.
+            member = getattr(err, "member", None)
+            return error_response(ApiError(400, getattr(err, "code", "invalid_query") or "invalid_query",
+                                           str(getattr(err, "message", "invalid query"))[:300],
+                                           parameter=member.split(".")[-1] if isinstance(member, str) else None,
+                                           allowed=[str(a).split(".")[-1] for a in getattr(err, "allowed", [])]))
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, err: Exception) -> Response:
         # Only the exception type is logged: its text may hold SQL or values.

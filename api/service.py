@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from api.catalog import SNAPSHOT_DIMENSION, Dataset, build_catalog
 from api.disclosure import Disclosure
@@ -85,19 +85,40 @@ class Service:
     """Holds the engine, model, catalog and disclosure policy of one process."""
 
     def __init__(self, settings: Settings, *, engine: Engine | None = None, model: Any = None,
-                 cache: ResultCache | None = None):
+                 cache: ResultCache | None = None,
+                 version_provider: Callable[[], DataVersion | None] | None = None):
         import cube  # the semantic layer; imported here so api/ imports stay light
 
         self.settings = settings
-        self.engine = engine or Engine.from_settings(settings)
+        self._engine = engine
+        self._query_engine: Any = None
+        self._engine_lock = threading.Lock()
         self.model = model if model is not None else cube.load_model(settings.models_dir)
-        self.query_engine = cube.QueryEngine(self.model, self.engine)
         self.meta = self.model.meta()
         self.catalog: dict[str, Dataset] = build_catalog(self.meta)
         self.disclosure = Disclosure(settings.k)
         self.cache: ResultCache = cache or NoCache()
+        self._version_provider = version_provider
         self._codes_lock = threading.Lock()
         self._extra_codes: dict[tuple[str, str], dict[str, list[str]]] = {}
+
+    # --- engine (opened lazily: the API starts, and answers 503, while the engine is down) -----
+    @property
+    def engine(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = Engine.from_settings(self.settings)  # raises EngineUnavailable
+            return self._engine
+
+    @property
+    def query_engine(self) -> Any:
+        import cube
+
+        engine = self.engine
+        with self._engine_lock:
+            if self._query_engine is None:
+                self._query_engine = cube.QueryEngine(self.model, engine)
+            return self._query_engine
 
     # --- lookups ------------------------------------------------------------------------------
     def dataset(self, name: str) -> Dataset:
@@ -108,9 +129,14 @@ class Service:
         return ds
 
     def version(self) -> DataVersion:
-        from loaders.publish import current_version
+        """The published data version every query of this request reads (contracts: Published data)."""
+        engine = self.engine  # EngineUnavailable -> 503 before anything else
+        if self._version_provider is not None:
+            pv: Any = self._version_provider()
+        else:
+            from loaders.publish import current_version
 
-        pv = current_version(self.engine, self.settings)
+            pv = current_version(engine, self.settings)
         if pv is None:
             raise ApiError(503, "no_data", "No data has been published yet; an operator must run `crosstrack load`.",
                            headers={"Retry-After": "30"})
