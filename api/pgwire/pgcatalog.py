@@ -1,0 +1,420 @@
+"""A small ``pg_catalog`` and ``information_schema`` for clients to connect and browse.
+
+Catalogue queries (psql's ``\\dt`` and ``\\d``, drivers' and BI tools' introspection,
+``version()``, ``current_database()``) are answered from an in-memory SQLite database holding
+Postgres-shaped catalogue tables that describe the dataset tables — never data. The query is
+parsed with sqlglot (postgres), Postgres-only constructs (``OPERATOR(pg_catalog.~)``,
+``::regclass``, ``COLLATE``, ``pg_catalog.`` function prefixes) are rewritten in the tree, and
+the tree is generated as SQLite. The catalogue holds only table and column names, types and
+descriptions, so nothing here can reach a fact row (K6).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from api.pgwire.protocol import BOOL, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, Column, PgError, Result
+from api.pgwire.tables import Table
+
+PG_VERSION = "14.0"
+VERSION_STRING = f"PostgreSQL {PG_VERSION} (crosstrack SQL surface: published, disclosure-controlled cells only)"
+NS_CATALOG, NS_PUBLIC, NS_INFO = 11, 2200, 13000
+OWNER = 10
+TABLE_OID_BASE = 16400
+TYPE_NAMES = {BOOL: "bool", INT8: "int8", INT2: "int2", INT4: "int4", TEXT: "text", OID: "oid", FLOAT8: "float8",
+              NAME: "name", 1043: "varchar", 1700: "numeric", 700: "float4", 17: "bytea", 1082: "date",
+              1114: "timestamp", 1184: "timestamptz", 705: "unknown", 2205: "regclass", 1009: "_text"}
+SQL_TYPE_NAMES = {BOOL: "boolean", INT8: "bigint", INT4: "integer", INT2: "smallint", TEXT: "text",
+                  FLOAT8: "double precision", 1043: "character varying", 1700: "numeric", NAME: "name", OID: "oid"}
+
+# Catalogue schema: table -> [(column, sqlite type)]. Booleans are stored as 0/1 and turned
+# back into Postgres booleans by column name on the way out.
+_INT, _TXT, _BOOL, _REAL = "INTEGER", "TEXT", "BOOLEAN", "REAL"
+PG_TABLES: dict[str, list[tuple[str, str]]] = {
+    "pg_namespace": [("oid", _INT), ("nspname", _TXT), ("nspowner", _INT), ("nspacl", _TXT)],
+    "pg_class": [("oid", _INT), ("relname", _TXT), ("relnamespace", _INT), ("reltype", _INT), ("reloftype", _INT),
+                 ("relowner", _INT), ("relam", _INT), ("relfilenode", _INT), ("reltablespace", _INT),
+                 ("relpages", _INT), ("reltuples", _REAL), ("relallvisible", _INT), ("reltoastrelid", _INT),
+                 ("relhasindex", _BOOL), ("relisshared", _BOOL), ("relpersistence", _TXT), ("relkind", _TXT),
+                 ("relnatts", _INT), ("relchecks", _INT), ("relhasrules", _BOOL), ("relhastriggers", _BOOL),
+                 ("relhassubclass", _BOOL), ("relrowsecurity", _BOOL), ("relforcerowsecurity", _BOOL),
+                 ("relispopulated", _BOOL), ("relreplident", _TXT), ("relispartition", _BOOL),
+                 ("relrewrite", _INT), ("relfrozenxid", _INT), ("relminmxid", _INT), ("relacl", _TXT),
+                 ("reloptions", _TXT), ("relpartbound", _TXT), ("relhasoids", _BOOL)],
+    "pg_attribute": [("attrelid", _INT), ("attname", _TXT), ("atttypid", _INT), ("attstattarget", _INT),
+                     ("attlen", _INT), ("attnum", _INT), ("attndims", _INT), ("attcacheoff", _INT),
+                     ("atttypmod", _INT), ("attbyval", _BOOL), ("attalign", _TXT), ("attstorage", _TXT),
+                     ("attcompression", _TXT), ("attnotnull", _BOOL), ("atthasdef", _BOOL),
+                     ("atthasmissing", _BOOL), ("attidentity", _TXT), ("attgenerated", _TXT),
+                     ("attisdropped", _BOOL), ("attislocal", _BOOL), ("attinhcount", _INT),
+                     ("attcollation", _INT), ("attacl", _TXT), ("attoptions", _TXT), ("attfdwoptions", _TXT),
+                     ("attmissingval", _TXT)],
+    "pg_type": [("oid", _INT), ("typname", _TXT), ("typnamespace", _INT), ("typowner", _INT), ("typlen", _INT),
+                ("typbyval", _BOOL), ("typtype", _TXT), ("typcategory", _TXT), ("typispreferred", _BOOL),
+                ("typisdefined", _BOOL), ("typdelim", _TXT), ("typrelid", _INT), ("typelem", _INT),
+                ("typarray", _INT), ("typinput", _TXT), ("typoutput", _TXT), ("typreceive", _TXT),
+                ("typsend", _TXT), ("typalign", _TXT), ("typstorage", _TXT), ("typnotnull", _BOOL),
+                ("typbasetype", _INT), ("typtypmod", _INT), ("typndims", _INT), ("typcollation", _INT),
+                ("typdefault", _TXT), ("typacl", _TXT)],
+    "pg_am": [("oid", _INT), ("amname", _TXT), ("amhandler", _TXT), ("amtype", _TXT)],
+    "pg_database": [("oid", _INT), ("datname", _TXT), ("datdba", _INT), ("encoding", _INT),
+                    ("datcollate", _TXT), ("datctype", _TXT), ("datistemplate", _BOOL), ("datallowconn", _BOOL),
+                    ("datconnlimit", _INT), ("dattablespace", _INT), ("datacl", _TXT)],
+    "pg_roles": [("oid", _INT), ("rolname", _TXT), ("rolsuper", _BOOL), ("rolinherit", _BOOL),
+                 ("rolcreaterole", _BOOL), ("rolcreatedb", _BOOL), ("rolcanlogin", _BOOL),
+                 ("rolreplication", _BOOL), ("rolconnlimit", _INT), ("rolvaliduntil", _TXT),
+                 ("rolbypassrls", _BOOL), ("rolconfig", _TXT)],
+    "pg_description": [("objoid", _INT), ("classoid", _INT), ("objsubid", _INT), ("description", _TXT)],
+    "pg_settings": [("name", _TXT), ("setting", _TXT), ("unit", _TXT), ("category", _TXT),
+                    ("short_desc", _TXT), ("context", _TXT), ("vartype", _TXT), ("source", _TXT)],
+    "pg_tables": [("schemaname", _TXT), ("tablename", _TXT), ("tableowner", _TXT), ("tablespace", _TXT),
+                  ("hasindexes", _BOOL), ("hasrules", _BOOL), ("hastriggers", _BOOL), ("rowsecurity", _BOOL)],
+    # Relations crosstrack has none of: present and empty so introspection finds nothing.
+    "pg_index": [("indexrelid", _INT), ("indrelid", _INT), ("indnatts", _INT), ("indisunique", _BOOL),
+                 ("indisprimary", _BOOL), ("indisclustered", _BOOL), ("indisvalid", _BOOL),
+                 ("indisreplident", _BOOL), ("indkey", _TXT), ("indexprs", _TXT), ("indpred", _TXT)],
+    "pg_constraint": [("oid", _INT), ("conname", _TXT), ("connamespace", _INT), ("contype", _TXT),
+                      ("conrelid", _INT), ("confrelid", _INT), ("conindid", _INT), ("conkey", _TXT),
+                      ("confkey", _TXT), ("conparentid", _INT), ("convalidated", _BOOL), ("condeferrable", _BOOL),
+                      ("condeferred", _BOOL), ("conislocal", _BOOL), ("connoinherit", _BOOL)],
+    "pg_inherits": [("inhrelid", _INT), ("inhparent", _INT), ("inhseqno", _INT), ("inhdetachpending", _BOOL)],
+    "pg_trigger": [("oid", _INT), ("tgrelid", _INT), ("tgname", _TXT), ("tgparentid", _INT),
+                   ("tgisinternal", _BOOL), ("tgenabled", _TXT)],
+    "pg_rewrite": [("oid", _INT), ("rulename", _TXT), ("ev_class", _INT), ("ev_type", _TXT)],
+    "pg_policy": [("oid", _INT), ("polname", _TXT), ("polrelid", _INT), ("polcmd", _TXT),
+                  ("polpermissive", _BOOL), ("polroles", _TXT), ("polqual", _TXT), ("polwithcheck", _TXT)],
+    "pg_statistic_ext": [("oid", _INT), ("stxrelid", _INT), ("stxname", _TXT), ("stxnamespace", _INT),
+                         ("stxowner", _INT), ("stxstattarget", _INT), ("stxkeys", _TXT), ("stxkind", _TXT),
+                         ("stxexprs", _TXT)],
+    "pg_publication": [("oid", _INT), ("pubname", _TXT), ("puballtables", _BOOL), ("pubinsert", _BOOL),
+                       ("pubupdate", _BOOL), ("pubdelete", _BOOL), ("pubtruncate", _BOOL), ("pubviaroot", _BOOL)],
+    "pg_publication_rel": [("oid", _INT), ("prpubid", _INT), ("prrelid", _INT), ("prqual", _TXT), ("prattrs", _TXT)],
+    "pg_publication_namespace": [("oid", _INT), ("pnpubid", _INT), ("pnnspid", _INT)],
+    "pg_attrdef": [("oid", _INT), ("adrelid", _INT), ("adnum", _INT), ("adbin", _TXT)],
+    "pg_collation": [("oid", _INT), ("collname", _TXT), ("collnamespace", _INT)],
+    "pg_foreign_table": [("ftrelid", _INT), ("ftserver", _INT), ("ftoptions", _TXT)],
+    "pg_partitioned_table": [("partrelid", _INT), ("partstrat", _TXT)],
+    "pg_proc": [("oid", _INT), ("proname", _TXT), ("pronamespace", _INT), ("prorettype", _INT), ("prokind", _TXT)],
+    "pg_extension": [("oid", _INT), ("extname", _TXT), ("extversion", _TXT), ("extnamespace", _INT)],
+    "pg_enum": [("oid", _INT), ("enumtypid", _INT), ("enumsortorder", _REAL), ("enumlabel", _TXT)],
+    "pg_range": [("rngtypid", _INT), ("rngsubtype", _INT)],
+    "pg_views": [("schemaname", _TXT), ("viewname", _TXT), ("viewowner", _TXT), ("definition", _TXT)],
+    "pg_matviews": [("schemaname", _TXT), ("matviewname", _TXT), ("matviewowner", _TXT), ("definition", _TXT)],
+    "pg_sequence": [("seqrelid", _INT)],
+    "pg_user": [("usename", _TXT), ("usesysid", _INT), ("usesuper", _BOOL)],
+    "pg_tablespace": [("oid", _INT), ("spcname", _TXT)],
+    "pg_locks": [("pid", _INT)],
+    "pg_stat_activity": [("pid", _INT), ("datname", _TXT), ("usename", _TXT), ("state", _TXT)],
+}
+INFO_TABLES: dict[str, list[tuple[str, str]]] = {
+    "schemata": [("catalog_name", _TXT), ("schema_name", _TXT), ("schema_owner", _TXT)],
+    "tables": [("table_catalog", _TXT), ("table_schema", _TXT), ("table_name", _TXT), ("table_type", _TXT),
+               ("self_referencing_column_name", _TXT), ("reference_generation", _TXT),
+               ("user_defined_type_catalog", _TXT), ("user_defined_type_schema", _TXT),
+               ("user_defined_type_name", _TXT), ("is_insertable_into", _TXT), ("is_typed", _TXT),
+               ("commit_action", _TXT)],
+    "columns": [("table_catalog", _TXT), ("table_schema", _TXT), ("table_name", _TXT), ("column_name", _TXT),
+                ("ordinal_position", _INT), ("column_default", _TXT), ("is_nullable", _TXT), ("data_type", _TXT),
+                ("character_maximum_length", _INT), ("character_octet_length", _INT), ("numeric_precision", _INT),
+                ("numeric_precision_radix", _INT), ("numeric_scale", _INT), ("datetime_precision", _INT),
+                ("udt_catalog", _TXT), ("udt_schema", _TXT), ("udt_name", _TXT), ("is_identity", _TXT),
+                ("is_generated", _TXT), ("is_updatable", _TXT), ("description", _TXT)],
+    "views": [("table_catalog", _TXT), ("table_schema", _TXT), ("table_name", _TXT), ("view_definition", _TXT)],
+    "table_constraints": [("constraint_catalog", _TXT), ("constraint_schema", _TXT), ("constraint_name", _TXT),
+                          ("table_schema", _TXT), ("table_name", _TXT), ("constraint_type", _TXT)],
+    "key_column_usage": [("constraint_catalog", _TXT), ("constraint_schema", _TXT), ("constraint_name", _TXT),
+                         ("table_schema", _TXT), ("table_name", _TXT), ("column_name", _TXT),
+                         ("ordinal_position", _INT)],
+    "referential_constraints": [("constraint_catalog", _TXT), ("constraint_schema", _TXT),
+                                ("constraint_name", _TXT), ("unique_constraint_schema", _TXT),
+                                ("unique_constraint_name", _TXT)],
+    "routines": [("routine_catalog", _TXT), ("routine_schema", _TXT), ("routine_name", _TXT)],
+    "character_sets": [("character_set_name", _TXT)],
+}
+BOOL_COLUMNS = {c for cols in (*PG_TABLES.values(), *INFO_TABLES.values()) for c, t in cols if t == _BOOL}
+OID_COLUMNS = {"oid", "relnamespace", "reltype", "relowner", "relam", "attrelid", "atttypid", "typnamespace",
+               "typrelid", "typelem", "typarray", "objoid", "classoid", "datdba", "nspowner", "typbasetype"}
+
+
+def catalog_tables(tables: dict[str, Table]) -> dict[str, list[tuple]]:
+    """Rows of every catalogue table, describing the dataset tables."""
+    rows: dict[str, list[tuple]] = {t: [] for t in (*PG_TABLES, *(f"information_schema.{t}" for t in INFO_TABLES))}
+
+    def add(table: str, **values: Any) -> None:
+        cols = PG_TABLES.get(table) or INFO_TABLES[table.split(".", 1)[1]]
+        rows[table].append(tuple(values.get(c) for c, _ in cols))
+
+    for oid, name in ((NS_CATALOG, "pg_catalog"), (NS_PUBLIC, "public"), (NS_INFO, "information_schema")):
+        add("pg_namespace", oid=oid, nspname=name, nspowner=OWNER)
+        add("information_schema.schemata", catalog_name="crosstrack", schema_name=name, schema_owner="crosstrack")
+    add("pg_am", oid=2, amname="heap", amtype="t")
+    add("pg_database", oid=16384, datname="crosstrack", datdba=OWNER, encoding=6, datcollate="C.UTF-8",
+        datctype="C.UTF-8", datistemplate=0, datallowconn=1, datconnlimit=-1, dattablespace=1663)
+    add("pg_roles", oid=OWNER, rolname="crosstrack", rolsuper=0, rolinherit=1, rolcreaterole=0, rolcreatedb=0,
+        rolcanlogin=1, rolreplication=0, rolconnlimit=-1, rolbypassrls=0)
+    add("pg_user", usename="crosstrack", usesysid=OWNER, usesuper=0)
+    add("pg_tablespace", oid=1663, spcname="pg_default")
+    for oid, tname in TYPE_NAMES.items():
+        add("pg_type", oid=oid, typname=tname, typnamespace=NS_CATALOG, typowner=OWNER,
+            typlen={BOOL: 1, INT8: 8, INT2: 2, INT4: 4, OID: 4, FLOAT8: 8, NAME: 64}.get(oid, -1),
+            typbyval=1 if oid in (BOOL, INT2, INT4, INT8, OID, FLOAT8) else 0, typtype="b",
+            typcategory={BOOL: "B", TEXT: "S", 1043: "S", NAME: "S"}.get(oid, "N"), typisdefined=1, typdelim=",",
+            typrelid=0, typelem=0, typarray=0, typnotnull=0, typbasetype=0, typtypmod=-1, typndims=0,
+            typcollation=0, typinput=f"{tname}in", typoutput=f"{tname}out")
+    for i, t in enumerate(sorted(tables.values(), key=lambda t: t.name)):
+        oid = TABLE_OID_BASE + 2 * i
+        cols = t.columns
+        add("pg_class", oid=oid, relname=t.name, relnamespace=NS_PUBLIC, reltype=oid + 1, reloftype=0,
+            relowner=OWNER, relam=2, relfilenode=oid, reltablespace=0, relpages=0, reltuples=-1, relallvisible=0,
+            reltoastrelid=0, relhasindex=0, relisshared=0, relpersistence="p", relkind="r", relnatts=len(cols),
+            relchecks=0, relhasrules=0, relhastriggers=0, relhassubclass=0, relrowsecurity=0,
+            relforcerowsecurity=0, relispopulated=1, relreplident="n", relispartition=0, relrewrite=0,
+            relfrozenxid=0, relminmxid=0, relhasoids=0)
+        add("pg_type", oid=oid + 1, typname=t.name, typnamespace=NS_PUBLIC, typowner=OWNER, typlen=-1, typbyval=0,
+            typtype="c", typcategory="C", typisdefined=1, typdelim=",", typrelid=oid, typelem=0, typarray=0,
+            typnotnull=0, typbasetype=0, typtypmod=-1, typndims=0, typcollation=0)
+        add("pg_tables", schemaname="public", tablename=t.name, tableowner="crosstrack", hasindexes=0, hasrules=0,
+            hastriggers=0, rowsecurity=0)
+        add("pg_description", objoid=oid, classoid=1259, objsubid=0, description=t.description or t.title)
+        add("information_schema.tables", table_catalog="crosstrack", table_schema="public", table_name=t.name,
+            table_type="BASE TABLE", is_insertable_into="NO", is_typed="NO")
+        for num, (cname, coid, desc) in enumerate(cols, start=1):
+            add("pg_attribute", attrelid=oid, attname=cname, atttypid=coid, attstattarget=-1,
+                attlen={BOOL: 1, INT8: 8, FLOAT8: 8}.get(coid, -1), attnum=num, attndims=0, attcacheoff=-1,
+                atttypmod=-1, attbyval=1 if coid != TEXT else 0, attalign="d", attstorage="p",
+                attcompression="", attnotnull=0, atthasdef=0, atthasmissing=0, attidentity="",
+                attgenerated="", attisdropped=0, attislocal=1, attinhcount=0, attcollation=100 if coid == TEXT else 0)
+            if desc:
+                add("pg_description", objoid=oid, classoid=1259, objsubid=num, description=desc)
+            add("information_schema.columns", table_catalog="crosstrack", table_schema="public", table_name=t.name,
+                column_name=cname, ordinal_position=num, is_nullable="YES", data_type=SQL_TYPE_NAMES[coid],
+                numeric_precision={INT8: 64, FLOAT8: 53}.get(coid), numeric_precision_radix=2 if coid in (INT8, FLOAT8) else None,
+                numeric_scale=0 if coid == INT8 else None, udt_catalog="crosstrack", udt_schema="pg_catalog",
+                udt_name=TYPE_NAMES[coid], is_identity="NO", is_generated="NEVER", is_updatable="NO",
+                description=desc)
+    return rows
+
+
+class CatalogDB:
+    """One SQLite connection holding the catalogue; queries run under a lock."""
+
+    def __init__(self, tables: dict[str, Table], settings_view: dict[str, str]):
+        self.tables = tables
+        self.oids = {t.name: TABLE_OID_BASE + 2 * i for i, t in enumerate(sorted(tables.values(), key=lambda t: t.name))}
+        self.settings_view = settings_view
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.execute("ATTACH DATABASE ':memory:' AS pg_catalog")
+        self.db.execute("ATTACH DATABASE ':memory:' AS information_schema")
+        data = catalog_tables(tables)
+        for name, cols in PG_TABLES.items():
+            self._create(f"pg_catalog.{name}", cols, data[name])
+        for name, cols in INFO_TABLES.items():
+            self._create(f"information_schema.{name}", cols, data[f"information_schema.{name}"])
+        self._create("pg_catalog.pg_settings", PG_TABLES["pg_settings"],
+                     [(k, v, None, None, None, "user", "string", "session") for k, v in settings_view.items()],
+                     replace=True)
+        self._functions()
+
+    def _create(self, name: str, cols: list[tuple[str, str]], rows: list[tuple], *, replace: bool = False) -> None:
+        if replace:
+            self.db.execute(f"DROP TABLE IF EXISTS {name}")
+        self.db.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in cols)})")
+        if rows:
+            self.db.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", rows)
+
+    def _functions(self) -> None:
+        f = self.db.create_function
+        names = {v: k for k, v in self.oids.items()}
+        descs = {(self.oids[t.name], i): d for t in self.tables.values() for i, (_, _, d) in enumerate(t.columns, 1)}
+
+        def regclass(v: Any) -> int | None:
+            if v is None:
+                return None
+            if isinstance(v, int) or str(v).isdigit():
+                return int(v)
+            name = str(v).strip('"').split(".")[-1].strip('"')
+            if name in self.oids:
+                return self.oids[name]
+            raise sqlite3.OperationalError(f'relation "{name[:63]}" does not exist')
+
+        f("regclass", 1, regclass)
+        f("regclass_name", 1, lambda v: names.get(v, str(v)))
+        f("pg_regex", 2, lambda s, p: None if s is None or p is None else bool(re.search(p, str(s))))
+        f("pg_iregex", 2, lambda s, p: None if s is None or p is None else bool(re.search(p, str(s), re.I)))
+        f("pg_table_is_visible", 1, lambda oid: True)
+        f("pg_type_is_visible", 1, lambda oid: True)
+        f("pg_function_is_visible", 1, lambda oid: True)
+        f("format_type", 2, lambda oid, mod: SQL_TYPE_NAMES.get(oid, TYPE_NAMES.get(oid, "text")) if oid is not None else None)
+        f("pg_get_userbyid", 1, lambda oid: "crosstrack")
+        f("obj_description", 2, lambda oid, cat: self._one("SELECT description FROM pg_description WHERE objoid=? AND objsubid=0", oid))
+        f("obj_description", 1, lambda oid: self._one("SELECT description FROM pg_description WHERE objoid=? AND objsubid=0", oid))
+        f("col_description", 2, lambda oid, num: descs.get((oid, num)))
+        f("shobj_description", 2, lambda oid, cat: None)
+        for fname, n in (("pg_get_expr", 2), ("pg_get_expr", 3), ("pg_get_indexdef", 1), ("pg_get_indexdef", 3),
+                         ("pg_get_constraintdef", 1), ("pg_get_constraintdef", 2), ("pg_get_viewdef", 1),
+                         ("pg_get_viewdef", 2), ("pg_get_triggerdef", 2), ("pg_get_partkeydef", 1),
+                         ("pg_get_statisticsobjdef_columns", 1), ("pg_get_function_result", 1),
+                         ("pg_get_function_arguments", 1), ("pg_tablespace_location", 1)):
+            f(fname, n, lambda *a: None)
+        f("version", 0, lambda: VERSION_STRING)
+        f("current_database", 0, lambda: "crosstrack")
+        f("current_schema", 0, lambda: "public")
+        f("current_user_fn", 0, lambda: "crosstrack")
+        f("pg_backend_pid", 0, lambda: threading.get_ident() & 0x7FFFFFFF)
+        f("pg_is_in_recovery", 0, lambda: False)
+        f("pg_relation_is_publishable", 1, lambda oid: False)
+        f("pg_get_serial_sequence", 2, lambda t, c: None)
+        f("pg_get_keywords", 0, lambda: None)
+        f("pg_postmaster_start_time", 0, lambda: None)
+        f("pg_encoding_to_char", 1, lambda e: "UTF8")
+        f("pg_size_pretty", 1, lambda n: "0 bytes")
+        for fname in ("pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size"):
+            f(fname, 1, lambda oid: 0)
+        for fname in ("has_table_privilege", "has_schema_privilege", "has_database_privilege", "has_column_privilege"):
+            f(fname, 2, lambda a, b: True)
+            f(fname, 3, lambda a, b, c: a in ("SELECT", "select", "USAGE", "usage", "CONNECT", "connect") or
+              c in ("SELECT", "select", "USAGE", "usage", "CONNECT", "connect"))
+        f("current_setting", 1, lambda name: self.settings_view.get(str(name).lower()))
+        f("current_setting", 2, lambda name, missing: self.settings_view.get(str(name).lower()))
+        f("quote_ident", 1, lambda s: s)
+        f("array_to_string", 2, lambda a, sep: a)
+        f("pg_any", 2, lambda v, arr: None if arr is None else str(v) in str(arr).strip("{}").split(","))
+        f("pg_catalog_concat", -1, lambda *a: "".join("" if x is None else str(x) for x in a))
+
+    def _one(self, sql: str, *args: Any) -> Any:
+        row = self.db.execute(sql, args).fetchone()
+        return row[0] if row else None
+
+    def run(self, tree: exp.Expression, settings_view: dict[str, str]) -> Result:
+        self.settings_view = settings_view
+        sql = to_sqlite(tree)
+        with self.lock:
+            try:
+                cur = self.db.execute(sql)
+                rows = cur.fetchall()
+            except sqlite3.Error as err:
+                raise PgError("0A000", f"this catalogue query is not supported by the crosstrack SQL surface ({_safe(err)})",
+                              hint="catalogue: information_schema.tables/columns, pg_catalog.pg_class/pg_attribute/"
+                                   "pg_namespace/pg_type, version(), current_database(), SHOW") from None
+        names = [d[0] for d in cur.description or []]
+        cols = []
+        for i, n in enumerate(names):
+            sample = next((r[i] for r in rows if r[i] is not None), None)
+            oid = _oid_for(n, sample)
+            cols.append(Column(n, oid))
+        if any(c.oid == BOOL for c in cols):
+            idx = [i for i, c in enumerate(cols) if c.oid == BOOL]
+            rows = [tuple(bool(v) if i in idx and v is not None else v for i, v in enumerate(r)) for r in rows]
+        return Result(f"SELECT {len(rows)}", cols, rows)
+
+
+def _safe(err: Exception) -> str:
+    return str(err).split("\n")[0][:120]
+
+
+def _oid_for(name: str, sample: Any) -> int:
+    base = name.split(".")[-1].lower()
+    if base in BOOL_COLUMNS or isinstance(sample, bool):
+        return BOOL
+    if base in OID_COLUMNS:
+        return OID
+    if isinstance(sample, int):
+        return INT8
+    if isinstance(sample, float):
+        return FLOAT8
+    if base in ("relname", "nspname", "attname", "typname", "datname", "rolname"):
+        return NAME
+    return TEXT
+
+
+# --- tree rewrites: Postgres catalogue SQL -> SQLite ---------------------------------------------
+_STRIP_CASTS = {"oid", "regtype", "regproc", "regprocedure", "name", "text", "varchar", "regnamespace",
+                "char", '"char"', "regrole", "character varying"}
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Operator):
+        op = str(node.args.get("operator", "")).replace("pg_catalog.", "").strip()
+        fn = {"~": "pg_regex", "~*": "pg_iregex", "!~": "pg_regex", "!~*": "pg_iregex"}.get(op)
+        if fn:
+            call = exp.Anonymous(this=fn, expressions=[node.this, node.expression])
+            return exp.Not(this=call) if op.startswith("!") else call
+        if op in ("=", "<>", "<", ">", "<=", ">="):
+            cls = {"=": exp.EQ, "<>": exp.NEQ, "<": exp.LT, ">": exp.GT, "<=": exp.LTE, ">=": exp.GTE}[op]
+            return cls(this=node.this, expression=node.expression)
+    if isinstance(node, exp.RegexpLike):
+        return exp.Anonymous(this="pg_regex", expressions=[node.this, node.expression])
+    if isinstance(node, exp.RegexpILike):
+        return exp.Anonymous(this="pg_iregex", expressions=[node.this, node.expression])
+    if isinstance(node, exp.Collate):
+        return node.this
+    if isinstance(node, exp.Array):
+        inner = node.expressions[0] if len(node.expressions) == 1 else None
+        if isinstance(inner, exp.Select):  # ARRAY(SELECT x ...) -> 'a,b' (catalogue arrays are text)
+            sub = inner.copy()
+            first = sub.expressions[0]
+            sub.set("expressions", [exp.GroupConcat(this=first.this if isinstance(first, exp.Alias) else first)])
+            sub.set("order", None)
+            return exp.Subquery(this=sub)
+        return exp.Literal.string("{" + ",".join(e.name for e in node.expressions) + "}")
+    if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):
+        arr = node.expression.this
+        return exp.Anonymous(this="pg_any", expressions=[node.this, arr.this if isinstance(arr, exp.Paren) else arr])
+    if isinstance(node, exp.Cast):
+        to = node.to.sql(dialect="postgres").lower().replace("pg_catalog.", "")
+        if to == "regclass":
+            return exp.Anonymous(this="regclass", expressions=[node.this])
+        if to in _STRIP_CASTS or to.endswith("[]"):
+            return node.this
+    if isinstance(node, exp.CurrentUser) or (isinstance(node, exp.Column) and node.name.lower() in ("current_user", "session_user", "user") and not node.table):
+        return exp.Anonymous(this="current_user_fn", expressions=[])
+    if isinstance(node, exp.CurrentSchema):
+        return exp.Anonymous(this="current_schema", expressions=[])
+    if isinstance(node, exp.CurrentVersion):
+        return exp.Anonymous(this="version", expressions=[])
+    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "pg_catalog":
+        return node.expression
+    if isinstance(node, exp.Table) and node.db and node.db.lower() == "pg_catalog":
+        return node
+    return node
+
+
+def to_sqlite(tree: exp.Expression) -> str:
+    tree = tree.copy()
+    sql = ""
+    for _ in range(6):  # transform does not descend into the nodes it replaced: repeat to a fixpoint
+        tree = tree.transform(_rewrite)
+        new = tree.sql(dialect="sqlite")
+        if new == sql:
+            break
+        sql = new
+    # sqlglot keeps a schema-qualified function as "pg_catalog.fn(...)" text in some versions.
+    return re.sub(r"\bpg_catalog\.(?=[a-z_]+\s*\()", "", sql)
+
+
+def is_catalog_query(tree: exp.Expression, dataset_names: set[str]) -> bool:
+    """True when the statement reads catalogue tables (or no table) and no dataset."""
+    for t in tree.find_all(exp.Table):
+        name = t.name.lower()
+        if name in dataset_names and (not t.db or t.db.lower() in ("public", "crosstrack")):
+            return False
+    return True
+
+
+def known_catalog_table(t: exp.Table) -> bool:
+    name, db = t.name.lower(), (t.db or "").lower()
+    if db == "information_schema":
+        return name in INFO_TABLES
+    if db in ("", "pg_catalog"):
+        return name in PG_TABLES
+    return False
+
+
+__all__ = ["CatalogDB", "PG_VERSION", "VERSION_STRING", "is_catalog_query", "known_catalog_table", "sqlglot"]

@@ -1,0 +1,70 @@
+"""Start the SQL surface: in a background thread next to the API, or alone in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from api.pgwire.protocol import PgServer, tls_context
+from api.pgwire.session import SqlSession, SqlSurface
+
+log = logging.getLogger("crosstrack.pgwire")
+
+
+def make_server(settings: Any, service: Any, host: str | None = None, port: int | None = None) -> PgServer:
+    """A bound (not yet serving) server; port 0 picks a free port (see ``server.server_address``)."""
+    surface = SqlSurface(settings, service)
+    tls = None
+    if settings.pg_tls_cert or settings.pg_tls_key:
+        if not (settings.pg_tls_cert and settings.pg_tls_key):
+            raise ValueError("CROSSTRACK_PG_TLS_CERT and CROSSTRACK_PG_TLS_KEY must be set together")
+        tls = tls_context(settings.pg_tls_cert, settings.pg_tls_key)
+    return PgServer((host or settings.pg_host, settings.pg_port if port is None else port),
+                    lambda startup: SqlSession(surface, startup),
+                    password=settings.pg_password, tls=tls)
+
+
+def start_sql_server(settings: Any, service: Any, *, host: str | None = None,
+                     port: int | None = None) -> Callable[[], None]:
+    """Serve Postgres clients in a background thread; returns a callable that stops it.
+
+    The returned callable also carries ``.address`` (host, port) — useful when port 0 was asked.
+    """
+    server = make_server(settings, service, host, port)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="crosstrack-sql", daemon=True)
+    thread.start()
+    log.info("SQL surface listening on %s:%s", *server.server_address[:2])
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    stop.address = server.server_address[:2]  # type: ignore[attr-defined]
+    stop.server = server  # type: ignore[attr-defined]
+    return stop
+
+
+def run_sql_server(settings: Any, host: str | None = None, port: int | None = None, console: Any = None) -> None:
+    """``crosstrack sql``: serve only the SQL surface until Ctrl-C."""
+    from api.service import Service, set_default_service
+
+    service = Service(settings)
+    set_default_service(service)
+    server = make_server(settings, service, host, port)
+    h, p = server.server_address[:2]
+    tls = " with TLS" if server.tls else ""
+    auth = " (password required)" if server.verifier else ""
+    msg = f"crosstrack SQL surface on {h}:{p}{tls}{auth}: psql -h {h} -p {p} -d crosstrack"
+    if console is not None:
+        console.print(msg)
+    else:
+        print(msg)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,371 @@
+"""What a statement means on the SQL surface: catalogue, settings, or a dataset question.
+
+A dataset question is translated into the URL API's parameters and answered by
+``Service.answer`` — the one path from a question to published rows — so the SQL surface
+returns exactly the URL API's rows and suppression (K2). Everything else is catalogue
+(``api.pgwire.pgcatalog``), harmless session settings, or refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from api.pgwire.pgcatalog import PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table
+from api.pgwire.protocol import BOOL, INT8, TEXT, Column, PgError, Result
+from api.pgwire.tables import SUPPRESSED, Table, measure_types, tables_from_catalog
+from api.pgwire.translate import Question, Translator, bind_parameters, parameter_count, refuse
+
+log = logging.getLogger("crosstrack.pgwire")
+
+# Client settings a driver or BI tool may SET; none affects what is published.
+HARMLESS_SETTINGS = {
+    "client_encoding", "datestyle", "timezone", "time zone", "extra_float_digits", "application_name",
+    "search_path", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout",
+    "client_min_messages", "intervalstyle", "standard_conforming_strings", "bytea_output", "lc_messages",
+    "lc_monetary", "lc_numeric", "lc_time", "default_transaction_read_only", "default_transaction_isolation",
+    "transaction_isolation", "jit", "geqo", "plan_cache_mode", "names", "session characteristics",
+    "transaction", "enable_seqscan", "work_mem", "max_parallel_workers_per_gather", "row_security",
+}
+
+
+def default_settings(settings: Any, user: str, application: str) -> dict[str, str]:
+    return {
+        "server_version": PG_VERSION, "server_version_num": PG_VERSION.replace(".", "0").ljust(6, "0"),
+        "server_encoding": "UTF8", "client_encoding": "UTF8", "datestyle": "ISO, MDY", "timezone": "UTC",
+        "integer_datetimes": "on", "standard_conforming_strings": "on", "intervalstyle": "postgres",
+        "application_name": application, "search_path": '"$user", public', "is_superuser": "off",
+        "session_authorization": user or "crosstrack", "default_transaction_read_only": "on",
+        "transaction_read_only": "on", "transaction_isolation": "read committed",
+        "default_transaction_isolation": "read committed", "max_identifier_length": "63",
+        "lc_collate": "C.UTF-8", "lc_ctype": "C.UTF-8", "lc_messages": "C", "lc_monetary": "C", "lc_numeric": "C",
+        "lc_time": "C", "extra_float_digits": "1", "statement_timeout": "0", "lock_timeout": "0",
+        "client_min_messages": "notice", "bytea_output": "hex", "in_hot_standby": "off",
+        "crosstrack.k": str(settings.k), "crosstrack.disclosure": "k-threshold suppression and cell-key perturbation",
+    }
+
+
+STARTUP_PARAMETERS = ("server_version", "server_encoding", "client_encoding", "DateStyle", "TimeZone",
+                      "integer_datetimes", "standard_conforming_strings", "IntervalStyle", "application_name",
+                      "is_superuser", "session_authorization", "default_transaction_read_only", "in_hot_standby")
+
+
+class SqlSurface:
+    """Shared by every connection of one server: the service, the tables and the catalogue."""
+
+    def __init__(self, settings: Any, service: Any):
+        self.settings = settings
+        self.service = service
+        self.agg_types = measure_types(getattr(service, "meta", {}) or {})
+        self.tables = tables_from_catalog(service.catalog, None, self.agg_types)
+        self.catalog = CatalogDB(self.tables, default_settings(settings, "crosstrack", ""))
+        self._lock = threading.Lock()
+        self._versioned: dict[tuple[str, str], Table] = {}
+
+    def table_at(self, name: str, version: Any) -> Table:
+        """The table with the allowed values of code-less dimensions (snapshot years) of a version."""
+        key = (str(version.version_id), name)
+        with self._lock:
+            hit = self._versioned.get(key)
+        if hit is not None:
+            return hit
+        ds = self.service.dataset(name)
+        extra = self.service.extra_codes(ds, version) if hasattr(self.service, "extra_codes") else {}
+        table = tables_from_catalog({name: ds}, {name: extra}, self.agg_types)[name]
+        with self._lock:
+            if len(self._versioned) > 256:
+                self._versioned.clear()
+            self._versioned[key] = table
+        return table
+
+
+@dataclass
+class Prepared:
+    sql: str
+    trees: list[exp.Expression | None]
+    oids: list[int]
+
+
+class SqlSession:
+    def __init__(self, surface: SqlSurface, startup: dict[str, str]):
+        self.surface = surface
+        self.user = startup.get("user", "")
+        self.settings_view = default_settings(surface.settings, self.user, startup.get("application_name", ""))
+        for k, v in startup.items():
+            if k.lower() in HARMLESS_SETTINGS and k.lower() != "default_transaction_read_only":
+                self.settings_view[k.lower()] = v
+        names = {n.lower(): n for n in STARTUP_PARAMETERS}
+        self.parameters = {names[k]: self.settings_view[k] for k in names if k in self.settings_view}
+
+    # --- protocol entry points ----------------------------------------------------------------
+    def run_simple(self, sql: str) -> list[Result]:
+        trees = self.parse(sql)
+        if not trees:
+            return [Result("", empty=True)]
+        return [self.run(tree, []) for tree in trees]
+
+    def prepare(self, sql: str, oids: list[int]) -> Prepared:
+        trees = self.parse(sql)
+        if len(trees) > 1:
+            raise PgError("42601", "cannot insert multiple commands into a prepared statement")
+        n = max((parameter_count(t) for t in trees if t is not None), default=0)
+        return Prepared(sql, trees, list(oids) + [0] * max(0, n - len(oids)))
+
+    def param_oids(self, p: Prepared) -> list[int]:
+        return p.oids
+
+    def describe(self, p: Prepared) -> list[Column] | None:
+        if not p.trees or p.trees[0] is None:
+            return None
+        return self.run(p.trees[0], [None] * len(p.oids), describe_only=True).columns
+
+    def execute(self, p: Prepared, params: list[Any]) -> Result:
+        if not p.trees or p.trees[0] is None:
+            return Result("", empty=True)
+        return self.run(p.trees[0], params)
+
+    # --- statements ------------------------------------------------------------------------------
+    @staticmethod
+    def parse(sql: str) -> list[exp.Expression]:
+        if not sql.strip().strip(";").strip():
+            return []
+        try:
+            trees = sqlglot.parse(sql, read="postgres")
+        except (ParseError, TokenError) as err:
+            msg = str(err).split("\n")[0][:200]
+            raise PgError("42601", f"syntax error: {msg}") from None
+        return [t for t in trees if t is not None]
+
+    def run(self, tree: exp.Expression, params: list[Any], *, describe_only: bool = False) -> Result:
+        if isinstance(tree, exp.Transaction):
+            return Result("BEGIN")
+        if isinstance(tree, exp.Commit):
+            return Result("COMMIT")
+        if isinstance(tree, exp.Rollback):
+            return Result("ROLLBACK")
+        if isinstance(tree, exp.Set):
+            return self.set(tree)
+        if isinstance(tree, exp.Command):
+            return self.command(tree)
+        if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+                             exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke if hasattr(exp, "Revoke") else exp.Grant)):
+            raise PgError("25006", f"cannot execute {tree.key.upper()} in a read-only transaction: "
+                                   "the crosstrack SQL surface only reads published cells",
+                          hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
+        if isinstance(tree, exp.Describe):
+            raise refuse("EXPLAIN/DESCRIBE is not available; use \\d <dataset> or information_schema.columns",
+                         sqlstate="0A000", hint=None)
+        if not isinstance(tree, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)):
+            raise PgError("0A000", f"{tree.key.upper()} statements are not supported",
+                          hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
+        tree = bind_parameters(tree, params)
+        names = set(self.surface.tables)
+        if is_catalog_query(tree, names):
+            for t in tree.find_all(exp.Table):
+                if not known_catalog_table(t) and not (isinstance(t.this, exp.Anonymous)):
+                    raise PgError("42P01", f"relation \"{t.name[:63]}\" does not exist",
+                                  hint="datasets: " + ", ".join(sorted(names)))
+            return self.surface.catalog.run(tree, self.settings_view)
+        return self.dataset_query(tree, describe_only=describe_only)
+
+    # --- dataset questions -------------------------------------------------------------------------
+    def dataset_query(self, tree: exp.Expression, *, describe_only: bool = False) -> Result:
+        from api.errors import ApiError
+
+        service = self.surface.service
+        base = Translator(self.surface.tables)
+        if not isinstance(tree, exp.Select):
+            base.translate(tree)  # raises the right refusal
+        name = base.table_for(tree).name
+        if describe_only:
+            q = base.translate(tree)
+            return Result("SELECT 0", self.columns(q, self.surface.tables[name]), [])
+        try:
+            version = service.version()
+            table = self.surface.table_at(name, version)
+            q = Translator({name: table}).translate(tree)
+            cols = self.columns(q, table)
+            if q.empty:
+                return Result("SELECT 0", cols, [])
+            rows, url = self.fetch(q, version)
+        except ApiError as err:
+            raise api_error(err) from None
+        except Exception as err:  # noqa: BLE001 - engine errors are mapped, never shown raw
+            mapped = engine_error(err)
+            if mapped is None:
+                raise
+            raise mapped from None
+        out = [self.row(q, table, r) for r in rows]
+        return Result(f"SELECT {len(out)}", cols, out, notices=[f"same question as the URL API: {url}"])
+
+    def columns(self, q: Question, table: Table) -> list[Column]:
+        cols = []
+        for o in q.output:
+            if o.role == "dimension":
+                cols.append(Column(o.name, table.dimensions[o.member].oid))
+            elif o.role == "measure":
+                cols.append(Column(o.name, table.measures[o.member].oid))
+            else:
+                cols.append(Column(o.name, BOOL))
+        return cols
+
+    def fetch(self, q: Question, version: Any) -> tuple[list[dict[str, Any]], str]:
+        """Every published row of the question, through the service, page by page."""
+        service = self.surface.service
+        settings = self.surface.settings
+        post_filter = q.suppressed_filter is not None
+        start = 0 if post_filter else q.offset
+        want = None if post_filter else q.limit
+        params = q.params(with_paging=False)
+        rows: list[dict[str, Any]] = []
+        url = ""
+        while True:
+            page = settings.max_page_size if want is None else min(settings.max_page_size, want - len(rows))
+            if page <= 0:
+                break
+            res = service.answer(q.dataset, {**params, "limit": str(page), "offset": str(start + len(rows))},
+                                 version=version)
+            url = url or res.canonical_url
+            rows.extend(res.rows)
+            if not res.rows or start + len(rows) >= res.total_rows:
+                break
+        if post_filter:
+            rows = [r for r in rows if bool(r.get(SUPPRESSED)) == q.suppressed_filter]
+            rows = rows[q.offset:]
+            if q.limit is not None:
+                rows = rows[:q.limit]
+        return rows, url
+
+    @staticmethod
+    def row(q: Question, table: Table, r: dict[str, Any]) -> tuple:
+        out: list[Any] = []
+        for o in q.output:
+            v = r.get(o.member)
+            if o.role == "suppressed":
+                out.append(bool(v))
+                continue
+            if v is None:
+                out.append(None)
+                continue
+            oid = table.dimensions[o.member].oid if o.role == "dimension" else table.measures[o.member].oid
+            if oid == INT8:
+                v = int(round(float(v)))
+            elif oid == TEXT:
+                v = str(v)
+            else:
+                v = float(v)
+            out.append(v)
+        return tuple(out)
+
+    # --- SET / SHOW / other commands -------------------------------------------------------------
+    def set(self, tree: exp.Set) -> Result:
+        for item in tree.expressions:
+            name, value = _set_item(item)
+            key = name.lower()
+            if key == "local" or key.startswith("session "):
+                key = key.split(" ", 1)[-1]
+            if key.startswith("crosstrack.") or key in ("k", "disclosure") or key not in HARMLESS_SETTINGS:
+                if key.startswith("crosstrack.") or key in ("k", "disclosure", "transaction_read_only",
+                                                             "default_transaction_read_only"):
+                    raise PgError("42501", f"parameter \"{name[:63]}\" cannot be changed: disclosure control and "
+                                           "read-only access are fixed by the server",
+                                  hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
+                raise PgError("42704", f"unrecognized or protected configuration parameter \"{name[:63]}\"",
+                              hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
+            if value is not None and key not in ("transaction", "session characteristics", "names"):
+                self.settings_view["timezone" if key == "time zone" else key] = value
+        return Result("SET")
+
+    def command(self, tree: exp.Command) -> Result:
+        word = str(tree.this).upper()
+        rest = tree.expression.name if isinstance(tree.expression, exp.Expression) else str(tree.expression or "")
+        rest = rest.strip().rstrip(";").strip()
+        if word == "SHOW":
+            key = rest.lower().strip('"')
+            if key == "all":
+                rows = sorted((k, v, "") for k, v in self.settings_view.items())
+                return Result(f"SHOW", [Column("name"), Column("setting"), Column("description")], rows)
+            if key == "transaction isolation level":
+                key = "transaction_isolation"
+            if key == "time zone":
+                key = "timezone"
+            if key not in self.settings_view:
+                raise PgError("42704", f"unrecognized configuration parameter \"{rest[:63]}\"",
+                              hint="SHOW ALL lists the settings")
+            return Result("SHOW", [Column(key)], [(self.settings_view[key],)])
+        if word in ("DISCARD", "DEALLOCATE", "RESET", "UNLISTEN", "LISTEN", "CLOSE"):
+            if word == "RESET" and rest.lower().startswith("crosstrack."):
+                raise PgError("42501", "crosstrack settings cannot be changed")
+            return Result(f"{word} ALL" if word == "DISCARD" else word)
+        if word in ("START", "BEGIN", "END", "ABORT", "SAVEPOINT", "RELEASE"):
+            return Result({"START": "START TRANSACTION", "END": "COMMIT", "ABORT": "ROLLBACK"}.get(word, word))
+        if word in ("COPY", "VACUUM", "ANALYZE", "GRANT", "REVOKE", "CREATE", "DROP", "ALTER", "INSERT", "UPDATE",
+                    "DELETE", "TRUNCATE", "REFRESH", "CLUSTER", "REINDEX", "LOCK", "CALL", "DO", "IMPORT", "COMMENT",
+                    "SECURITY", "LOAD", "REASSIGN"):
+            raise PgError("25006", f"cannot execute {word} in a read-only transaction: the crosstrack SQL surface "
+                                   "only reads published cells",
+                          hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
+        if word == "EXPLAIN":
+            raise PgError("0A000", "EXPLAIN is not available on the crosstrack SQL surface")
+        raise PgError("0A000", f"{word} is not supported by the crosstrack SQL surface",
+                      hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
+
+
+def _set_item(item: exp.Expression) -> tuple[str, str | None]:
+    node = item.this if isinstance(item, exp.SetItem) else item
+    if isinstance(node, exp.EQ):
+        left, right = node.left, node.right
+        name = left.sql(dialect="postgres") if not isinstance(left, exp.Column) else ".".join(
+            p.name for p in left.parts)
+        if isinstance(right, exp.Literal):
+            value = str(right.this)
+        elif isinstance(right, (exp.Column, exp.Identifier)):
+            value = right.name
+        else:
+            value = right.sql(dialect="postgres")
+        return name, value
+    kind = (item.args.get("kind") or "") if isinstance(item, exp.SetItem) else ""
+    text = node.sql(dialect="postgres") if isinstance(node, exp.Expression) else str(node)
+    if str(kind).upper() == "TRANSACTION" or text.upper().startswith(("TRANSACTION", "SESSION CHARACTERISTICS")):
+        return "transaction", None
+    if text.upper().startswith("TIME ZONE"):
+        return "timezone", text[9:].strip().strip("'")
+    if text.upper().startswith("NAMES"):
+        return "names", None
+    return text.split(" ", 1)[0] if text else "?", None
+
+
+def api_error(err: Any) -> PgError:
+    """The URL API's error, as a Postgres error with the same message and allowed values."""
+    status = getattr(err, "status", 400)
+    allowed = getattr(err, "allowed", None)
+    hint = None
+    if allowed:
+        hint = "allowed: " + (", ".join(str(a) for a in allowed) if isinstance(allowed, (list, tuple)) else str(allowed))
+    state = {404: "42P01", 429: "53400", 503: "57P03"}.get(status, "22023" if status < 500 else "XX000")
+    return PgError(state, getattr(err, "message", "the question could not be answered"), hint=hint)
+
+
+def engine_error(err: Exception) -> PgError | None:
+    from crosstrack.engine import EngineError, EngineUnavailable, QueryLimitExceeded
+
+    if isinstance(err, QueryLimitExceeded):
+        return PgError("54000", str(err), hint="ask for fewer dimensions or add filters")
+    if isinstance(err, EngineUnavailable):
+        return PgError("57P03", "the statistics engine is unavailable right now; try again shortly")
+    if isinstance(err, EngineError):
+        log.error("SQL surface: engine error (code %s)", getattr(err, "code", None))
+        return PgError("XX000", "internal error while answering the question")
+    try:
+        from cube import QueryError
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(err, QueryError):
+        return PgError("22023", str(err)[:300], hint=("allowed: " + ", ".join(map(str, err.allowed))) if getattr(err, "allowed", None) else None)
+    return None
