@@ -77,6 +77,7 @@ class _Loader:
         self.views: dict[str, View] = {}
         self.locs: dict[tuple, _Loc] = {}  # (kind, owner, name[, key]) -> location
         self.raw_views: list[tuple[_Loc, dict]] = []
+        self.broken: set[tuple[str, str]] = set()  # members that failed to load: no cascading errors
 
     # --- diagnostics -------------------------------------------------------------------------
     def err(self, loc: _Loc, code: str, message: str, key: str | int | None = None, *, value: bool = False,
@@ -101,7 +102,7 @@ class _Loader:
         for key, val in data.items():
             if key not in schema:
                 if key in UNSUPPORTED.get(kind, ()):
-                    self.err(loc, "unsupported", f"Cube {kind.replace('_', ' ')} key '{key}' is not supported by crosstrack", key)
+                    self.err(loc, "unsupported", f"'{key}' (a {kind.replace('_', ' ')} key in Cube) is not supported by crosstrack", key)
                 else:
                     self.err(loc, "unknown-key", f"unknown {kind.replace('_', ' ')} key '{key}'{_did_you_mean(key, schema)}", key)
                 continue
@@ -204,6 +205,7 @@ class _Loader:
                 required = ("name", "type") if kind in ("measure", "dimension", "pre_aggregation") else (
                     ("name", "relationship", "sql") if kind == "join" else ("name", "sql"))
                 if not self.check_keys(mloc, m, schema, kind, required=required):
+                    self.broken.add((name, mname))
                     continue
                 if kind != "join" and (cube.member(mname) or mname in cube.pre_aggregations):
                     self.err(mloc, "duplicate-name", f"'{mname}' is already a member of cube '{name}'", "name")
@@ -224,6 +226,7 @@ class _Loader:
     def load_measure(self, cube: Cube, loc: _Loc, m: dict) -> None:
         typ = m.get("type")
         if typ not in MEASURE_TYPES:
+            self.broken.add((cube.name, m["name"]))
             self.err(loc, "bad-value", f"measure type '{typ}' is not one of {', '.join(MEASURE_TYPES)}"
                                        f"{_did_you_mean(typ, MEASURE_TYPES)}", "type", value=True)
             return
@@ -247,6 +250,7 @@ class _Loader:
     def load_dimension(self, cube: Cube, loc: _Loc, d: dict) -> None:
         typ = d.get("type")
         if typ not in DIMENSION_TYPES:
+            self.broken.add((cube.name, d["name"]))
             self.err(loc, "bad-value", f"dimension type '{typ}' is not one of {', '.join(DIMENSION_TYPES)}"
                                        f"{_did_you_mean(typ, DIMENSION_TYPES)}", "type", value=True)
             return
@@ -401,6 +405,8 @@ class _Loader:
             else:
                 target, mname = cube, head
             m = target.member(mname)
+            if m is None and (target.name, mname) in self.broken:
+                continue
             if m is None:
                 names = [*target.measures, *target.dimensions, *target.segments]
                 self.err(loc, "unknown-ref", f"{{{ref}}}: cube '{target.name}' has no member '{mname}'"
@@ -639,7 +645,7 @@ def collect(path: Path | str) -> tuple[Model | None, list[Diagnostic]]:
         ld.load_file(_display(f), f.read_text(encoding="utf-8"))
     ld.resolve_all()
     model = Model(ld.cubes, ld.views, [_display(f) for f in files])
-    return model, ld.diags
+    return model, sorted(ld.diags, key=lambda d: (d.file, d.line, d.col))
 
 
 def load_model(path: Path | str) -> Model:

@@ -87,3 +87,46 @@ def build_synthetic(engine: Engine, database: str, n_people: int = 300, seed: in
     insert(engine, database, "custody_facts", custody)
     insert(engine, database, "charge_facts", charges)
     return custody, charges
+
+
+SHOP_USERS = [(1, "Boston"), (2, "Boston"), (3, "Worcester"), (4, "Springfield")]
+SHOP_ORDERS = [  # id, user_id, amount, status, is_gift, created_at
+    (1, 1, 120, "paid", 1, "2021-01-05 10:00:00"),
+    (2, 1, 15, "open", 0, "2021-01-20 11:30:00"),
+    (3, 2, 40, "paid", 0, "2021-02-02 09:00:00"),
+    (4, 3, 80, "void", 1, "2021-03-15 16:45:00"),
+    (5, 3, 5, "paid", 0, "2021-03-31 23:59:59"),
+    (6, 4, 300, "paid", 0, "2022-01-01 00:00:00"),
+    (7, 2, 20, "open", 0, "2022-06-10 12:00:00"),
+]
+SHOP_LINE_ITEMS = [  # id, order_id, product, qty — order 1 has three lines, 6 none (fan-out + LEFT JOIN)
+    (1, 1, "tea", 2), (2, 1, "mug", 1), (3, 1, "honey", 4), (4, 2, "tea", 1), (5, 3, "mug", 2),
+    (6, 4, "tea", 1), (7, 4, "honey", 1), (8, 5, "tea", 3), (9, 7, "mug", 1),
+]
+
+
+def build_shop(engine: Engine, database: str) -> None:
+    db = exp.to_identifier(database, quoted=True).sql(dialect=DIALECT)
+    engine.command(f"DROP DATABASE IF EXISTS {db}")
+    engine.command(f"CREATE DATABASE {db}")
+    engine.command(f"CREATE TABLE {db}.shop_users (id UInt32, city String) ENGINE = MergeTree ORDER BY id")
+    engine.command(f"CREATE TABLE {db}.shop_orders (id UInt32, user_id UInt32, amount Int64, status String, "
+                   f"is_gift Bool, created_at DateTime('UTC')) ENGINE = MergeTree ORDER BY id")
+    engine.command(f"CREATE TABLE {db}.shop_line_items (id UInt32, order_id UInt32, product String, qty Int64) "
+                   f"ENGINE = MergeTree ORDER BY id")
+    import datetime as dt
+    engine.insert_arrow("shop_users", pa.table({"id": pa.array([u[0] for u in SHOP_USERS], pa.uint32()),
+                                                 "city": [u[1] for u in SHOP_USERS]}), database=database)
+    engine.insert_arrow("shop_orders", pa.table({
+        "id": pa.array([o[0] for o in SHOP_ORDERS], pa.uint32()),
+        "user_id": pa.array([o[1] for o in SHOP_ORDERS], pa.uint32()),
+        "amount": pa.array([o[2] for o in SHOP_ORDERS], pa.int64()),
+        "status": [o[3] for o in SHOP_ORDERS],
+        "is_gift": pa.array([bool(o[4]) for o in SHOP_ORDERS], pa.bool_()),
+        "created_at": pa.array([dt.datetime.fromisoformat(o[5]).replace(tzinfo=dt.timezone.utc) for o in SHOP_ORDERS],
+                               pa.timestamp("s", tz="UTC"))}), database=database)
+    engine.insert_arrow("shop_line_items", pa.table({
+        "id": pa.array([x[0] for x in SHOP_LINE_ITEMS], pa.uint32()),
+        "order_id": pa.array([x[1] for x in SHOP_LINE_ITEMS], pa.uint32()),
+        "product": [x[2] for x in SHOP_LINE_ITEMS],
+        "qty": pa.array([x[3] for x in SHOP_LINE_ITEMS], pa.int64())}), database=database)
