@@ -482,7 +482,8 @@ def _build(g: _Gen, rng: np.random.Generator) -> dict[str, pa.Table]:
             k = int(round(count))
             if k <= 0:
                 return
-            e = _draw(rng, spec, k)
+            ages = rng.integers(age_lo, age_hi + 1, size=k)
+            e = np.minimum(_draw(rng, spec, k), np.maximum(1, (ages - 17) * 365))  # not admitted before birth
             r_ = _draw(rng, spec, k)
             ags = ag if isinstance(ag, np.ndarray) else np.full(k, ag, dtype=object)
             ex["agency"].append(ags[:k])
@@ -490,7 +491,7 @@ def _build(g: _Gen, rng: np.random.Generator) -> dict[str, pa.Table]:
             ex["adm"].append(S - e + 1)
             ex["rel"].append(S + r_)
             ex["age_year"].append(np.full(k, y))
-            ex["age"].append(rng.integers(age_lo, age_hi + 1, size=k))
+            ex["age"].append(ages)
             ex["ftype"].append(np.full(k, ft, dtype=object))
             ex["fac"].append(np.full(k, fac, dtype=object))
             ex["sec"].append(np.full(k, sec_, dtype=object))
@@ -787,6 +788,11 @@ def _programs(g: _Gen, rng: np.random.Generator, n: int, agency, status, adm, re
     end = np.maximum(end, start)
     st = np.where(done, "COMPLETED", np.where(withdrawn, "WITHDRAWN", "ENROLLED")).astype(object)
     end = np.where(st == "ENROLLED", NO_RELEASE, end)
+    # one row per enrollment: two identical rows would be a duplicate the loader must reject
+    key = owner.astype(np.int64) * 100_000 + start
+    _, first = np.unique(np.stack([key, np.searchsorted(list(PROGRAMS), psi.astype(str))]), axis=1, return_index=True)
+    keep = np.sort(first)
+    owner, program, psi, start, end, st = owner[keep], program[keep], psi[keep], start[keep], end[keep], st[keep]
     return pa.table({
         "person_id": pid.take(pa.array(owner)),
         "agency": pa.array(agency[owner].tolist(), pa.string()),

@@ -1,0 +1,191 @@
+"""Snapshot facts from the typed staging tables, in ClickHouse SQL (R1-R12).
+
+Which placement counts on a snapshot S when a person has more than one: among the placements
+with admission <= S and no release before S (R1), the one with the latest admission; on the
+same admission date a TRANSFER / STATUS_CHANGE / PAROLE_VIOLATION placement wins over a NEW one
+(it replaced the other), then the later release (open placements last), then the higher
+episode id. The person's status, agency and R6 days all come from that one placement, so a
+transfer counts only the newest facility, a sentence does not count the pretrial stay before
+it (no jail credit) and a parole violator counts from the violation admission. Exclusions (R2)
+are applied to the chosen placement. Person ids leave the staging database only as HMAC keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from crosstrack.config import Settings
+from crosstrack.engine import Engine
+from loaders.schema import (CHAPTER_TYPES, CHARGE_FACTS, CUSTODY_FACTS, FACT_TABLES, OTHER_SUBTYPE_OF_TYPE)
+from loaders.statutes import load_statutes
+from loaders.validate import arr, q, qi
+
+OPEN_END = "toDate32('2299-12-31')"
+
+
+def fact_ddl(database: str, table: str) -> str:
+    cols, order = FACT_TABLES[table]
+    body = ", ".join(f"{qi(c)} {t}" for c, t in cols.items())
+    return (f"CREATE TABLE {qi(database)}.{qi(table)} ({body}) ENGINE = MergeTree "
+            f"ORDER BY ({', '.join(qi(c) for c in order)})")
+
+
+def person_keys(secret: bytes, person_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """person_key = first 8 bytes of HMAC-SHA256(secret, id) as UInt64 (big-endian); record_key =
+    the next 4 bytes as UInt32: a per-person key for the cell-key method that only the secret's
+    holder can link to the person."""
+    base = hmac.new(secret, digestmod=hashlib.sha256)
+    pk = np.empty(len(person_ids), dtype=np.uint64)
+    rk = np.empty(len(person_ids), dtype=np.uint32)
+    for i, pid in enumerate(person_ids):
+        h = base.copy()
+        h.update(pid.encode("utf-8"))
+        d = h.digest()
+        pk[i] = int.from_bytes(d[:8], "big")
+        rk[i] = int.from_bytes(d[8:12], "big")
+    return pk, rk
+
+
+def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
+                step: Callable[[str], None] = lambda s: None) -> dict[str, object]:
+    """Create ``target.custody_facts`` and ``target.charge_facts``; returns notes for the summary."""
+    s, t = qi(stage), qi(target)
+    snaps = "[" + ", ".join(f"toDate32('{int(y):04d}-01-01')" for y in settings.snapshot_years) + "]"
+
+    step("choosing each person's placement on each snapshot (R1)")
+    engine.command(
+        f"CREATE TABLE {s}.sel ENGINE = Memory AS SELECT snap, person_id, "
+        f"argMax(episode_id, tuple(adm, rank, ifNull(rel, {OPEN_END}), episode_id)) AS episode_id FROM ("
+        f"SELECT episode_id, person_id, adm, rel, toUInt8(admission_type != 'NEW') AS rank, "
+        f"arrayJoin(arrayFilter(x -> adm <= x AND ifNull(rel >= x, 1), {snaps})) AS snap FROM {s}.t_episodes) "
+        f"GROUP BY snap, person_id")
+
+    step("applying exclusions and demographics (R2-R5)")
+    engine.command(
+        f"CREATE TABLE {s}.cust ENGINE = Memory AS SELECT toUInt16(toYear(x.snap)) AS snapshot_year, x.snap AS snap, "
+        f"x.person_id AS person_id, x.episode_id AS episode_id, e.agency5 AS agency, e.facility_type AS facility_type, "
+        f"e.security AS security_level, e.status AS offender_status, e.adm AS adm, p.sex AS assigned_sex, "
+        f"p.gi AS gender_identity, p.race5 AS race, p.eth3 AS ethnicity, "
+        # R3: age in whole years on S (January 1): a birthday on January 1 has already happened
+        f"toInt32(toYear(x.snap)) - toInt32(toYear(p.dob)) - if(toMonth(p.dob) = 1 AND toDayOfMonth(p.dob) = 1, 0, 1) AS age, "
+        f"multiIf(age < 25, '18-24', age < 30, '25-29', age < 40, '30-39', age < 50, '40-49', age < 60, '50-59', '60+') "
+        f"AS age_group "
+        f"FROM {s}.sel AS x INNER JOIN {s}.t_episodes AS e ON e.episode_id = x.episode_id "
+        f"INNER JOIN {s}.t_people AS p ON p.person_id = x.person_id "
+        # R2: civil, safe keep, federal and compact placements and juveniles are not counted
+        f"WHERE e.status IN ('PRETRIAL', 'SENTENCED') AND age >= 18")
+    excluded = engine.query(
+        f"SELECT multiIf(e.status NOT IN ('PRETRIAL', 'SENTENCED'), e.status, 'JUVENILE') AS why, count() "
+        f"FROM {s}.sel AS x INNER JOIN {s}.t_episodes AS e ON e.episode_id = x.episode_id "
+        f"LEFT ANTI JOIN {s}.cust AS c ON c.person_id = x.person_id AND c.snap = x.snap GROUP BY why ORDER BY why").rows
+
+    step("program enrollments since admission (R8)")
+    engine.command(
+        f"CREATE TABLE {s}.enr ENGINE = Memory AS SELECT c.snapshot_year AS snapshot_year, c.person_id AS person_id, "
+        f"count() AS total, countIf(pr.psi = 'BEH') AS beh, countIf(pr.psi = 'EDU') AS edu, "
+        f"countIf(pr.psi = 'SUP') AS sup, countIf(pr.psi = 'WORK') AS work, countIf(pr.psi = 'REINV') AS reinv, "
+        f"countIf(pr.psi = 'RELIG') AS relig "
+        f"FROM {s}.cust AS c INNER JOIN {s}.t_programs AS pr ON pr.person_id = c.person_id "
+        f"WHERE pr.start >= c.adm AND pr.start <= c.snap GROUP BY snapshot_year, person_id")
+
+    step("offense types of charges (R11, R12)")
+    statutes = load_statutes()
+    engine.command(f"CREATE TABLE {s}.statutes (statute String, otype String, osub String) ENGINE = Memory")
+    engine.insert_arrow("statutes", pa.table({
+        "statute": [x.statute for x in statutes.values()],
+        "otype": [x.offense_type for x in statutes.values()],
+        "osub": [x.offense_subtype for x in statutes.values()]}), database=stage)
+    chap_types = list(CHAPTER_TYPES.items())
+    other_sub = list(OTHER_SUBTYPE_OF_TYPE.items())
+    engine.command(
+        f"CREATE TABLE {s}.ch ENGINE = Memory AS SELECT c.person_id AS person_id, c.episode_id AS episode_id, "
+        f"c.docket AS docket, c.filing AS filing, c.charge_no AS charge_no, c.statute AS statute, "
+        f"c.severity AS severity, c.disposition AS disposition, c.sentence AS sentence, c.governing AS governing, "
+        f"multiIf(x.otype != '', x.otype, w.otype != '', w.otype, "
+        f"transform(c.chapter, {arr([k for k, _ in chap_types])}, {arr([v for _, v in chap_types])}, 'OTHER')) AS otype, "
+        f"multiIf(x.osub != '', x.osub, w.osub != '', w.osub, "
+        f"transform(otype, {arr([k for k, _ in other_sub])}, {arr([v for _, v in other_sub])}, 'OTHER')) AS osub, "
+        f"x.otype != '' OR w.otype != '' AS known "
+        f"FROM (SELECT *, splitByChar('/', statute)[1] AS chapter, concat(chapter, '/*') AS wildcard "
+        f"FROM {s}.t_charges WHERE episode_id IN (SELECT episode_id FROM {s}.cust)) AS c "
+        f"LEFT JOIN {s}.statutes AS x ON x.statute = c.statute "
+        f"LEFT JOIN {s}.statutes AS w ON w.statute = c.wildcard")
+    unknown = engine.query(f"SELECT statute, count() AS n FROM {s}.ch WHERE NOT known GROUP BY statute "
+                           f"ORDER BY n DESC, statute").rows
+
+    step("governing offense (R9) and leading charge (R10)")
+    order = "tuple(ch.filing, ch.docket, ch.charge_no)"
+    engine.command(
+        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT c.snapshot_year AS snapshot_year, c.person_id AS person_id, "
+        f"count() AS n_all, countIf(ch.governing = 'Y' OR ch.sentence = 'INCARCERATION') AS n_gov, "
+        # R9: the IMS flag first; else the first charge sentenced to incarceration in docket order
+        f"argMinIf(tuple(ch.otype, ch.osub, ch.severity), tuple(ch.governing != 'Y', {order}), "
+        f"ch.governing = 'Y' OR ch.sentence = 'INCARCERATION') AS gov, "
+        # R10: the first felony in docket order, else the first misdemeanour
+        f"argMin(tuple(ch.otype, ch.osub, ch.severity), tuple(ch.severity != 'F', {order})) AS lead "
+        f"FROM {s}.cust AS c INNER JOIN {s}.ch AS ch ON ch.episode_id = c.episode_id "
+        f"GROUP BY snapshot_year, person_id")
+
+    step("keyed hashes of person ids")
+    ids = engine.query_arrow(f"SELECT DISTINCT person_id FROM {s}.cust").column("person_id").to_pylist()
+    pk, rk = person_keys(settings.secret_bytes(), ids)
+    engine.command(f"CREATE TABLE {s}.keys (person_id String, person_key UInt64, record_key UInt32) ENGINE = Memory")
+    engine.insert_arrow("keys", pa.table({"person_id": pa.array(ids, pa.string()), "person_key": pa.array(pk),
+                                          "record_key": pa.array(rk)}), database=stage)
+
+    step("writing custody_facts")
+    engine.command(fact_ddl(target, "custody_facts"))
+    na = "'NOT_APPLICABLE'"
+    gov_ok = "c.offender_status = 'SENTENCED' AND g.n_gov > 0"
+    lead_ok = "c.offender_status = 'PRETRIAL' AND g.n_all > 0"
+    exprs = {
+        "snapshot_year": "c.snapshot_year", "person_key": "k.person_key", "record_key": "k.record_key",
+        "agency": "c.agency", "facility_type": "c.facility_type", "security_level": "c.security_level",
+        "offender_status": "c.offender_status", "age_group": "c.age_group", "assigned_sex": "c.assigned_sex",
+        "gender_identity": "c.gender_identity", "race": "c.race", "ethnicity": "c.ethnicity",
+        # R6: both ends counted (admitted Dec 30, S = Jan 1 -> 3 days)
+        "incarceration_days": "toUInt32(dateDiff('day', c.adm, c.snap) + 1)",
+        "enrollments_total": "toUInt16(n.total)", "enrollments_beh": "toUInt16(n.beh)",
+        "enrollments_edu": "toUInt16(n.edu)", "enrollments_sup": "toUInt16(n.sup)",
+        "enrollments_work": "toUInt16(n.work)", "enrollments_reinv": "toUInt16(n.reinv)",
+        "enrollments_relig": "toUInt16(n.relig)",
+        "governing_offense_type": f"if({gov_ok}, g.gov.1, {na})",
+        "governing_offense_subtype": f"if({gov_ok}, g.gov.2, {na})",
+        "governing_offense_severity": f"if({gov_ok}, g.gov.3, {na})",
+        "leading_charge_type": f"if({lead_ok}, g.lead.1, {na})",
+        "leading_charge_subtype": f"if({lead_ok}, g.lead.2, {na})",
+        "leading_charge_severity": f"if({lead_ok}, g.lead.3, {na})",
+    }
+    assert list(exprs) == list(CUSTODY_FACTS)
+    engine.command(
+        f"INSERT INTO {t}.custody_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in exprs.items())} "
+        f"FROM {s}.cust AS c INNER JOIN {s}.keys AS k ON k.person_id = c.person_id "
+        f"LEFT JOIN {s}.enr AS n ON n.snapshot_year = c.snapshot_year AND n.person_id = c.person_id "
+        f"LEFT JOIN {s}.gl AS g ON g.snapshot_year = c.snapshot_year AND g.person_id = c.person_id")
+
+    step("writing charge_facts")
+    engine.command(fact_ddl(target, "charge_facts"))
+    cexprs = {
+        "snapshot_year": "c.snapshot_year", "person_key": "k.person_key", "record_key": "k.record_key",
+        "agency": "c.agency", "facility_type": "c.facility_type", "age_group": "c.age_group",
+        "assigned_sex": "c.assigned_sex", "gender_identity": "c.gender_identity", "race": "c.race",
+        "ethnicity": "c.ethnicity", "offense_type": "ch.otype", "offense_subtype": "ch.osub",
+        "severity": "ch.severity", "disposition": "ch.disposition",
+        "convicted": "toUInt8(ch.disposition = 'CONVICTED')",
+    }
+    assert list(cexprs) == list(CHARGE_FACTS)
+    engine.command(
+        f"INSERT INTO {t}.charge_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in cexprs.items())} "
+        # the charges-and-convictions view is sentenced people only (R2)
+        f"FROM {s}.cust AS c INNER JOIN {s}.ch AS ch ON ch.episode_id = c.episode_id "
+        f"INNER JOIN {s}.keys AS k ON k.person_id = c.person_id WHERE c.offender_status = 'SENTENCED'")
+    missing = engine.query(
+        f"SELECT countIf(governing_offense_type = 'NOT_APPLICABLE' AND offender_status = 'SENTENCED'), "
+        f"countIf(leading_charge_type = 'NOT_APPLICABLE' AND offender_status = 'PRETRIAL') FROM {t}.custody_facts").rows[0]
+    return {"excluded": excluded, "unknown_statutes": unknown,
+            "sentenced_without_governing": int(missing[0]), "pretrial_without_leading": int(missing[1])}

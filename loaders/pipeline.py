@@ -1,0 +1,182 @@
+"""``crosstrack load``: read and validate extracts, build facts, check them, publish atomically."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crosstrack.config import Settings
+from crosstrack.engine import Engine, EngineError, EngineUnavailable
+from loaders.extract import ExtractError, Reject, find_files, stage_file
+from loaders.facts import build_facts
+from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
+from loaders.validate import count_rejected_rows, fetch_rejects, qi, validate
+
+Hook = Callable[[Engine, str], Any]
+
+EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT, EXIT_FAILED = 0, 1, 2, 3
+
+
+def _count_lines(path: Path) -> int:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except Exception:  # noqa: BLE001
+            return 0
+    n = 0
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            n += chunk.count(b"\n")
+    return max(0, n - 1)
+
+
+def write_rejects_report(path: Path, rejects: Iterable[Reject]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "row", "column", "rule", "message"])
+        for r in rejects:
+            w.writerow([r.file, r.row, r.column, r.rule, r.message])
+            n += 1
+    return n
+
+
+def _summarise_rejects(console: Console, rejects: list[Reject], rejected_rows: int, report: Path | None) -> None:
+    by: dict[tuple[str, str, str], list[int]] = {}
+    for r in rejects:
+        by.setdefault((r.file, r.column, r.rule), []).append(r.row)
+    t = Table(title=f"Rejected rows: {rejected_rows}", show_lines=False)
+    for col in ("file", "column", "rule", "rows", "first rows"):
+        t.add_column(col)
+    for (file, column, rule), rows in sorted(by.items()):
+        t.add_row(file, column, rule, str(len(rows)), ", ".join(map(str, sorted(rows)[:5])))
+    console.print(t)
+    if report:
+        console.print(f"rejects report: {report}")
+
+
+def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_report: Path | None = None,
+             console: Console | None = None, before_publish: Iterable[Hook] = ()) -> int:
+    """Load one extract folder. Exit codes: 0 published; 1 too many rejected rows; 2 the extract
+    cannot be read (missing file, wrong header); 3 the engine failed or the built facts failed
+    their checks. Anything but 0 leaves the published version exactly as it was."""
+    console = console or Console(stderr=True)
+    source = Path(source)
+    started = time.perf_counter()
+    try:
+        engine = Engine.from_settings(settings)
+        ensure_history(engine, settings)
+        dropped = drop_stale(engine, settings)
+        if dropped:
+            console.print(f"dropped {len(dropped)} stale database(s) from earlier loads")
+        number = next_version_number(engine, settings)
+    except (EngineUnavailable, EngineError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        return EXIT_FAILED
+    stage = f"{settings.database}_stage_{number}"
+    target = f"{settings.database}_v{number}"
+    report_path = rejects_report or (settings.data_dir / "rejects" /
+                                     f"rejects-v{number}-{dt.datetime.now():%Y%m%dT%H%M%S}.csv")
+    try:
+        files = find_files(source)
+    except ExtractError as err:
+        write_rejects_report(report_path, err.rejects)
+        _summarise_rejects(console, err.rejects, 0, report_path)
+        console.print("[red]nothing published:[/red] the extract folder is not in the raw format")
+        return EXIT_BAD_INPUT
+
+    try:
+        engine.command(f"CREATE DATABASE {qi(stage)}")
+        engine.command(f"CREATE DATABASE {qi(target)}")
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=False,
+                      disable=not console.is_terminal) as progress:
+            staged = []
+            for table, path in files.items():
+                task = progress.add_task(f"reading {path.name}", total=_count_lines(path) or None)
+                staged.append(stage_file(engine, stage, table, path,
+                                         on_rows=lambda n, task=task: progress.advance(task, n)))
+                progress.update(task, completed=progress.tasks[task].total or 0)
+            names = {s.table: s.path.name for s in staged}
+            parse_rejects = [r for s in staged for r in s.parse_rejects]
+            vtask = progress.add_task("checking every row", total=4)
+            validate(engine, stage, parse_rejects, names)
+            progress.update(vtask, completed=4)
+            rejected_rows = count_rejected_rows(engine, stage)
+            rejects = fetch_rejects(engine, stage, names) if rejected_rows else []
+            if rejected_rows:
+                write_rejects_report(report_path, rejects)
+                _summarise_rejects(console, rejects, rejected_rows, report_path)
+            if rejected_rows > max_rejects:
+                console.print(f"[red]nothing published:[/red] {rejected_rows} rejected row(s), "
+                              f"more than --max-rejects {max_rejects}")
+                return EXIT_REJECTED
+            ftask = progress.add_task("building facts", total=8)
+
+            def step(text: str) -> None:
+                progress.update(ftask, description=f"facts: {text}", advance=1)
+
+            notes = build_facts(engine, settings, stage, target, step)
+            progress.update(ftask, description="facts built", completed=8)
+            counts, problems = check_database(engine, settings, target)
+            if problems:
+                for p in problems:
+                    console.print(f"[red]check failed:[/red] {p}")
+                console.print("[red]nothing published:[/red] the built facts failed their checks")
+                return EXIT_FAILED
+            for hook in before_publish:
+                hook(engine, target)
+            version = publish(engine, settings, number, target, counts,
+                              {s.path.name: s.sha256 for s in staged}, rejected_rows)
+    except ExtractError as err:
+        write_rejects_report(report_path, err.rejects)
+        _summarise_rejects(console, err.rejects, 0, report_path)
+        console.print("[red]nothing published:[/red] the extract could not be read")
+        return EXIT_BAD_INPUT
+    except (EngineUnavailable, EngineError) as err:
+        console.print(f"[red]nothing published:[/red] engine error: {err}")
+        return EXIT_FAILED
+    finally:
+        try:
+            engine.command(f"DROP DATABASE IF EXISTS {qi(stage)} SYNC")
+        except Exception:  # noqa: BLE001 - the next load drops it
+            pass
+    _print_summary(console, engine, version, notes, time.perf_counter() - started, sum(s.rows for s in staged))
+    return EXIT_OK
+
+
+def _print_summary(console: Console, engine: Engine, version, notes: dict, seconds: float, rows_in: int) -> None:
+    d = qi(version.database)
+    t = Table(title=f"Published {version.version_id} ({version.database})")
+    t.add_column("snapshot")
+    t.add_column("people in custody", justify="right")
+    t.add_column("pretrial", justify="right")
+    t.add_column("sentenced", justify="right")
+    t.add_column("charges", justify="right")
+    charges = dict(engine.query(f"SELECT snapshot_year, count() FROM {d}.charge_facts GROUP BY snapshot_year").rows)
+    for y, n, pre, sen in engine.query(
+            f"SELECT snapshot_year, count(), countIf(offender_status = 'PRETRIAL'), countIf(offender_status = 'SENTENCED') "
+            f"FROM {d}.custody_facts GROUP BY snapshot_year ORDER BY snapshot_year").rows:
+        t.add_row(str(y), f"{n:,}", f"{pre:,}", f"{sen:,}", f"{charges.get(y, 0):,}")
+    console.print(t)
+    if notes.get("excluded"):
+        console.print("excluded (R2), person-snapshots: " + ", ".join(f"{w} {n:,}" for w, n in notes["excluded"]))
+    unknown = notes.get("unknown_statutes") or []
+    if unknown:
+        listed = ", ".join(f"{s} ({n})" for s, n in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        console.print(f"[yellow]R12:[/yellow] {sum(n for _, n in unknown):,} charge(s) cite {len(unknown)} statute(s) "
+                      f"not in loaders/reference/statutes.csv; their chapter decided the type: {listed}")
+    for key, label in (("sentenced_without_governing", "sentenced people with no charge sentenced to incarceration (R9)"),
+                       ("pretrial_without_leading", "pretrial people with no charge (R10)")):
+        if notes.get(key):
+            console.print(f"[yellow]note:[/yellow] {notes[key]:,} {label}: offense shown as Not applicable")
+    console.print(f"loaded {rows_in:,} rows in {seconds:.1f} s ({rows_in / max(seconds, 1e-9):,.0f} rows/s)")

@@ -1,0 +1,275 @@
+"""Row checks of the staged raw extracts, as ClickHouse queries, and the typed tables they feed.
+
+Each table gets one scan for its single-row rules (an ARRAY JOIN over the rules that a row
+breaks), one for exact duplicate rows and one for duplicate ids; then references are checked
+against the rows of the tables they point to that passed. Every SQL literal here is a constant
+of this module; no extract value is ever written into SQL text. Messages say what is wrong and
+where, never the value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from crosstrack.engine import Engine
+from loaders.extract import COLUMNS, MAX_FIELD_CHARS, Reject
+from loaders.schema import GENDER_IDENTITIES
+
+SHERIFF_AGENCIES = ("BAR", "BER", "BRI", "DUK", "ESS", "FRA", "HMD", "HMP", "MID", "NOR", "PLY", "SUF", "WOR")
+AGENCY_CODES = ("DOC",) + SHERIFF_AGENCIES + ("NAN",)
+GENDER_LABELS = {v: k for k, v in GENDER_IDENTITIES.items() if k != "UNKNOWN"}
+STATUSES = ("PRETRIAL", "SENTENCED", "CIVIL", "SAFE_KEEP", "FEDERAL", "COMPACT_IN", "COMPACT_OUT")
+
+
+def q(s: str) -> str:
+    """A SQL string literal for one of this module's constants."""
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def qi(name: str) -> str:
+    return "`" + name.replace("`", "") + "`"
+
+
+def arr(values) -> str:
+    return "[" + ", ".join(q(v) for v in values) + "]"
+
+
+def _in(col: str, values) -> str:
+    return f"has({arr(values)}, {qi(col)})"
+
+
+def _date_ok(col: str) -> str:
+    c = qi(col)
+    return (f"(match({c}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$') AND ifNull(toString(toDate32OrNull({c})) = {c}, 0) "
+            f"AND {c} >= '1900-01-01' AND {c} <= {q(dt.date.today().isoformat())})")
+
+
+Rule = tuple[str, str, str, str]  # column, rule id, message, SQL that is true when the row breaks it
+
+
+def _required(col: str) -> Rule:
+    return (col, "required", "value is required", f"{qi(col)} = ''")
+
+
+def _code(col: str, values, *, empty_ok: bool = False) -> Rule:
+    cond = f"NOT {_in(col, values)}"
+    if empty_ok:
+        cond = f"{qi(col)} != '' AND {cond}"
+    allowed = ", ".join(values) + (" or empty" if empty_ok else "")
+    return (col, "code", f"not an allowed code ({allowed})", cond)
+
+
+def _date(col: str, *, required: bool = True) -> list[Rule]:
+    rules = [(col, "format.date", "not a valid YYYY-MM-DD date between 1900 and today",
+              f"{qi(col)} != '' AND NOT {_date_ok(col)}")]
+    return ([_required(col)] if required else []) + rules
+
+
+def single_row_rules(table: str) -> list[Rule]:
+    length = [(c, "length", f"longer than {MAX_FIELD_CHARS} characters", f"length({qi(c)}) > {MAX_FIELD_CHARS}")
+              for c in COLUMNS[table]]
+    if table == "people":
+        return length + [
+            _required("person_id"),
+            *_date("date_of_birth"),
+            _code("assigned_sex", ("M", "F", "U")),
+            ("gender_identity", "code", "not an allowed gender identity label or empty",
+             f"gender_identity != '' AND NOT {_in('gender_identity', list(GENDER_LABELS))}"),
+            _code("race", ("AI", "AS", "PI", "B", "W", "H", "O", "U"), empty_ok=True),
+            _code("ethnicity", ("H", "N", "U"), empty_ok=True),
+        ]
+    if table == "custody_episodes":
+        return length + [
+            _required("episode_id"), _required("person_id"), _required("facility"),
+            _code("source_system", ("IMS", "OMS", "JMS")),
+            _code("agency", AGENCY_CODES),
+            ("agency", "R5.nantucket", "Nantucket holds no one; its people are in Barnstable's custody (R5)",
+             "agency = 'NAN'"),
+            _code("facility_type", ("PRISON", "HOC", "JAIL")),
+            _code("security_level", ("MAXIMUM", "MEDIUM", "MINIMUM", "PRE_RELEASE"), empty_ok=True),
+            ("security_level", "consistency.security_level", "a security level is set but the agency is not DOC",
+             "security_level != '' AND agency != 'DOC'"),
+            _code("custody_status", STATUSES),
+            _code("admission_type", ("NEW", "TRANSFER", "PAROLE_VIOLATION", "STATUS_CHANGE")),
+            *_date("admission_date"),
+            *_date("release_date", required=False),
+            ("release_date", "order.release", "release_date is before admission_date",
+             f"{_date_ok('release_date')} AND {_date_ok('admission_date')} AND release_date < admission_date"),
+            ("source_system", "consistency.source_system", "IMS is the DOC system; OMS and JMS are Sheriffs' systems",
+             f"{_in('source_system', ('IMS', 'OMS', 'JMS'))} AND {_in('agency', AGENCY_CODES)} "
+             "AND (source_system = 'IMS') != (agency = 'DOC')"),
+            ("facility_type", "consistency.facility_type", "DOC placements are PRISON; Sheriffs' are HOC or JAIL",
+             f"{_in('facility_type', ('PRISON', 'HOC', 'JAIL'))} AND {_in('agency', AGENCY_CODES)} "
+             "AND (facility_type = 'PRISON') != (agency = 'DOC')"),
+        ]
+    if table == "charges":
+        return length + [
+            _required("person_id"), _required("episode_id"), _required("docket_number"), _required("statute"),
+            *_date("filing_date"),
+            _required("charge_number"),
+            ("charge_number", "format.integer", "not a whole number from 1 to 999999",
+             "charge_number != '' AND NOT match(charge_number, '^[1-9][0-9]{0,5}$')"),
+            ("statute", "format.statute", "not CHAPTER/SECTION, CMR/... or MUNI/...",
+             "statute != '' AND NOT match(statute, '^([0-9]{1,3}[A-Z]{0,2}|CMR|MUNI)/[^\\\\s]')"),
+            _code("severity", ("F", "M")),
+            _code("disposition", ("PENDING", "CONVICTED", "DISMISSED", "NOT_GUILTY", "NOLLE_PROSEQUI")),
+            _code("sentence", ("INCARCERATION", "PROBATION", "FINE", "SUSPENDED"), empty_ok=True),
+            ("sentence", "consistency.sentence", "a sentence is set but the disposition is not CONVICTED",
+             "sentence != '' AND disposition != 'CONVICTED'"),
+            _code("governing", ("Y", "N"), empty_ok=True),
+        ]
+    if table == "program_enrollments":
+        return length + [
+            _required("person_id"), _required("program"),
+            _code("agency", AGENCY_CODES),
+            ("agency", "R5.nantucket", "Nantucket holds no one; its people are in Barnstable's custody (R5)",
+             "agency = 'NAN'"),
+            _code("psi_area", ("BEH", "EDU", "SUP", "WORK", "REINV", "RELIG")),
+            *_date("start_date"),
+            *_date("end_date", required=False),
+            ("end_date", "order.end", "end_date is before start_date",
+             f"{_date_ok('end_date')} AND {_date_ok('start_date')} AND end_date < start_date"),
+            _code("status", ("ENROLLED", "COMPLETED", "WITHDRAWN")),
+        ]
+    raise KeyError(table)
+
+
+UNIQUE_KEYS = {"people": ("person_id",), "custody_episodes": ("episode_id",),
+               "charges": ("episode_id", "docket_number", "charge_number")}
+
+
+def _file_rejects_sql(db: str, table: str) -> list[str]:
+    raw = f"{qi(db)}.{qi('raw_' + table)}"
+    rules = single_row_rules(table)
+    items = ", ".join(f"tuple({q(c)}, {q(r)}, {q(m)}, toUInt8({cond}))" for c, r, m, cond in rules)
+    out = [f"SELECT _row, v.1, v.2, v.3 FROM {raw} ARRAY JOIN arrayFilter(x -> x.4 = 1, [{items}]) AS v"]
+    allcols = ", ".join(qi(c) for c in COLUMNS[table])
+    out.append(
+        f"SELECT _row, '*', 'duplicate.row', concat('the same row as row ', toString(first)) FROM "
+        f"(SELECT _row, min(_row) OVER (PARTITION BY {allcols}) AS first FROM {raw}) WHERE _row != first")
+    key = UNIQUE_KEYS.get(table)
+    if key:
+        k = ", ".join(qi(c) for c in key)
+        nonempty = " AND ".join(f"{qi(c)} != ''" for c in key)
+        label = " + ".join(key)
+        out.append(
+            f"SELECT _row, {q(key[-1] if len(key) == 1 else label)}, 'unique', "
+            f"concat({q(label + ' is not unique; also on row ')}, toString(if(_row = mn, mx, mn))) FROM "
+            f"(SELECT _row, count() OVER w AS n, min(_row) OVER w AS mn, max(_row) OVER w AS mx FROM "
+            f"(SELECT * FROM (SELECT *, min(_row) OVER (PARTITION BY {allcols}) AS _first FROM {raw}) "
+            f"WHERE {nonempty} AND _row = _first) "
+            f"WINDOW w AS (PARTITION BY {k})) WHERE n > 1")
+    return out
+
+
+REJECTS_DDL = ("CREATE TABLE {db}.rejects (`table` String, `row` UInt64, `column` String, `rule` String, "
+               "`message` String) ENGINE = Memory")
+
+
+def _insert_rejects(engine: Engine, db: str, table: str, selects: list[str]) -> None:
+    for sql in selects:
+        engine.command(f"INSERT INTO {qi(db)}.rejects SELECT {q(table)}, * FROM ({sql})")
+
+
+def _ok(db: str, table: str) -> str:
+    """Rows of a raw table that broke no rule so far."""
+    return (f"(SELECT * FROM {qi(db)}.{qi('raw_' + table)} WHERE _row NOT IN "
+            f"(SELECT `row` FROM {qi(db)}.rejects WHERE `table` = {q(table)}))")
+
+
+def _ref_message(missing: str, rejected: str) -> str:
+    return f"multiIf({missing}, 'is not in the file it refers to', {rejected}, 'refers to a rejected row', '')"
+
+
+def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[str, str]) -> None:
+    """Fill ``db.rejects`` and build the typed tables ``t_people``, ``t_episodes``, ``t_charges``,
+    ``t_programs`` from the rows that pass. Tables are checked in reference order so a row that
+    points at a rejected row is itself rejected (and says so)."""
+    d = qi(db)
+    engine.command(REJECTS_DDL.format(db=d))
+    if parse_rejects:
+        tables = {v: k for k, v in files.items()}
+        engine.insert_arrow("rejects", pa.table({
+            "table": [tables.get(r.file, r.file) for r in parse_rejects],
+            "row": pa.array([r.row for r in parse_rejects], pa.uint64()),
+            "column": [r.column for r in parse_rejects], "rule": [r.rule for r in parse_rejects],
+            "message": [r.message for r in parse_rejects]}), database=db)
+
+    # people ------------------------------------------------------------------------------
+    _insert_rejects(engine, db, "people", _file_rejects_sql(db, "people"))
+    labels, codes = list(GENDER_LABELS), list(GENDER_LABELS.values())
+    engine.command(
+        f"CREATE TABLE {d}.t_people ENGINE = Memory AS SELECT person_id, toDate32(date_of_birth) AS dob, "
+        f"assigned_sex AS sex, transform(gender_identity, {arr(labels)}, {arr(codes)}, 'UNKNOWN') AS gi, "
+        # R4: five races; Hispanic as a race, Other, Unknown and empty are Other / Unknown
+        f"transform(race, ['AI', 'AS', 'PI', 'B', 'W'], ['AI', 'API', 'API', 'B', 'W'], 'OU') AS race5, "
+        f"if(ethnicity IN ('H', 'N'), ethnicity, 'U') AS eth3 FROM {_ok(db, 'people')}")
+
+    # episodes ----------------------------------------------------------------------------
+    raw_people = f"{d}.raw_people"
+    ep_refs = (
+        f"SELECT e._row, 'person_id', 'reference.person', "
+        f"concat('person_id ', {_ref_message(f'e.person_id NOT IN (SELECT person_id FROM {raw_people})', 'p.person_id = {empty}')}) "
+        f"FROM {d}.raw_episodes_ok AS e LEFT JOIN {d}.t_people AS p ON p.person_id = e.person_id "
+        f"WHERE p.person_id = '' AND e.person_id != ''"
+    ).replace("{empty}", "''")
+    born = (f"SELECT e._row, 'admission_date', 'order.birth', 'admission_date is before the date_of_birth of the person' "
+            f"FROM {d}.raw_episodes_ok AS e INNER JOIN {d}.t_people AS p ON p.person_id = e.person_id "
+            f"WHERE toDate32(e.admission_date) < p.dob")
+    _insert_rejects(engine, db, "custody_episodes", _file_rejects_sql(db, "custody_episodes"))
+    engine.command(f"CREATE VIEW {d}.raw_episodes_ok AS SELECT * FROM {_ok(db, 'custody_episodes')}")
+    _insert_rejects(engine, db, "custody_episodes", [ep_refs, born])
+    engine.command(
+        f"CREATE TABLE {d}.t_episodes ENGINE = Memory AS SELECT episode_id, person_id, source_system, "
+        # R5: Barnstable + Dukes = Cape and Islands, Franklin + Hampshire = Northwestern
+        f"transform(agency, ['BAR', 'DUK', 'FRA', 'HMP'], ['CAI', 'CAI', 'NWT', 'NWT'], agency) AS agency5, "
+        f"facility_type, multiIf(agency != 'DOC', 'NOT_APPLICABLE', security_level = '', 'UNKNOWN', security_level) "
+        f"AS security, custody_status AS status, admission_type, toDate32(admission_date) AS adm, "
+        f"if(release_date = '', NULL, toDate32(release_date)) AS rel FROM {_ok(db, 'custody_episodes')}")
+
+    # charges -----------------------------------------------------------------------------
+    _insert_rejects(engine, db, "charges", _file_rejects_sql(db, "charges"))
+    engine.command(f"CREATE VIEW {d}.raw_charges_ok AS SELECT * FROM {_ok(db, 'charges')}")
+    raw_eps = f"{d}.raw_custody_episodes"
+    ch_refs = [
+        f"SELECT c._row, 'episode_id', 'reference.episode', concat('episode_id ', "
+        f"{_ref_message(f'c.episode_id NOT IN (SELECT episode_id FROM {raw_eps})', '1')}) "
+        f"FROM {d}.raw_charges_ok AS c LEFT ANTI JOIN {d}.t_episodes AS e ON e.episode_id = c.episode_id "
+        f"WHERE c.episode_id != ''",
+        f"SELECT c._row, 'person_id', 'reference.person', 'person_id is not the person of episode_id' "
+        f"FROM {d}.raw_charges_ok AS c INNER JOIN {d}.t_episodes AS e ON e.episode_id = c.episode_id "
+        f"WHERE e.person_id != c.person_id",
+        f"SELECT c._row, 'governing', 'consistency.governing', 'governing is set but only the DOC system (IMS) sets it' "
+        f"FROM {d}.raw_charges_ok AS c INNER JOIN {d}.t_episodes AS e ON e.episode_id = c.episode_id "
+        f"WHERE c.governing != '' AND e.source_system != 'IMS'",
+    ]
+    _insert_rejects(engine, db, "charges", ch_refs)
+    engine.command(
+        f"CREATE TABLE {d}.t_charges ENGINE = Memory AS SELECT person_id, episode_id, docket_number AS docket, "
+        f"toDate32(filing_date) AS filing, toUInt32(charge_number) AS charge_no, statute, severity, disposition, "
+        f"sentence, governing FROM {_ok(db, 'charges')}")
+
+    # program enrollments -----------------------------------------------------------------
+    _insert_rejects(engine, db, "program_enrollments", _file_rejects_sql(db, "program_enrollments"))
+    engine.command(f"CREATE VIEW {d}.raw_programs_ok AS SELECT * FROM {_ok(db, 'program_enrollments')}")
+    pr_refs = (
+        f"SELECT r._row, 'person_id', 'reference.person', concat('person_id ', "
+        f"{_ref_message(f'r.person_id NOT IN (SELECT person_id FROM {raw_people})', '1')}) "
+        f"FROM {d}.raw_programs_ok AS r LEFT ANTI JOIN {d}.t_people AS p ON p.person_id = r.person_id "
+        f"WHERE r.person_id != ''")
+    _insert_rejects(engine, db, "program_enrollments", [pr_refs])
+    engine.command(
+        f"CREATE TABLE {d}.t_programs ENGINE = Memory AS SELECT person_id, psi_area AS psi, "
+        f"toDate32(start_date) AS start FROM {_ok(db, 'program_enrollments')}")
+
+
+def fetch_rejects(engine: Engine, db: str, files: dict[str, str], limit: int = 1_000_000) -> list[Reject]:
+    rows = engine.query(f"SELECT `table`, `row`, `column`, `rule`, `message` FROM {qi(db)}.rejects "
+                        f"ORDER BY `table`, `row`, `column` LIMIT {int(limit)}").rows
+    return [Reject(files.get(t, t), int(r), c, rule, m) for t, r, c, rule, m in rows]
+
+
+def count_rejected_rows(engine: Engine, db: str) -> int:
+    return int(engine.scalar(f"SELECT count() FROM (SELECT DISTINCT `table`, `row` FROM {qi(db)}.rejects)") or 0)
