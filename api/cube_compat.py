@@ -160,6 +160,10 @@ def public_meta(service: Service) -> dict[str, Any]:
         entry["dimensions"] = [d for d in cube.get("dimensions", []) if d["name"].split(".")[-1] in ds.dimensions
                                and d.get("public") is not False]
         entry["segments"] = []
+        vmeta = dict(entry.get("meta") or {})
+        if isinstance(vmeta.get("disclosure"), dict):  # the hidden cell-key member is not named publicly
+            vmeta["disclosure"] = {k: v for k, v in vmeta["disclosure"].items() if k != "cell_key"}
+        entry["meta"] = vmeta
         cubes.append(entry)
     return {"cubes": cubes}
 

@@ -242,7 +242,9 @@ def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settin
         if len(set(multi.get(single, []))) > 1:
             raise ApiError(400, "repeated_parameter", f"{single} was given more than once with different values.",
                            parameter=single)
-    filters = {k: _split(v) for k, v in multi.items() if k not in RESERVED}
+    # Codes hold no spaces; a trailing one is a '+' typed unescaped into the URL ("60+").
+    filters = {k: _split(x.rstrip() + "+" if x.endswith(" ") and x.strip() else x for x in v)
+               for k, v in multi.items() if k not in RESERVED}
     for k in filters:
         if k not in ds.dimensions:
             hint = " (snapshot years are filtered with snapshot_year=YYYY)" if k in ("year", "snapshot") else ""
