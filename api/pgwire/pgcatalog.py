@@ -386,8 +386,36 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _pg_output_name(node: exp.Expression) -> str:
+    """The column name Postgres gives an unaliased select-list expression."""
+    while isinstance(node, exp.Dot) and isinstance(node.expression, exp.Expression):
+        node = node.expression
+    if isinstance(node, exp.Column):
+        return node.name
+    if isinstance(node, exp.Cast):
+        inner = node.this
+        return _pg_output_name(inner) if not isinstance(inner, exp.Literal) else node.to.sql(dialect="postgres").lower()
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    if isinstance(node, exp.CurrentVersion):
+        return "version"
+    if isinstance(node, (exp.CurrentUser, exp.CurrentSchema)):
+        return node.key.replace("current", "current_")
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    if isinstance(node, exp.Case):
+        return "case"
+    return "?column?"
+
+
 def to_sqlite(tree: exp.Expression) -> str:
     tree = tree.copy()
+    first = tree
+    while isinstance(first, (exp.Union, exp.Intersect, exp.Except)):
+        first = first.this
+    if isinstance(first, exp.Select):
+        first.set("expressions", [e if isinstance(e, (exp.Alias, exp.Star)) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+                                  else exp.alias_(e, _pg_output_name(e), quoted=True) for e in first.expressions])
     sql = ""
     for _ in range(6):  # transform does not descend into the nodes it replaced: repeat to a fixpoint
         tree = tree.transform(_rewrite)

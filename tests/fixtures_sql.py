@@ -1,0 +1,47 @@
+"""Fixtures for the SQL surface tests: the real Postgres-protocol server in a thread of this
+process, answering through the same ``Service`` (and so the same chDB engine and synthetic
+data) as the live URL API of ``fixtures_api.api_live``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import pytest
+
+
+@dataclass
+class LiveSql:
+    host: str
+    port: int
+    api: Any  # fixtures_api.LiveApi
+
+    def connect(self, **kw: Any):
+        from api.pgwire.client import connect
+
+        return connect(self.host, self.port, **kw)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None, *,
+              prepare: bool | None = None) -> tuple[list[str], list[tuple]]:
+        from api.pgwire.client import sql_query
+
+        return sql_query(self.host, self.port, sql, params, prepare=prepare)
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None, *,
+             prepare: bool | None = None) -> list[dict[str, Any]]:
+        """One query's rows as dicts — the helper the attack suite's "shapes" test uses."""
+        from api.pgwire.client import sql_rows
+
+        return sql_rows(self.host, self.port, sql, params, prepare=prepare)
+
+
+@pytest.fixture(scope="session")
+def sql_live(api_live: Any) -> Iterator[LiveSql]:
+    from api.pgwire.server import start_sql_server
+
+    stop = start_sql_server(api_live.settings, api_live.service, host="127.0.0.1", port=0)
+    host, port = stop.address  # type: ignore[attr-defined]
+    try:
+        yield LiveSql(host, port, api_live)
+    finally:
+        stop()
