@@ -107,4 +107,4 @@ def csv_chunks(result: SafeResult) -> Iterator[bytes]:
 
 def csv_filename(result: SafeResult) -> str:
     version = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in result.version.version_id)
-    return f"crosstrack-{result.dataset.name}-v{version}.csv"
+    return f"crosstrack-{result.dataset.name}-v{version.removeprefix('v')}.csv"
