@@ -129,7 +129,7 @@
       codes: normalizeCodes(pick(m, ["codes", "values", "allowed"]) || mm.codes),
       requires: normalizeRequires(m.requires || mm.requires),
       format: pick(m, ["format", "type"]) || "",
-      kind: pick(m, ["kind"]) || (mm.disclosure && mm.disclosure.kind) || ""
+      kind: pick(m, ["disclosure_kind", "kind"]) || (mm.disclosure && mm.disclosure.kind) || ""
     };
   }
 
@@ -157,6 +157,7 @@
       yearDim: yearDim,
       years: years,
       disclosure: pick(r, ["disclosure", "disclosure_notes", "notes"]),
+      defaultMeasures: asArray(pick(r, ["default_measures", "defaultMeasures"])).map(function (x) { return shortName(typeof x === "object" ? x.name : x); }),
       dataVersion: dataVersion,
       loadedAt: pick(r, ["loaded_at", "loadedAt"]),
       raw: raw
@@ -273,7 +274,7 @@
     return {
       dataset: name,
       dims: meta.yearDim ? [meta.yearDim.name] : [],
-      measures: meta.measures.length ? [meta.measures[0].name] : [],
+      measures: meta.defaultMeasures.length ? meta.defaultMeasures.slice() : (meta.measures.length ? [meta.measures[0].name] : []),
       filters: {}
     };
   }
@@ -511,6 +512,7 @@
       var links = m.links || {};
       setDownloads(absolute(links.json || withFormat(canonical, "json")), absolute(links.csv || withFormat(canonical, "csv")));
       lastResult = body;
+      adoptAnswered(body);
       renderResults(body);
     }).catch(function (err) {
       if (err && err.name === "AbortError") return;
@@ -522,6 +524,20 @@
       ui.summary.textContent = "";
       showError(err);
     });
+  }
+
+  // The API may add to a question (a mean or median always comes with the count it follows,
+  // P2): show the controls as the question was answered, so the page, its address and the
+  // canonical URL agree.
+  function adoptAnswered(body) {
+    var added = resultMeasures(body).filter(function (n) { return measure(n) && state.measures.indexOf(n) < 0; });
+    if (!added.length) return;
+    added.forEach(function (n) { state.measures.push(n); });
+    enforceRules();
+    var active = document.activeElement && document.activeElement.id;
+    renderControls();
+    if (active && $(active)) $(active).focus();
+    window.history.replaceState(null, "", pageUrl());
   }
 
   function hideError() { ui.error.hidden = true; clear(ui.error); }
@@ -566,19 +582,16 @@
     return row.suppressed === true || row.suppressed === 1 || row.suppressed === "true";
   }
 
+  // Values are shown as published (the API already rounds them); only digit grouping is added.
   function formatValue(m, v) {
     if (typeof v !== "number") return String(v);
-    var kind = (m && (m.kind || m.format)) || "";
-    var integer = Math.round(v) === v;
-    if (/mean|median|avg|average/i.test(kind + " " + (m ? m.name : "")) || !integer) {
-      return v.toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
-    }
-    return v.toLocaleString("en-US");
+    return v.toLocaleString("en-US", { maximumFractionDigits: 3 });
   }
 
   function kLabel() {
     var d = meta.disclosure;
     var k = d && typeof d === "object" ? pick(d, ["k", "min_people", "threshold"]) : undefined;
+    if (typeof k === "object") k = undefined;
     if (lastResult && lastResult.meta && lastResult.meta.disclosure && typeof lastResult.meta.disclosure === "object") {
       k = pick(lastResult.meta.disclosure, ["k", "min_people", "threshold"]) || k;
     }
@@ -596,7 +609,7 @@
     var measures = resultMeasures(body);
     var m = body.meta || {};
     var nSup = rows.filter(isSuppressed).length;
-    var total = pick(m, ["row_count", "total"]);
+    var total = pick(m, ["total_row_count", "total", "row_count"]);
     var summary = rows.length + (rows.length === 1 ? " row" : " rows");
     if (typeof total === "number" && total > rows.length) summary += " shown of " + total + " (download for paging links)";
     if (nSup) summary += ", " + nSup + " withheld for privacy";
@@ -653,43 +666,50 @@
     renderChart(rows, dims, measures);
   }
 
+  // The disclosure note is whatever the API says, laid out generically: plain statements as
+  // paragraphs led by their name, nested details (tables of noise, per-measure notes) folded.
   function renderNote(value, into, depth) {
     if (value === null || value === undefined || value === "") return;
-    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-      into.appendChild(el("p", null, String(value)));
-    } else if (Array.isArray(value)) {
-      var ul = el("ul");
+    if (typeof value !== "object") { into.appendChild(el("p", null, String(value))); return; }
+    if (Array.isArray(value)) {
+      var ul = el("ul", { className: "note-list" });
       value.forEach(function (v) {
         var li = el("li");
-        if (typeof v === "object" && v !== null) renderNote(v, li, depth + 1); else li.textContent = String(v);
+        if (v !== null && typeof v === "object") renderNote(v, li, depth + 1); else li.textContent = String(v);
         ul.appendChild(li);
       });
       into.appendChild(ul);
-    } else if (typeof value === "object") {
-      var text = pick(value, ["text", "note", "notes", "description", "summary"]);
-      if (text !== undefined) { renderNote(text, into, depth + 1); return; }
-      if (depth > 2) return;
-      var dl = el("dl", { className: "note-dl" });
-      Object.keys(value).forEach(function (k) {
-        if (value[k] === null || value[k] === undefined || value[k] === "") return;
-        dl.appendChild(el("dt", null, humanize(k)));
-        var dd = el("dd");
-        if (typeof value[k] === "object") renderNote(value[k], dd, depth + 1); else dd.textContent = String(value[k]);
-        dl.appendChild(dd);
-      });
-      into.appendChild(dl);
+      return;
     }
+    var keys = Object.keys(value);
+    var simple = keys.filter(function (k) { var v = value[k]; return v !== null && v !== "" && typeof v !== "object"; });
+    var nested = keys.filter(function (k) { var v = value[k]; return v !== null && typeof v === "object"; });
+    simple.forEach(function (k) {
+      var v = String(value[k]);
+      if (/^\/api\//.test(v)) {  // a link the API gives (e.g. to the full metadata)
+        var p = el("p");
+        p.appendChild(el("a", { href: v }, humanize(k)));
+        into.appendChild(p);
+        return;
+      }
+      var para = el("p");
+      para.appendChild(el("strong", null, humanize(k) + ": "));
+      para.appendChild(document.createTextNode(v));
+      into.appendChild(para);
+    });
+    nested.forEach(function (k) {
+      var det = el("details", { className: "note-more" });
+      det.appendChild(el("summary", null, humanize(k)));
+      renderNote(value[k], det, depth + 1);
+      into.appendChild(det);
+    });
   }
 
   function renderNotes(body) {
     clear(ui.disclosureBody);
     var m = (body && body.meta) || {};
-    var note = m.disclosure !== undefined && m.disclosure !== null ? m.disclosure : meta.disclosure;
-    if (typeof note === "object" && note && meta.disclosure && typeof meta.disclosure === "object" && note !== meta.disclosure) {
-      // Prefer the dataset's written note; the response's may only carry numbers.
-      var metaText = pick(meta.disclosure, ["text", "note", "notes", "description", "summary"]);
-      if (metaText !== undefined && pick(note, ["text", "note", "notes", "description", "summary"]) === undefined) note = meta.disclosure;
-    }
+    // The dataset's metadata carries the full note; an answer may carry a shorter one.
+    var note = meta.disclosure !== undefined && meta.disclosure !== null ? meta.disclosure : m.disclosure;
     renderNote(note, ui.disclosureBody, 0);
     if (!ui.disclosureBody.firstChild) ui.disclosureBody.appendChild(el("p", null, "Cells with too few people are withheld."));
     var ver = pick(m, ["data_version"]) || meta.dataVersion;
