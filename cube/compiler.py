@@ -583,7 +583,8 @@ class Compiler:
                 sel = sel.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols])
             for f in having_f:
                 sel = sel.having(self._cond(f, expr_of))
-            return self._finish(plan, sel, needs_nulls=False)
+            # Like Cube's ClickHouse driver: a LEFT JOIN miss is NULL, not the type's default.
+            return self._finish(plan, sel, needs_nulls=bool(edges))
 
         # Fan-out: one aggregate subquery per group of measures, joined on the dimensions.
         groups: dict[str, list[Resolved]] = {}
@@ -621,30 +622,27 @@ class Compiler:
             if dim_cols:
                 s = s.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols])
             subs.append((q, s))
+        # Cube joins the per-group aggregates with an INNER JOIN on assumeNotNull(dimension) (so a
+        # NULL dimension value meets its NULL partner) and takes the dimensions from the first.
         first_q = subs[0][0]
-        outer = exp.select(*[exp.alias_(self._coalesce([exp.column(a, table=q, quoted=True) for q, _ in subs]), a,
-                                        quoted=True) for a, _ in dim_cols])
+        outer = exp.select(*[exp.alias_(exp.column(a, table=first_q, quoted=True), a, quoted=True) for a, _ in dim_cols])
         mcol = {r.full_name: exp.column(r.full_name.replace(".", "__"), table=f"q_{i}", quoted=True)
                 for i, rs in enumerate(groups.values()) for r in rs}
         outer = outer.select(*[exp.alias_(mcol[r.full_name], r.full_name.replace(".", "__"), quoted=True)
                                for r in plan.measures if any(c.key == r.full_name for c in plan.cols)])
         outer = outer.from_(exp.Subquery(this=subs[0][1], alias=exp.TableAlias(this=exp.to_identifier(first_q, quoted=True))))
         for q, s in subs[1:]:
+            sub = exp.Subquery(this=s, alias=exp.TableAlias(this=exp.to_identifier(q, quoted=True)))
             if dim_cols:
-                on = exp.and_(*[exp.EQ(this=exp.column(a, table=first_q, quoted=True),
-                                       expression=exp.column(a, table=q, quoted=True)) for a, _ in dim_cols])
-                outer = outer.join(exp.Subquery(this=s, alias=exp.TableAlias(this=exp.to_identifier(q, quoted=True))),
-                                   on=on, join_type="full")
+                on = exp.and_(*[exp.EQ(this=exp.func("assumeNotNull", exp.column(a, table=first_q, quoted=True)),
+                                       expression=exp.func("assumeNotNull", exp.column(a, table=q, quoted=True)))
+                                for a, _ in dim_cols])
+                outer = outer.join(sub, on=on, join_type="inner")
             else:
-                outer = outer.join(exp.Subquery(this=s, alias=exp.TableAlias(this=exp.to_identifier(q, quoted=True))),
-                                   join_type="cross")
+                outer = outer.join(sub, join_type="cross")
         for f in having_f:
             outer = outer.where(self._cond(f, lambda r: mcol[r.full_name].copy()))
         return self._finish(plan, outer, needs_nulls=True)
-
-    @staticmethod
-    def _coalesce(cols: list[exp.Expression]) -> exp.Expression:
-        return cols[0] if len(cols) == 1 else exp.Coalesce(this=cols[0], expressions=cols[1:])
 
     def _dim_selects(self, plan: "_Plan", dim_of) -> list[tuple[str, exp.Expression]]:
         out = []

@@ -1,5 +1,5 @@
 SELECT
-  COALESCE("q_0"."sales__users_city", "q_1"."sales__users_city") AS "sales__users_city",
+  "q_0"."sales__users_city" AS "sales__users_city",
   "q_0"."sales__total_amount" AS "sales__total_amount",
   "q_1"."sales__units" AS "sales__units"
 FROM (
@@ -21,7 +21,7 @@ FROM (
   GROUP BY
     "sales__users_city"
 ) AS "q_0"
-FULL JOIN (
+INNER JOIN (
   SELECT
     "users"."city" AS "sales__users_city",
     sum("line_items"."qty") AS "sales__units"
@@ -33,7 +33,7 @@ FULL JOIN (
   GROUP BY
     "sales__users_city"
 ) AS "q_1"
-  ON "q_0"."sales__users_city" = "q_1"."sales__users_city"
+  ON assumeNotNull("q_0"."sales__users_city") = assumeNotNull("q_1"."sales__users_city")
 ORDER BY
   "sales__total_amount" DESC,
   "sales__users_city" ASC
