@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response, StreamingResponse
 
-from api import formats
+from api import cache, formats
 from api.errors import ApiError, install_handlers
 from api.openapi_doc import install_openapi
 from api.params import FORMATS, RESERVED
@@ -28,6 +28,7 @@ log = logging.getLogger("crosstrack.api")
 
 CACHE_CONTROL = "public, max-age=300"
 API_PREFIX = "/api/v1"
+CSV_STREAM_ROWS = 5000  # larger CSV pages stream (and are not kept as bytes in the cache)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -76,6 +77,7 @@ def negotiate(accept: str | None) -> str:
 
 def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI:
     service = service or Service(settings)
+    cache.install(service)  # shared result cache + exact version clock (api/cache.py)
     set_default_service(service)
     app = FastAPI(
         title="Crosstrack API",
@@ -165,12 +167,22 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
                    "Link": f'<{question.url()}>; rel="canonical"'}
         if _not_modified(request, etag):
             return Response(status_code=304, headers=headers)
+        hit = cache.cached_body(service, version.version_id, question.url(), question.format)
+        if hit is not None:  # the same bytes as last time, served without recomputing or rendering
+            return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
         result = service.answer(ds.name, question, version=version)
         if question.format == "csv":
             headers["Content-Disposition"] = f'attachment; filename="{formats.csv_filename(result)}"'
-            return StreamingResponse(formats.csv_chunks(result), media_type="text/csv; charset=utf-8",
-                                     headers=headers)
-        return Response(formats.to_json(result), media_type="application/json", headers=headers)
+            if len(result.rows) > CSV_STREAM_ROWS:
+                return StreamingResponse(formats.csv_chunks(result), media_type="text/csv; charset=utf-8",
+                                         headers=headers)
+            body, media = b"".join(formats.csv_chunks(result)), "text/csv; charset=utf-8"
+            extra: tuple[tuple[str, str], ...] = (("Content-Disposition", headers["Content-Disposition"]),)
+        else:
+            body, media, extra = formats.to_json(result), "application/json", ()
+        cache.keep_body(service, version.version_id, question.url(), question.format,
+                        cache.RenderedBody(body, media, etag, extra))
+        return Response(body, media_type=media, headers=headers)
 
     from api.cube_compat import install_cube_compat
 

@@ -326,17 +326,35 @@ class CacheHandle:
 
 
 def install(service: Any, max_bytes: int | None = None, *, max_age_s: float = 0.0) -> CacheHandle:
-    """Give ``service`` (an ``api.service.Service``) a shared result cache and a version clock.
+    """Give ``service`` (an ``api.service.Service``) the process's result cache and version clock.
 
-    ``service.version()`` then goes through the clock (exact, shared look-ups) and a new
-    published version empties the cache of the old one.
+    ``service.answer`` then keeps full protected results under (data version, canonical
+    question), the URL API keeps rendered bodies, and ``service.version()`` goes through the
+    clock (exact, shared look-ups); a new published version empties the cache of the old one.
+    Installing twice is a no-op.
     """
+    handle = getattr(service, "cache_handle", None)
+    if isinstance(handle, CacheHandle):
+        return handle
     settings = service.settings
     cache = ResultCache(settings.cache_bytes if max_bytes is None else max_bytes)
-    raw_version = service.version
-    clock = VersionClock(raw_version, on_change=lambda v: cache.observe_version(v.version_id),
+    # The class's version() (the instance attribute set below shadows it for callers).
+    clock = VersionClock(lambda: type(service).version(service),
+                         on_change=lambda v: cache.observe_version(v.version_id),
                          key=lambda v: v.version_id if v is not None else None, max_age_s=max_age_s)
     service.cache = cache
-    service.version = clock.current  # instance attribute shadows the method
-    service.version_clock = clock
-    return CacheHandle(cache, clock)
+    service.version = clock.current
+    handle = CacheHandle(cache, clock)
+    service.cache_handle = handle
+    return handle
+
+
+def cached_body(service: Any, version_id: str, canonical_url: str, shape: str) -> RenderedBody | None:
+    cache = getattr(service, "cache", None)
+    return cache.get_rendered(version_id, canonical_url, shape) if isinstance(cache, ResultCache) else None
+
+
+def keep_body(service: Any, version_id: str, canonical_url: str, shape: str, body: RenderedBody) -> None:
+    cache = getattr(service, "cache", None)
+    if isinstance(cache, ResultCache):
+        cache.put_rendered(version_id, canonical_url, shape, body)

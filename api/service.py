@@ -281,7 +281,10 @@ def get_service(settings: Settings | None = None) -> Service:
     if _default is None:
         from crosstrack.config import get_settings
 
+        from api.cache import install
+
         _default = Service(settings or get_settings())
+        install(_default)  # the process's result cache (api/cache.py), shared by every surface
     return _default
 
 

@@ -1,0 +1,246 @@
+"""Shared helpers for the benchmark scripts: data sets, servers, a light HTTP load client.
+
+Data sets live under ``$CROSSTRACK_BENCH_DIR`` (default ``/tmp/crosstrack-bench``):
+``extracts-x<scale>/`` (synthetic extracts, seed 1) and ``data-x<scale>/`` (a data dir whose
+chDB holds the published version, with the model's rollups built before publish, as a
+production load does). Loading happens in a child process so that the chDB path is free for
+whichever process the benchmark then lets own it (chDB: one process per path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BENCH_DIR = Path(os.environ.get("CROSSTRACK_BENCH_DIR", "/tmp/crosstrack-bench"))
+
+# The dashboard's most asked questions (the FAQ's areas), used by several benchmarks.
+TOP_QUERIES: list[tuple[str, str]] = [
+    ("population", "dimensions=snapshot_year,offender_status"),
+    ("population", "dimensions=offender_status,race,ethnicity&snapshot_year=2024"),
+    ("population", "dimensions=offender_status,age_group,assigned_sex&snapshot_year=2024"),
+    ("custody", "dimensions=agency,facility_type&snapshot_year=2024"),
+    ("incarceration_time", "dimensions=snapshot_year,agency&measures=mean_days,median_days"),
+    ("programs", "dimensions=snapshot_year,offender_status&measures=record_count,total_enrollments,"
+                 "enrollments_beh,enrollments_edu,enrollments_sup,enrollments_work,enrollments_reinv,enrollments_relig"),
+    ("charges", "dimensions=offense_type,severity&snapshot_year=2024&measures=charges,convictions,people"),
+    ("population", "dimensions=offender_status,governing_offense_type&offender_status=SENTENCED&snapshot_year=2024"),
+    ("custody", "dimensions=agency,security_level,gender_identity&snapshot_year=2023"),  # no rollup fits
+]
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSTRACK_")}
+    env["CROSSTRACK_DATA_DIR"] = str(data_dir)
+    env["CROSSTRACK_PG_PORT"] = "0"
+    env["CROSSTRACK_PERSON_KEY_SECRET"] = "benchmark-secret-not-for-production"
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def dataset(scale: float) -> tuple[Path, Path]:
+    """(extracts dir, data dir) for a scale, generating and loading them if missing."""
+    tag = f"x{scale:g}"
+    extracts = BENCH_DIR / f"extracts-{tag}"
+    data = BENCH_DIR / f"data-{tag}"
+    marker = data / "loaded.json"
+    if not marker.exists():
+        BENCH_DIR.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        out = subprocess.run([PY, "-m", "benchmarks._support", "prepare", str(scale), str(extracts), str(data)],
+                             cwd=ROOT, env=env_for(data), capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"preparing scale {scale:g} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+        info = json.loads(out.stdout.strip().splitlines()[-1])
+        info["prepare_seconds"] = round(time.perf_counter() - t0, 1)
+        marker.write_text(json.dumps(info))
+    return extracts, data
+
+
+def dataset_info(scale: float) -> dict[str, Any]:
+    _, data = dataset(scale)
+    return json.loads((data / "loaded.json").read_text())
+
+
+def _prepare(scale: float, extracts: Path, data: Path) -> None:
+    """Child process: generate extracts (if missing) and load them with the model's rollups."""
+    from rich.console import Console
+
+    import cube
+    from crosstrack.config import get_settings
+    from cube.rollups import build_rollups
+    from loaders.pipeline import run_load
+    from loaders.publish import current_version
+
+    settings = get_settings()
+    timings: dict[str, float] = {}
+    if not (extracts / "people.parquet").exists():
+        from loaders.generate import generate_extracts
+
+        t0 = time.perf_counter()
+        generate_extracts(extracts, seed=1, scale=scale, fmt="parquet", years=settings.snapshot_years)
+        timings["generate_s"] = round(time.perf_counter() - t0, 1)
+    model = cube.load_model(settings.models_dir)
+    t0 = time.perf_counter()
+    # The generator plants a few invalid rows on purpose (they are reported, not loaded).
+    code = run_load(settings, extracts, console=Console(stderr=True, quiet=True), max_rejects=int(1000 * scale),
+                    before_publish=[lambda engine, db: build_rollups(engine, model, db)])
+    timings["load_s"] = round(time.perf_counter() - t0, 1)
+    if code != 0:
+        raise SystemExit(f"load failed with exit code {code}")
+    from crosstrack.engine import Engine
+
+    v = current_version(Engine.from_settings(settings), settings)
+    print(json.dumps({"scale": scale, "version": v.version_id, "database": v.database,
+                      "row_counts": v.row_counts, **timings,
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status < 500:
+                    return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"server at {url} did not come up")
+        time.sleep(0.2)
+
+
+@contextmanager
+def server_process(args: list[str], env: dict[str, str], health_url: str) -> Iterator[subprocess.Popen]:
+    """Start a server in its own process group and stop it (SIGINT, then SIGKILL) afterwards."""
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        try:
+            wait_http(health_url)
+        except SystemExit:
+            proc.kill()
+            err = proc.stderr.read().decode()[-3000:] if proc.stderr else ""
+            raise SystemExit(f"server failed to start: {err}") from None
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+
+@contextmanager
+def crosstrack_server(data: Path, **env_extra: str) -> Iterator[str]:
+    """``crosstrack serve --no-sql`` on a loopback port (the server owns the chDB path)."""
+    port = free_port()
+    env = env_for(data, CROSSTRACK_PORT=str(port), **env_extra)
+    url = f"http://127.0.0.1:{port}"
+    with server_process([PY, "-m", "crosstrack", "serve", "--no-sql"], env, url + "/healthz"):
+        yield url
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def hwm_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+# --- a light keep-alive HTTP/1.1 load client (asyncio streams) --------------------------------
+async def _conn_worker(host: str, port: int, paths: list[str], deadline: float, out: list[float],
+                       errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    i = 0
+    try:
+        while time.perf_counter() < deadline:
+            path = paths[i % len(paths)]
+            i += 1
+            t0 = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            out.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(status)
+    finally:
+        writer.close()
+
+
+def throughput(url: str, paths: list[str], *, connections: int = 16, seconds: float = 5.0) -> dict[str, float]:
+    """Requests/s and latency of ``connections`` keep-alive clients hitting ``paths`` for ``seconds``."""
+    from urllib.parse import urlparse
+
+    p = urlparse(url)
+
+    async def run() -> tuple[list[float], list[int]]:
+        lat: list[float] = []
+        errors: list[int] = []
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*[_conn_worker(p.hostname, p.port, paths, deadline, lat, errors)
+                               for _ in range(connections)])
+        return lat, errors
+
+    t0 = time.perf_counter()
+    lat, errors = asyncio.run(run())
+    elapsed = time.perf_counter() - t0
+    lat.sort()
+    return {"rps": len(lat) / elapsed, "requests": len(lat), "errors": len(errors),
+            "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0.0,
+            "p95_ms": lat[int(len(lat) * 0.95)] * 1000 if lat else 0.0}
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "prepare":
+        _prepare(float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "dataset":
+        print(json.dumps(dataset_info(float(sys.argv[2]))))
+    else:
+        raise SystemExit("usage: python -m benchmarks._support dataset SCALE")
