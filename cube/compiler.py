@@ -174,6 +174,8 @@ class Compiler:
             raise QueryError(f"{where}: '{owner}' is not a dataset", member=name,
                              allowed=self.model.queryable(internal=internal), code="unknown_member")
         r = self.model.resolve(name)
+        if r is not None and (r.public or internal) and r.kind in kinds:
+            return r
         allowed = [n for k in kinds for n in self.model.members_of(owner, k, internal=internal)]
         if r is None or (not r.public and not internal):
             raise QueryError(f"{where}: '{owner}' has no {' or '.join(kinds)} '{name.split('.', 1)[1]}'", member=name,
@@ -258,7 +260,8 @@ class Compiler:
                 cols.append(Column(r.full_name.replace(".", "__"), r.full_name, "measure", r.member.type))
         order = self._order(query.get("order"), cols, measures, dims, tds)
 
-        plan = _Plan(measures, dims, segments, tds, parsed_filters, cols, order, limit, offset, database)
+        plan = _Plan(measures, dims, segments, tds, parsed_filters, cols, order, limit, offset, database,
+                     bool(query.get("total")))
         rollup = self._match_rollup(plan, rollups) if rollups else None
         if rollup is not None:
             compiled = self._build_rollup(plan, rollup)
@@ -537,12 +540,12 @@ class Compiler:
         return exp.Subquery(this=tree, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
 
     def _from(self, select: exp.Select, root: str, edges, database: str, alias_of) -> exp.Select:
-        select = select.from_(self._table(self.model.cubes[root], database, alias_of(root)))
+        select = select.from_(self._table(self.model.cubes[root], database, alias_of(root)), copy=False)
         for a, b, j in edges:
             tgt = b
             on = substitute(j.sql, own_alias=alias_of(j.owner), table_alias=alias_of,
                             member_expr=lambda c, n: self.dim_expr(c, n, alias_of))
-            select = select.join(self._table(self.model.cubes[tgt], database, alias_of(tgt)), on=on, join_type="left")
+            select = select.join(self._table(self.model.cubes[tgt], database, alias_of(tgt)), on=on, join_type="left", copy=False)
         return select
 
     # --- plans ----------------------------------------------------------------------------------
@@ -575,14 +578,14 @@ class Compiler:
         if not mult:
             sel = exp.select(*[exp.alias_(e, a, quoted=True) for a, e in dim_cols])
             sel = sel.select(*[exp.alias_(meas_of(r), r.full_name.replace(".", "__"), quoted=True)
-                               for r in plan.measures if any(c.key == r.full_name for c in plan.cols)])
+                               for r in plan.measures if any(c.key == r.full_name for c in plan.cols)], copy=False)
             sel = self._from(sel, root, edges, plan.database, alias_of)
             for w in wheres:
-                sel = sel.where(w)
+                sel = sel.where(w, copy=False)
             if dim_cols:
-                sel = sel.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols])
+                sel = sel.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols], copy=False)
             for f in having_f:
-                sel = sel.having(self._cond(f, expr_of))
+                sel = sel.having(self._cond(f, expr_of), copy=False)
             # Like Cube's ClickHouse driver: a LEFT JOIN miss is NULL, not the type's default.
             return self._finish(plan, sel, needs_nulls=bool(edges))
 
@@ -595,10 +598,10 @@ class Compiler:
             q = f"q_{gi}"
             if gcube == "":
                 s = exp.select(*[exp.alias_(e, a, quoted=True) for a, e in dim_cols])
-                s = s.select(*[exp.alias_(meas_of(r), r.full_name.replace(".", "__"), quoted=True) for r in rs])
+                s = s.select(*[exp.alias_(meas_of(r), r.full_name.replace(".", "__"), quoted=True) for r in rs], copy=False)
                 s = self._from(s, root, edges, plan.database, alias_of)
                 for w in wheres:
-                    s = s.where(w)
+                    s = s.where(w, copy=False)
             else:
                 cube = self.model.cubes[gcube]
                 pks = cube.primary_keys
@@ -607,20 +610,20 @@ class Compiler:
                                      "one-to-many join", member=rs[0].full_name, code="invalid_query")
                 keys = exp.select(*[exp.alias_(e, a, quoted=True) for a, e in dim_cols])
                 keys = keys.select(*[exp.alias_(self.dim_expr(gcube, pk.name, alias_of), f"__pk_{i}", quoted=True)
-                                     for i, pk in enumerate(pks)]).distinct()
+                                     for i, pk in enumerate(pks)], copy=False).distinct()
                 keys = self._from(keys, root, edges, plan.database, alias_of)
                 for w in wheres:
-                    keys = keys.where(w)
+                    keys = keys.where(w, copy=False)
                 ka = "keys"
                 inner_alias = lambda c: c  # noqa: E731
                 on = exp.and_(*[exp.EQ(this=exp.column(f"__pk_{i}", table=ka, quoted=True),
                                        expression=self.dim_expr(gcube, pk.name, inner_alias)) for i, pk in enumerate(pks)])
                 s = exp.select(*[exp.alias_(exp.column(a, table=ka, quoted=True), a, quoted=True) for a, _ in dim_cols])
-                s = s.select(*[exp.alias_(meas_of(r), r.full_name.replace(".", "__"), quoted=True) for r in rs])
-                s = s.from_(exp.Subquery(this=keys, alias=exp.TableAlias(this=exp.to_identifier(ka, quoted=True))))
-                s = s.join(self._table(cube, plan.database, gcube), on=on, join_type="left")
+                s = s.select(*[exp.alias_(meas_of(r), r.full_name.replace(".", "__"), quoted=True) for r in rs], copy=False)
+                s = s.from_(exp.Subquery(this=keys, alias=exp.TableAlias(this=exp.to_identifier(ka, quoted=True))), copy=False)
+                s = s.join(self._table(cube, plan.database, gcube), on=on, join_type="left", copy=False)
             if dim_cols:
-                s = s.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols])
+                s = s.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols], copy=False)
             subs.append((q, s))
         # Cube joins the per-group aggregates with an INNER JOIN on assumeNotNull(dimension) (so a
         # NULL dimension value meets its NULL partner) and takes the dimensions from the first.
@@ -629,19 +632,19 @@ class Compiler:
         mcol = {r.full_name: exp.column(r.full_name.replace(".", "__"), table=f"q_{i}", quoted=True)
                 for i, rs in enumerate(groups.values()) for r in rs}
         outer = outer.select(*[exp.alias_(mcol[r.full_name], r.full_name.replace(".", "__"), quoted=True)
-                               for r in plan.measures if any(c.key == r.full_name for c in plan.cols)])
-        outer = outer.from_(exp.Subquery(this=subs[0][1], alias=exp.TableAlias(this=exp.to_identifier(first_q, quoted=True))))
+                               for r in plan.measures if any(c.key == r.full_name for c in plan.cols)], copy=False)
+        outer = outer.from_(exp.Subquery(this=subs[0][1], alias=exp.TableAlias(this=exp.to_identifier(first_q, quoted=True))), copy=False)
         for q, s in subs[1:]:
             sub = exp.Subquery(this=s, alias=exp.TableAlias(this=exp.to_identifier(q, quoted=True)))
             if dim_cols:
                 on = exp.and_(*[exp.EQ(this=exp.func("assumeNotNull", exp.column(a, table=first_q, quoted=True)),
                                        expression=exp.func("assumeNotNull", exp.column(a, table=q, quoted=True)))
                                 for a, _ in dim_cols])
-                outer = outer.join(sub, on=on, join_type="inner")
+                outer = outer.join(sub, on=on, join_type="inner", copy=False)
             else:
-                outer = outer.join(sub, join_type="cross")
+                outer = outer.join(sub, join_type="cross", copy=False)
         for f in having_f:
-            outer = outer.where(self._cond(f, lambda r: mcol[r.full_name].copy()))
+            outer = outer.where(self._cond(f, lambda r: mcol[r.full_name].copy()), copy=False)
         return self._finish(plan, outer, needs_nulls=True)
 
     def _dim_selects(self, plan: "_Plan", dim_of) -> list[tuple[str, exp.Expression]]:
@@ -665,13 +668,15 @@ class Compiler:
         return out
 
     def _finish(self, plan: "_Plan", sel: exp.Select, needs_nulls: bool) -> Compiled:
-        count_tree = exp.select(exp.alias_(exp.AnonymousAggFunc(this="count", expressions=[]), "total", quoted=True)) \
-            .from_(exp.Subquery(this=sel.copy(), alias=exp.TableAlias(this=exp.to_identifier("q", quoted=True))))
+        count_tree = None
+        if plan.total:
+            count_tree = exp.select(exp.alias_(exp.AnonymousAggFunc(this="count", expressions=[]), "total", quoted=True)) \
+                .from_(exp.Subquery(this=sel.copy(), alias=exp.TableAlias(this=exp.to_identifier("q", quoted=True))))
         if plan.order:
-            sel = sel.order_by(*[exp.Ordered(this=exp.column(a, quoted=True), desc=d) for a, d in plan.order])
-        sel = sel.limit(exp.Literal.number(plan.limit))
+            sel = sel.order_by(*[exp.Ordered(this=exp.column(a, quoted=True), desc=d) for a, d in plan.order], copy=False)
+        sel = sel.limit(exp.Literal.number(plan.limit), copy=False)
         if plan.offset:
-            sel = sel.offset(exp.Literal.number(plan.offset))
+            sel = sel.offset(exp.Literal.number(plan.offset), copy=False)
         return Compiled(sel, plan.cols, None, needs_nulls, count_tree)
 
     # --- rollups --------------------------------------------------------------------------------
@@ -706,10 +711,10 @@ class Compiler:
         sel = exp.select(*[exp.alias_(self.dim_expr(pa.cube, d, alias_of), d, quoted=True) for d in pa.dimensions])
         for m in pa.measures:
             for i, agg in enumerate(outer_aggs(self.measure_expr(pa.cube, m, alias_of))):
-                sel = sel.select(exp.alias_(state_of(agg), f"{m}__{i}", quoted=True))
-        sel = sel.from_(self._table(self.model.cubes[pa.cube], database, pa.cube))
+                sel = sel.select(exp.alias_(state_of(agg), f"{m}__{i}", quoted=True), copy=False)
+        sel = sel.from_(self._table(self.model.cubes[pa.cube], database, pa.cube), copy=False)
         if pa.dimensions:
-            sel = sel.group_by(*[exp.column(d, quoted=True) for d in pa.dimensions])
+            sel = sel.group_by(*[exp.column(d, quoted=True) for d in pa.dimensions], copy=False)
         return sel
 
     def _rollup_measure(self, pa: PreAggregation, name: str) -> exp.Expression:
@@ -733,15 +738,15 @@ class Compiler:
         dim_cols = self._dim_selects(plan, dim_of)
         sel = exp.select(*[exp.alias_(e, a, quoted=True) for a, e in dim_cols])
         sel = sel.select(*[exp.alias_(self._rollup_measure(pa, r.member.name), r.full_name.replace(".", "__"),
-                                      quoted=True) for r in plan.measures if any(c.key == r.full_name for c in plan.cols)])
+                                      quoted=True) for r in plan.measures if any(c.key == r.full_name for c in plan.cols)], copy=False)
         sel = sel.from_(exp.Table(this=exp.to_identifier(pa.table), db=exp.to_identifier(plan.database),
-                                  alias=exp.TableAlias(this=exp.to_identifier(pa.cube, quoted=True))))
+                                  alias=exp.TableAlias(this=exp.to_identifier(pa.cube, quoted=True))), copy=False)
         for f in where_f:
-            sel = sel.where(self._cond(f, expr_of))
+            sel = sel.where(self._cond(f, expr_of), copy=False)
         if dim_cols:
-            sel = sel.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols])
+            sel = sel.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols], copy=False)
         for f in having_f:
-            sel = sel.having(self._cond(f, expr_of))
+            sel = sel.having(self._cond(f, expr_of), copy=False)
         compiled = self._finish(plan, sel, needs_nulls=False)
         compiled.rollup = pa.table
         return compiled
@@ -759,3 +764,4 @@ class _Plan:
     limit: int
     offset: int
     database: str
+    total: bool = False

@@ -57,6 +57,7 @@ class QueryEngine:
         self.compiler = Compiler(model)
         self._tables: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+        self._meta_by_name: dict[str, dict] | None = None
 
     # Rollup tables present in a database. Published databases are immutable once referenced,
     # so the answer is cached; forget() drops it (tests that build rollups later).
@@ -96,7 +97,8 @@ class QueryEngine:
         run_settings = dict(settings or {})
         if compiled.needs_join_nulls:
             run_settings["join_use_nulls"] = 1
-        rows = self.engine.query(compiled.tree, settings=run_settings)
+        sql = render(compiled.tree)  # once: the same text runs and is reported
+        rows = self.engine.query(sql, settings=run_settings)
         index = {name: i for i, name in enumerate(rows.columns)}
         data = []
         for row in rows.rows:
@@ -110,16 +112,22 @@ class QueryEngine:
         total = None
         if query.get("total"):
             total = int(self.engine.query(compiled.count_tree, settings=run_settings).rows[0][0])
-        return LoadResult(data, total, self.annotation(compiled), render(compiled.tree), compiled.rollup,
+        return LoadResult(data, total, self.annotation(compiled), sql, compiled.rollup,
                           [c.key for c in compiled.columns])
+
+    def _meta_index(self) -> dict[str, dict]:
+        if self._meta_by_name is None:
+            index = {}
+            for owner in self.model.meta(internal=True)["cubes"]:
+                for coll in ("measures", "dimensions", "segments"):
+                    for m in owner[coll]:
+                        index[m["name"]] = m
+            self._meta_by_name = index
+        return self._meta_by_name
 
     def annotation(self, compiled: Compiled) -> dict[str, Any]:
         """Cube's ``annotation`` block: title, shortTitle, type (and format/meta) per member."""
-        meta_by_name = {}
-        for owner in self.model.meta(internal=True)["cubes"]:
-            for coll in ("measures", "dimensions", "segments"):
-                for m in owner[coll]:
-                    meta_by_name[m["name"]] = m
+        meta_by_name = self._meta_index()
         out: dict[str, dict] = {"measures": {}, "dimensions": {}, "segments": {}, "timeDimensions": {}}
         for c in compiled.columns:
             base = c.key if c.kind != "time" else c.key.rsplit(".", 1)[0]
