@@ -883,7 +883,7 @@
       s.appendChild(lab);
       if (r && isSuppressed(r)) {
         anySup = true;
-        var box = svg("rect", { x: L, y: yy, width: 60, height: bh, fill: "url(#hatch)", stroke: "#8a5a00", "stroke-dasharray": "3 2" });
+        var box = svg("rect", { x: L, y: yy, width: 60, height: bh, fill: "url(#hatch)", stroke: "#8a5a00", "stroke-dasharray": "3 2", className: "bar bar-suppressed" });
         box.appendChild(svg("title", null, c.label + ": withheld (too few people)"));
         s.appendChild(box);
         var t = svg("text", { x: L + 66, y: yy + bh / 2 + 4 }, "\u2020 withheld");
@@ -891,7 +891,7 @@
         s.appendChild(t);
       } else if (r && typeof r[cm] === "number") {
         var w = Math.max(0, (W - L - R) * r[cm] / max);
-        var bar = svg("rect", { x: L, y: yy, width: w.toFixed(1), height: bh, fill: PALETTE[0] });
+        var bar = svg("rect", { x: L, y: yy, width: w.toFixed(1), height: bh, fill: PALETTE[0], className: "bar" });
         bar.appendChild(svg("title", null, c.label + ": " + formatValue(mm, r[cm])));
         s.appendChild(bar);
         var v = svg("text", { x: L + w + 6, y: yy + bh / 2 + 4 }, formatValue(mm, r[cm]));

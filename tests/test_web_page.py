@@ -1,0 +1,351 @@
+"""The web query builder in a real browser (issue 7), over the real API and chDB.
+
+Each test names the rule it checks: K2 (the page shows exactly what the API publishes), K3 (one
+question, one canonical URL), P1/K1 (withheld cells are marked, never 0), R13 (governing/leading
+charge only with one offender status), and the page's own promises (saved links, downloads,
+keyboard, phone, definitions from metadata, assets served locally).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+# Small cells are certain with this many dimensions in one year of the synthetic data.
+SUPPRESSING_LINK = ("/?dataset=population&dimensions=snapshot_year,agency,race,gender_identity"
+                    "&measures=people&snapshot_year=2024")
+
+
+def settle(page: Any) -> str:
+    """Wait until the URL shown at the top is the API's answer for the current choices."""
+    page.wait_for_selector('#api-url[data-state="canonical"]')
+    page.wait_for_function("() => !document.getElementById('results').hasAttribute('aria-busy')")
+    return page.inner_text("#api-url").strip()
+
+
+def click_and_settle(page: Any, selector: str) -> str:
+    page.click(selector)
+    return settle(page)
+
+
+def open_filter(page: Any, dim: str) -> None:
+    details = page.locator(f'details.filter[data-name="{dim}"]')
+    if details.get_attribute("open") is None:
+        details.locator("summary").click()
+
+
+def table_rows(page: Any) -> list[dict[str, list[str]]]:
+    return page.eval_on_selector_all("#table tbody tr", """rows => rows.map(r => ({
+        codes: Array.from(r.querySelectorAll('[data-code]')).map(c => c.getAttribute('data-code')),
+        values: Array.from(r.querySelectorAll('td[data-value]')).map(c => c.getAttribute('data-value')),
+        suppressed: r.getAttribute('data-suppressed')}))""")
+
+
+def same_value(shown: str, published: Any) -> bool:
+    if published is None:
+        return shown == ""
+    return shown != "" and float(shown) == float(published)
+
+
+def assert_table_matches(page: Any, body: dict[str, Any]) -> None:
+    """K2: every row, code and value in the page's table is the API's, in the API's order."""
+    q = body["meta"]["query"]
+    dims, measures = q["dimensions"], q["measures"]
+    shown = table_rows(page)
+    assert len(shown) == len(body["data"]) > 0
+    for row, pub in zip(shown, body["data"]):
+        assert row["codes"] == [str(pub[d]) for d in dims]
+        assert row["suppressed"] == ("true" if pub["suppressed"] else "false")
+        assert all(same_value(v, pub[m]) for v, m in zip(row["values"], measures)), (row, pub)
+
+
+def test_web_build_query_by_clicks_shows_canonical_url_with_same_rows_k2_k3(api_live, new_page, screenshot):
+    """K2/K3: a query built with clicks shows the API's canonical URL, and that URL returns the table's rows."""
+    page = new_page()
+    page.goto(api_live.url + "/")
+    first = settle(page)
+    assert first.startswith(api_live.url + "/api/v1/population?")
+
+    page.check("#d-race")
+    settle(page)
+    open_filter(page, "race")
+    page.check("#f-race-W")
+    page.check("#f-race-B")
+    page.check("#y-2023")
+    shown = click_and_settle(page, "#y-2024")
+
+    resp = api_live.client.get(shown)
+    assert resp.status_code == 200
+    body = resp.json()
+    assert urljoin(api_live.url, body["meta"]["canonical_url"]) == shown, "the URL shown is not canonical"
+    assert body["meta"]["query"]["dimensions"] == ["snapshot_year", "race"]
+    assert body["meta"]["query"]["filters"]["race"] == ["B", "W"]
+    assert body["meta"]["query"]["filters"]["snapshot_year"] == ["2023", "2024"]
+    assert_table_matches(page, body)
+    # The link itself runs the query from a browser.
+    assert page.get_attribute("#api-url", "href") == shown
+    # The page's own address carries the same choices.
+    state = parse_qs(urlsplit(page.url).query)
+    assert state["dataset"] == ["population"] and state["race"] == ["B,W"]
+    assert state["snapshot_year"] == ["2023,2024"]
+    screenshot(page, "built")
+
+
+def test_web_copy_button_copies_the_canonical_url_k3(api_live, new_page):
+    """K3: the copy button puts exactly the URL shown (the canonical one) on the clipboard."""
+    page = new_page(permissions=["clipboard-read", "clipboard-write"])
+    page.goto(api_live.url + "/?dataset=population&dimensions=race&measures=people")
+    shown = settle(page)
+    page.click("#copy-url")
+    page.wait_for_function("() => document.getElementById('copy-status').textContent.length > 0")
+    assert page.inner_text("#copy-status").startswith("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == shown
+
+
+def test_web_suppressed_cells_marked_never_zero_p1_k1(api_live, new_page, screenshot):
+    """P1/K1: a withheld cell is marked and explained in the table and chart, never shown as 0."""
+    page = new_page()
+    page.goto(api_live.url + SUPPRESSING_LINK)
+    shown = settle(page)
+    body = api_live.client.get(shown).json()
+    n_sup = sum(1 for r in body["data"] if r["suppressed"])
+    assert n_sup > 0, "the chosen query should contain small cells"
+    assert_table_matches(page, body)
+
+    cells = page.locator("#table td.suppressed")
+    assert cells.count() == n_sup * len(body["meta"]["query"]["measures"])
+    for i in range(min(cells.count(), 20)):
+        cell = cells.nth(i)
+        text = cell.inner_text()
+        assert "withheld" in text and not re.search(r"\d", text)
+        assert "fewer than 5" in cell.get_attribute("title")
+    note = page.locator("#suppressed-note")
+    assert note.is_visible() and "not zero" in note.inner_text()
+    assert f"{n_sup} withheld" in page.inner_text("#summary")
+    # Published cells are never blank or marked.
+    for row in table_rows(page):
+        if row["suppressed"] == "false":
+            assert all(v != "" for v in row["values"])
+    # The disclosure note from the metadata sits beside the results.
+    meta = api_live.client.get("/api/v1/population/metadata").json()
+    assert meta["disclosure"]["suppression"] in page.inner_text("#disclosure")
+    screenshot(page, "suppressed")
+
+
+def test_web_downloads_fetch_the_canonical_url_csv_and_json_k2(api_live, new_page, tmp_path):
+    """K2: Download CSV/JSON fetch the canonical URL (format switched); the files hold the table's rows."""
+    page = new_page()
+    page.goto(api_live.url + SUPPRESSING_LINK)
+    shown = settle(page)
+    csv_href = page.get_attribute("#download-csv", "href")
+    json_href = page.get_attribute("#download-json", "href")
+    assert json_href == shown  # the canonical URL already says format=json
+    assert csv_href == shown.replace("format=json", "format=csv")
+
+    with page.expect_download() as dl:
+        page.click("#download-csv")
+    path = tmp_path / "download.csv"
+    dl.value.save_as(path)
+    assert dl.value.url == csv_href
+    raw = path.read_bytes()
+    assert raw == api_live.client.get(csv_href).content
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+    body = api_live.client.get(shown).json()
+    assert len(rows) == len(body["data"])
+    for row, pub in zip(rows, body["data"]):
+        assert row["agency"] == pub["agency"] and row["race"] == pub["race"]
+        if pub["suppressed"]:
+            assert row["people"] == ""  # withheld is empty, never 0
+        else:
+            assert float(row["people"]) == pub["people"]
+    assert any(pub["suppressed"] for pub in body["data"])
+
+    with page.expect_download() as dl:
+        page.click("#download-json")
+    jpath = tmp_path / "download.json"
+    dl.value.save_as(jpath)
+    assert json.loads(jpath.read_text(encoding="utf-8"))["data"] == body["data"]
+
+
+def test_web_saved_link_restores_the_query_k3(api_live, new_page, screenshot):
+    """K3: the page's address after building a query, opened later, restores the same controls and URL."""
+    page = new_page()
+    page.goto(api_live.url + "/")
+    settle(page)
+    page.select_option("#dataset", "custody")
+    settle(page)
+    page.check("#d-agency")
+    settle(page)
+    open_filter(page, "agency")
+    page.check("#f-agency-DOC")
+    page.check("#f-agency-SUF")
+    page.uncheck("#by-year")
+    shown = settle(page)
+    saved = page.url
+    assert "dataset=custody" in saved
+
+    again = new_page()
+    again.goto(saved)
+    assert settle(again) == shown
+    assert again.input_value("#dataset") == "custody"
+    assert again.is_checked("#d-agency") and not again.is_checked("#by-year")
+    assert again.is_checked("#f-agency-DOC") and again.is_checked("#f-agency-SUF")
+    assert not again.is_checked("#f-agency-BER")
+    assert table_rows(again) == table_rows(page)
+    screenshot(again, "restored")
+
+
+def test_web_r13_governing_offered_only_with_one_offender_status(api_live, new_page, screenshot):
+    """R13: governing/leading dimensions appear only with offender status grouped and exactly one status filtered."""
+    page = new_page()
+    page.goto(api_live.url + "/?dataset=population&dimensions=snapshot_year&measures=people")
+    settle(page)
+    assert page.locator("#d-governing_offense_type").count() == 0
+    assert page.locator("#d-leading_charge_type").count() == 0
+    assert page.locator("#r13-note").is_visible()
+
+    page.check("#d-offender_status")
+    settle(page)
+    assert page.locator("#d-governing_offense_type").count() == 0  # both statuses: not yet
+    open_filter(page, "offender_status")
+    page.check("#f-offender_status-SENTENCED")
+    settle(page)
+    assert page.locator("#d-governing_offense_type").is_visible()
+    assert page.locator("#d-leading_charge_type").is_visible()
+    assert not page.locator("#r13-note").is_visible()
+    shown = click_and_settle(page, "#d-governing_offense_type")
+    body = api_live.client.get(shown).json()
+    assert "governing_offense_type" in body["meta"]["query"]["dimensions"]
+    assert_table_matches(page, body)
+    screenshot(page, "governing")
+
+    # A second status withdraws the option and the choice that depended on it.
+    open_filter(page, "offender_status")
+    shown = click_and_settle(page, "#f-offender_status-PRETRIAL")
+    assert page.locator("#d-governing_offense_type").count() == 0
+    assert "governing_offense_type" not in shown
+    assert "governing_offense_type" not in page.url
+    assert api_live.client.get(shown).status_code == 200
+
+
+def test_web_keyboard_only_builds_a_query(api_live, new_page):
+    """Accessibility: a dimension and a filter code can be chosen with Tab, Space and Enter alone."""
+    page = new_page()
+    page.goto(api_live.url + "/?dataset=population&dimensions=snapshot_year&measures=people")
+    settle(page)
+
+    def tab_to(predicate: str, limit: int = 120) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"() => {{ const a = document.activeElement; return !!a && ({predicate}); }}"):
+                return
+        raise AssertionError(f"Tab never reached {predicate}")
+
+    tab_to("a.id === 'd-race'")
+    page.keyboard.press("Space")
+    shown = settle(page)
+    assert "dimensions=snapshot_year,race" in shown
+    assert page.evaluate("document.activeElement.id") == "d-race", "focus is kept on the control"
+
+    tab_to("a.tagName === 'SUMMARY' && a.parentElement.getAttribute('data-name') === 'race'")
+    page.keyboard.press("Enter")
+    tab_to("a.id === 'f-race-API'", limit=10)
+    page.keyboard.press("Space")
+    shown = settle(page)
+    assert "race=API" in shown
+    # Every form control has a label the browser associates with it.
+    unlabelled = page.eval_on_selector_all(
+        "input, select, button", "els => els.filter(e => !e.labels?.length && !e.getAttribute('aria-label')"
+        " && !e.textContent.trim()).map(e => e.id || e.outerHTML.slice(0, 60))")
+    assert unlabelled == []
+
+
+def test_web_phone_viewport_fits_without_sideways_scrolling(api_live, new_page, screenshot):
+    """Accessibility: on a 390px phone screen the page stacks, the URL and controls fit, nothing scrolls sideways."""
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
+    page.goto(api_live.url + "/?dataset=population&dimensions=race&measures=people")
+    settle(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for sel in ("#api-url", "#copy-url", "#dataset", "#controls", "#results", "#download-csv"):
+        box = page.locator(sel).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 391, (sel, box)
+    assert page.locator("figure#chart[data-kind='bars']").is_visible()
+    page.tap("#d-age_group")
+    settle(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "phone")
+
+
+def test_web_chart_line_by_year_bars_by_category(api_live, new_page, screenshot):
+    """The chart follows the shape: counts by snapshot year as a line, by one category as bars."""
+    page = new_page()
+    page.goto(api_live.url + "/?dataset=population&dimensions=snapshot_year&measures=people")
+    settle(page)
+    assert page.get_attribute("#chart", "data-kind") == "line"
+    assert page.locator("#chart-svg svg path").count() == 1
+    assert page.locator("#chart-svg svg circle").count() == len(table_rows(page))
+    screenshot(page, "line")
+
+    page.uncheck("#by-year")
+    settle(page)
+    page.check("#d-race")
+    settle(page)
+    assert page.get_attribute("#chart", "data-kind") == "bars"
+    assert page.locator("#chart-svg svg rect.bar").count() == len(table_rows(page))
+    screenshot(page, "bars")
+
+
+def test_web_controls_and_definitions_come_from_metadata(api_live, new_page):
+    """Nothing hard-coded: datasets, dimensions, codes, measures and definitions are the API metadata's."""
+    page = new_page()
+    page.goto(api_live.url + "/")
+    settle(page)
+    listed = api_live.client.get("/api/v1").json()["datasets"]
+    assert page.eval_on_selector_all("#dataset option", "os => os.map(o => o.value)") == [d["name"] for d in listed]
+
+    page.select_option("#dataset", "incarceration_time")
+    settle(page)
+    meta = api_live.client.get("/api/v1/incarceration_time/metadata").json()
+    assert page.eval_on_selector_all("#measure-options input", "es => es.map(e => e.value)") == \
+        [m["name"] for m in meta["measures"]]
+    offered = set(page.eval_on_selector_all("#dimension-options input", "es => es.map(e => e.value)"))
+    assert offered == {d["name"] for d in meta["dimensions"] if not d.get("requires") and d["name"] != "snapshot_year"}
+    race = next(d for d in meta["dimensions"] if d["name"] == "race")
+    open_filter(page, "race")
+    labels = page.eval_on_selector_all(
+        '#filter-list details[data-name="race"] .option label', "ls => ls.map(l => l.textContent)")
+    assert labels == [c["label"] for c in race["codes"]]
+    # Every field's definition is in the side panel, and hovering a choice shows it.
+    panel = page.inner_text("#definition-list")
+    for member in meta["measures"] + meta["dimensions"]:
+        assert member["description"][:60] in panel
+    median = next(m for m in meta["measures"] if m["name"] == "median_days")
+    page.hover('#measure-options .option[data-name="median_days"] label')
+    assert median["description"] in page.inner_text("#definition-focus")
+    # P2: a median always comes with the count it follows; the page shows what was asked.
+    page.uncheck("#m-people") if page.is_checked("#m-people") else None
+    page.check("#m-median_days")
+    shown = settle(page)
+    assert "measures=people,median_days" in shown
+    assert page.is_checked("#m-people")
+
+
+def test_web_assets_are_local_and_page_has_csp(api_live, new_page):
+    """No CDN: every request the page makes goes to its own origin; the page is served with a strict CSP."""
+    page = new_page()
+    seen: list[str] = []
+    page.on("request", lambda req: seen.append(req.url))
+    page.goto(api_live.url + "/?dataset=population&dimensions=race&measures=people")
+    settle(page)
+    assert seen and all(u.startswith(api_live.url + "/") for u in seen), [u for u in seen if not u.startswith(api_live.url)]
+    resp = api_live.client.get("/")
+    assert resp.status_code == 200 and "script-src 'self'" in resp.headers["content-security-policy"]
+    assert api_live.client.get("/static/app.js").status_code == 200
