@@ -197,7 +197,8 @@ class Disclosure:
             "suppression": (
                 f"A row whose cell has fewer than {self.k} distinct people publishes no measure: every "
                 "measure is null (an empty cell in CSV) and the row has suppressed=true. A suppressed "
-                "row is never shown as 0, and a real 0 is never shown as suppressed."),
+                "row is never shown as 0, and a real 0 is never shown as suppressed: a combination "
+                "of codes with no people at all is a real zero and is simply absent from the rows."),
             "perturbation": {
                 "counts": (
                     f"People, charge and enrollment counts are moved by at most {self.table.max_noise} "

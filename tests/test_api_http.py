@@ -289,7 +289,7 @@ def test_engine_limit_hit_gives_503(api_live):
     tight = load_settings(clickhouse_url="chdb://memory", data_dir=api_live.settings.data_dir,
                           database=api_live.settings.database, person_key_secret="api-test-secret",
                           query_max_result_rows=3)
-    server = ThreadServer(create_app(tight, service=Service(tight, version_provider=api_live.service._version_provider))).start()
+    server = ThreadServer(create_app(tight, service=Service(tight))).start()
     try:
         r = httpx.get(server.url + POP, params={"dimensions": "agency,race"}, timeout=30)
         e = _err(r, 503, "query_limit_exceeded")
@@ -309,7 +309,7 @@ def test_engine_unavailable_gives_503(api_live):
     from fixtures_api import ThreadServer, _free_port
 
     down = load_settings(clickhouse_url=f"http://127.0.0.1:{_free_port()}", data_dir=api_live.settings.data_dir)
-    server = ThreadServer(create_app(down, service=Service(down, version_provider=api_live.service._version_provider))).start()
+    server = ThreadServer(create_app(down, service=Service(down))).start()
     try:
         _err(httpx.get(server.url + POP, timeout=30), 503, "engine_unavailable")
         assert httpx.get(server.url + "/healthz", timeout=30).status_code == 503
