@@ -1,0 +1,121 @@
+"""Benchmark (a): a cold question through the HTTP API vs the same SQL straight on chDB.
+
+One process owns the chDB path (embedded engine): it serves the real app (cache off, so every
+request is computed: version look-up, compile, query, disclosure control, JSON, HTTP) with
+uvicorn (uvloop, httptools) in a thread, and runs the very SQL the API ran — captured from the
+engine — directly on the same engine. Each question is timed alternately on both sides;
+medians are compared. Target: API ≤ 1.3 × SQL.
+
+    .venv/bin/python benchmarks/bench_api.py [--scale 1] [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._support import TOP_QUERIES, dataset, env_for, free_port, median  # noqa: E402
+
+
+def qs_items(qs: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(qs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=15)
+    args = ap.parse_args()
+
+    _, data = dataset(args.scale)
+    os.environ.update(env_for(data, CROSSTRACK_CACHE_BYTES="0"))
+
+    import httpx
+    import uvicorn
+
+    from api.app import create_app
+    from api.server import _loop_options
+    from crosstrack.config import get_settings
+    from crosstrack.engine import Engine, query_limits
+
+    settings = get_settings()
+    app = create_app(settings)
+    service = app.state.service
+    engine: Engine = service.engine
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, **_loop_options()))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+
+    # Capture the SQL each question runs (the biggest statement is the question's own query).
+    captured: list[str] = []
+    real_query = engine.query
+
+    def spy(sql, parameters=None, settings=None):
+        from crosstrack.engine import render
+
+        captured.append(render(sql))
+        return real_query(sql, parameters, settings)
+
+    engine.query = spy  # type: ignore[method-assign]
+    limits = query_limits(settings)
+
+    print(f"bench_api: scale {args.scale:g}, {args.rounds} rounds per question, API cache off "
+          f"(CROSSTRACK_CACHE_BYTES=0), uvicorn {_loop_options()}")
+    version = service.version()
+    rollup_tables = sorted(service.query_engine.rollup_tables(version.database))
+    print(f"rollup tables in {version.database}: {', '.join(rollup_tables) or 'none'}")
+    print(f"{'question':<62} {'rollup':<24} {'version':>7} {'answer':>7} {'API ms':>7} {'SQL ms':>7} {'ratio':>6}")
+    tot_api, tot_sql = [], []
+    for ds, qs in TOP_QUERIES:
+        path = f"/api/v1/{ds}?{qs}"
+        r = client.get(path)  # warm-up: parses, extra codes, engine caches
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        captured.clear()
+        client.get(path)
+        sql = max(captured, key=len)
+        rollup = next((t for t in rollup_tables if t in sql), "-")
+        api_ms, sql_ms, ver_ms, ans_ms = [], [], [], []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            r = client.get(path)
+            api_ms.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200
+            t0 = time.perf_counter()
+            real_query(sql, None, limits)
+            sql_ms.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            type(service).version(service)  # the exact version look-up every request makes
+            ver_ms.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            service.answer(ds, qs_items(qs))  # in process, no HTTP (cache off: computed)
+            ans_ms.append((time.perf_counter() - t0) * 1000)
+        a, s = median(api_ms), median(sql_ms)
+        tot_api.append(a)
+        tot_sql.append(s)
+        label = f"{ds}?{qs}"
+        print(f"{label[:62]:<62} {rollup[:24]:<24} {median(ver_ms):7.2f} {median(ans_ms):7.2f} {a:7.2f} {s:7.2f} "
+              f"{a / s:6.2f}")
+    ratio = sum(tot_api) / sum(tot_sql)
+    print(f"{'all questions (sum of medians)':<62} {'':<24} {'':>7} {'':>7} {sum(tot_api):7.2f} {sum(tot_sql):7.2f} "
+          f"{ratio:6.2f}")
+    print("columns: version = the per-request published-version look-up (loaders.publish.current_version); "
+          "answer = Service.answer in process; API = HTTP round trip; SQL = the captured SQL alone")
+    print(f"RESULT (a) cold API / straight chDB = {ratio:.2f}x (target <= 1.3x): "
+          f"{'PASS' if ratio <= 1.3 else 'MISS'}")
+    server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()
