@@ -208,6 +208,10 @@ class Compiler:
             if not isinstance(td, dict) or "dimension" not in td:
                 raise QueryError("a timeDimension is {dimension, granularity?, dateRange?}", member="timeDimensions",
                                  code="invalid_query")
+            extra = set(td) - {"dimension", "granularity", "dateRange"}
+            if extra:
+                raise QueryError(f"timeDimensions: '{sorted(extra)[0]}' is not supported", member=sorted(extra)[0],
+                                 allowed=["dimension", "granularity", "dateRange"], code="invalid_query")
             r = self._resolve(td["dimension"], ("dimension",), "timeDimensions", internal)
             if r.member.type != "time":
                 raise QueryError(f"timeDimensions: '{r.full_name}' is not a time dimension", member=r.full_name,
@@ -533,7 +537,9 @@ class Compiler:
             db = parts[0] if len(parts) == 2 else database
             return exp.Table(this=exp.to_identifier(parts[-1]), db=exp.to_identifier(db),
                              alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
-        tree = substitute(cube.sql, own_alias=alias, table_alias=lambda c: c, member_expr=None).copy()
+        # A cube's own SQL is a whole SELECT: its columns belong to its tables, so nothing is qualified
+        # except the tables themselves, which live in the published database.
+        tree = cube.sql.tree.copy()
         for t in tree.find_all(exp.Table):
             if not t.args.get("db"):
                 t.set("db", exp.to_identifier(database))

@@ -459,3 +459,27 @@ def test_golden_sql(name, model):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(sql)
     assert sql == path.read_text()
+
+
+def test_cube_defined_by_sql_and_approx_distinct(shop):
+    """A cube with `sql:` (a SELECT) reads from the queried database; count_distinct_approx runs."""
+    rows = run(shop, {"measures": ["big_orders.count", "big_orders.total"]}, SHOP_DB)
+    assert rows == [{"big_orders.count": 2, "big_orders.total": 420}]
+    tree = shop.compile({"measures": ["big_orders.count"]}, database=SHOP_DB)
+    assert any(t.name == "shop_orders" and t.db == SHOP_DB for t in tree.find_all(exp.Table))
+    rows = run(shop, {"measures": ["orders.buyers_approx", "orders.buyers"]}, SHOP_DB)
+    assert rows[0]["orders.buyers_approx"] == rows[0]["orders.buyers"] == 4
+
+
+def test_P3_person_and_record_keys_are_only_ever_aggregated(model):
+    """P3: person_key and record_key appear only inside a distinct count or the hidden cell key."""
+    for c in model.cubes.values():
+        for d in c.dimensions.values():
+            text = (d.sql.text if d.sql else "") + " ".join(w[0].text for w in d.case_when)
+            assert "person_key" not in text and "record_key" not in text, f"{c.name}.{d.name}"
+        for m in c.measures.values():
+            text = m.sql.text if m.sql else ""
+            if "person_key" in text:
+                assert m.type in ("count_distinct", "count_distinct_approx"), f"{c.name}.{m.name}"
+            if "record_key" in text:
+                assert not m.public and text.startswith("sumDistinct("), f"{c.name}.{m.name}"
