@@ -177,7 +177,7 @@ class _Gen:
         self.statutes = load_statutes()
 
     # --- targets ---------------------------------------------------------------------------
-    def targets(self) -> dict[tuple[str, str], list[int]]:
+    def targets(self) -> dict[tuple[str, str, str], list[int]]:
         cal = self.cal
         out: dict[tuple[str, str], list[int]] = {}
         doc = cal["doc"]
@@ -186,8 +186,8 @@ class _Gen:
             sh = _range_share(doc["legal_status_share"], y)
             p = sh["pretrial"] / (sh["pretrial"] + sh["sentenced"])
             pre = round(basis * p)
-            out.setdefault(("DOC", "PRETRIAL"), []).append(pre)
-            out.setdefault(("DOC", "SENTENCED"), []).append(round(basis) - pre)
+            self._split_sex(out, "DOC", "PRETRIAL", pre, _by_year(doc["female_share"], y))
+            self._split_sex(out, "DOC", "SENTENCED", round(basis) - pre, _by_year(doc["female_share"], y))
         sher = cal["sheriffs"]
         for code, county in COUNTIES.items():
             for y in self.years:
@@ -196,9 +196,17 @@ class _Gen:
                 if y == 2022:
                     p = sher["pretrial_share_county_override_2022"].get(county, p)
                 pre = round(n * p)
-                out.setdefault((code, "PRETRIAL"), []).append(pre)
-                out.setdefault((code, "SENTENCED"), []).append(round(n) - pre)
+                fem = _by_year(sher["female_share"], y)
+                self._split_sex(out, code, "PRETRIAL", pre, fem)
+                self._split_sex(out, code, "SENTENCED", round(n) - pre, fem)
         return out
+
+    @staticmethod
+    def _split_sex(out: dict, agency: str, status: str, n: int, female_share: float) -> None:
+        # cells are split by sex so a stock that carries over for years still meets each year's share
+        f = round(n * female_share)
+        out.setdefault((agency, status, "F"), []).append(f)
+        out.setdefault((agency, status, "M"), []).append(n - f)
 
     def los_spec(self, agency: str, status: str) -> dict:
         los = self.cal["length_of_stay_days"]
@@ -210,7 +218,7 @@ class _Gen:
     def counted(self) -> list[_Batch]:
         rng = self.rng
         batches: list[_Batch] = []
-        for (agency, status), targets in self.targets().items():
+        for (agency, status, sex), targets in self.targets().items():
             spec = self.los_spec(agency, status)
             cell: list[_Batch] = []
             for yi, (y, S) in enumerate(zip(self.years, self.snaps)):
@@ -221,7 +229,9 @@ class _Gen:
                 n_carried = sum(len(ix) for _, ix in carried)
                 if n_carried > n_target and S_prev is not None:
                     flat = [(b, i) for b, ix in carried for i in ix]
-                    drop = rng.choice(len(flat), size=n_carried - n_target, replace=False)
+                    # the oldest are likelier to leave (deaths, medical parole), which keeps age bands near the figures
+                    w = np.array([float(S - b.dob[i]) ** 3 for b, i in flat])
+                    drop = rng.choice(len(flat), size=n_carried - n_target, replace=False, p=w / w.sum())
                     for k in drop:
                         b, i = flat[k]
                         b.rel[i] = rng.integers(max(S_prev, int(b.adm[i])), S)  # released between snapshots
@@ -249,7 +259,7 @@ class _Gen:
                         dob[pick] = _jan1(y - 19) + 1 + rng.integers(0, 365, size=k)
                         dob[pick[0]] = _jan1(y - 18)  # 18th birthday on the snapshot itself (R3)
                         adm[pick] = S_prev - rng.integers(0, 120, size=k)
-                b = _Batch(agency, status, yi, adm.astype(np.int64), rel.astype(np.int64), dob, juv)
+                b = _Batch(agency, status, yi, adm.astype(np.int64), rel.astype(np.int64), dob, juv, {"sex": sex})
                 cell.append(b)
             batches.extend(cell)
         return batches
@@ -362,12 +372,7 @@ def _build(g: _Gen, rng: np.random.Generator) -> dict[str, pa.Table]:
     sent = status == "SENTENCED"
 
     # demographics (R3/R4 inputs) by agency type and year of first count
-    sex = np.empty(n, dtype=object)
-    fem_doc = np.array([_by_year(cal["doc"]["female_share"], y) for y in g.years])[yidx]
-    fem_sh = np.array([_by_year(cal["sheriffs"]["female_share"], y) for y in g.years])[yidx]
-    u = rng.random(n)
-    female = u < np.where(is_doc, fem_doc, fem_sh)
-    sex[:] = np.where(female, "F", "M")
+    sex = np.concatenate([np.full(len(b.adm), b.extra["sex"], dtype=object) for b in batches])
     sex[rng.random(n) < 0.002] = "U"
     gi = np.where(sex == "F", "Female", np.where(sex == "M", "Male", ""))
     gi = gi.astype(object)
