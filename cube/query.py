@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from cube.compiler import Compiled, Compiler
 from cube.model import Model
-from crosstrack.engine import Engine, render
+from crosstrack.engine import DIALECT, Engine
+
+_DIALECT = Dialect.get_or_raise(DIALECT)
 
 
 @dataclass
@@ -97,7 +100,8 @@ class QueryEngine:
         run_settings = dict(settings or {})
         if compiled.needs_join_nulls:
             run_settings["join_use_nulls"] = 1
-        sql = render(compiled.tree)  # once: the same text runs and is reported
+        # Rendered once, without sqlglot's defensive copy: the tree was built for this call only.
+        sql = _DIALECT.generate(compiled.tree, copy=False)
         rows = self.engine.query(sql, settings=run_settings)
         index = {name: i for i, name in enumerate(rows.columns)}
         data = []
@@ -111,7 +115,8 @@ class QueryEngine:
             data.append(item)
         total = None
         if query.get("total"):
-            total = int(self.engine.query(compiled.count_tree, settings=run_settings).rows[0][0])
+            total = int(self.engine.query(_DIALECT.generate(compiled.count_tree, copy=False),
+                                          settings=run_settings).rows[0][0])
         return LoadResult(data, total, self.annotation(compiled), sql, compiled.rollup,
                           [c.key for c in compiled.columns])
 
