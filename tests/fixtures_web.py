@@ -60,12 +60,12 @@ def new_page(chromium_browser: Any) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
+def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def _shot(page: Any, name: str) -> Path:
+    def _shot(page: Any, name: str, *, full_page: bool = True) -> Path:
         path = SCREENSHOTS / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return _shot

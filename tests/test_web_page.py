@@ -278,9 +278,12 @@ def test_web_phone_viewport_fits_without_sideways_scrolling(api_live, new_page, 
         box = page.locator(sel).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 391, (sel, box)
     assert page.locator("figure#chart[data-kind='bars']").is_visible()
+    screenshot(page, "phone-top", full_page=False)
     page.tap("#d-age_group")
     settle(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator("#results").scroll_into_view_if_needed()
+    screenshot(page, "phone-results", full_page=False)
     screenshot(page, "phone")
 
 
@@ -349,3 +352,28 @@ def test_web_assets_are_local_and_page_has_csp(api_live, new_page):
     resp = api_live.client.get("/")
     assert resp.status_code == 200 and "script-src 'self'" in resp.headers["content-security-policy"]
     assert api_live.client.get("/static/app.js").status_code == 200
+
+
+def test_web_labels_from_the_api_are_text_not_markup_k6(api_live, new_page):
+    """K6/XSS: a label or definition containing markup is shown as text; nothing in it runs or renders."""
+    page = new_page()
+    evil = '<img src=x onerror="window.__xss=1">Race<script>window.__xss=2</script>'
+
+    def poisoned(route: Any) -> None:
+        meta = route.fetch().json()
+        for d in meta["dimensions"]:
+            if d["name"] == "race":
+                d["title"] = evil
+                d["description"] = evil
+                d["codes"][0]["label"] = evil
+        route.fulfill(json=meta)
+
+    page.route("**/api/v1/population/metadata", poisoned)
+    page.goto(api_live.url + "/?dataset=population&dimensions=race&measures=people")
+    settle(page)
+    open_filter(page, "race")
+    assert page.inner_text('#filter-list details[data-name="race"] .option label >> nth=0') == evil
+    assert page.locator('#table thead th[data-name="race"]').inner_text() == evil
+    assert evil in page.inner_text("#definition-list")
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("body img, body script:not([src])").count() == 0

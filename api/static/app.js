@@ -159,6 +159,7 @@
       disclosure: pick(r, ["disclosure", "disclosure_notes", "notes"]),
       defaultMeasures: asArray(pick(r, ["default_measures", "defaultMeasures"])).map(function (x) { return shortName(typeof x === "object" ? x.name : x); }),
       dataVersion: dataVersion,
+      snapshotDate: pick(r, ["snapshot_date", "snapshotDate"]) || "",
       loadedAt: pick(r, ["loaded_at", "loadedAt"]),
       raw: raw
     };
@@ -368,6 +369,7 @@
     // Snapshot years: the year dimension's filter, and whether to break down by it.
     var yd = meta.yearDim;
     ui.years.hidden = !yd;
+    ui.snapshotDate.textContent = meta.snapshotDate ? "(" + meta.snapshotDate + ")" : "";
     clear(ui.yearOptions);
     if (yd) {
       ui.byYear.checked = state.dims.indexOf(yd.name) >= 0;
@@ -947,7 +949,7 @@
     ui = {
       apiUrl: $("api-url"), copy: $("copy-url"), copyStatus: $("copy-status"),
       dataset: $("dataset"), datasetDescription: $("dataset-description"),
-      measureOptions: $("measure-options"), years: $("years"), byYear: $("by-year"), yearOptions: $("year-options"),
+      measureOptions: $("measure-options"), snapshotDate: $("snapshot-date"), years: $("years"), byYear: $("by-year"), yearOptions: $("year-options"),
       dimensionOptions: $("dimension-options"), r13Note: $("r13-note"), filterList: $("filter-list"),
       reset: $("reset"), results: $("results"), error: $("error"), summary: $("summary"),
       dlJson: $("download-json"), dlCsv: $("download-csv"),
