@@ -377,3 +377,25 @@ def test_web_labels_from_the_api_are_text_not_markup_k6(api_live, new_page):
     assert evil in page.inner_text("#definition-list")
     assert page.evaluate("window.__xss") is None
     assert page.locator("body img, body script:not([src])").count() == 0
+
+
+def test_web_pages_follow_the_api_links_k3(api_live, new_page):
+    """K3: a long answer is paged with the API's own links; each page's URL is canonical and restorable."""
+    page = new_page()
+    page.goto(api_live.url + "/?dataset=population&dimensions=snapshot_year,agency,age_group,race,gender_identity"
+              "&measures=people")
+    first = settle(page)
+    body = api_live.client.get(first).json()
+    assert body["meta"]["total_row_count"] > body["meta"]["row_count"], "the query should need more than one page"
+    assert page.locator("#pager").is_visible() and page.is_disabled("#page-prev")
+    shown = click_and_settle(page, "#page-next")
+    nxt = api_live.client.get(shown).json()
+    assert urljoin(api_live.url, body["meta"]["links"]["next"]) == shown
+    assert_table_matches(page, nxt)
+    assert "offset=" in page.url and not page.is_disabled("#page-prev")
+    again = new_page()
+    again.goto(page.url)
+    assert settle(again) == shown
+    # Changing the question starts again at its first page.
+    page.check("#d-ethnicity")
+    assert "offset=0" in settle(page)

@@ -241,6 +241,7 @@
       var f = state.filters[d.name];
       if (f && f.length) parts.push(enc(d.name) + "=" + f.map(enc).join(","));
     });
+    if (state.offset > 0) parts.push("offset=" + state.offset);
     return parts.join("&");
   }
 
@@ -261,9 +262,10 @@
 
   function parsePageUrl() {
     var params = new URLSearchParams(window.location.search);
-    var out = { dataset: params.get("dataset"), dims: null, measures: null, filters: {} };
+    var out = { dataset: params.get("dataset"), dims: null, measures: null, filters: {}, offset: 0 };
     params.forEach(function (value, key) {
       if (key === "dataset" || key === "format") return;
+      if (key === "offset") { out.offset = Math.max(0, parseInt(value, 10) || 0); return; }
       if (key === "dimensions") out.dims = (out.dims || []).concat(splitValues(value));
       else if (key === "measures") out.measures = (out.measures || []).concat(splitValues(value));
       else out.filters[key] = (out.filters[key] || []).concat(splitValues(value));
@@ -276,7 +278,8 @@
       dataset: name,
       dims: meta.yearDim ? [meta.yearDim.name] : [],
       measures: meta.defaultMeasures.length ? meta.defaultMeasures.slice() : (meta.measures.length ? [meta.measures[0].name] : []),
-      filters: {}
+      filters: {},
+      offset: 0
     };
   }
 
@@ -461,7 +464,8 @@
   }
 
   // ---------------------------------------------------------------- the query cycle
-  function changed() {
+  function changed(keepPage) {
+    if (keepPage !== true) state.offset = 0;
     var active = document.activeElement && document.activeElement.id;
     enforceRules();
     renderControls();
@@ -513,6 +517,7 @@
       showUrl(canonical, "canonical");
       var links = m.links || {};
       setDownloads(absolute(links.json || withFormat(canonical, "json")), absolute(links.csv || withFormat(canonical, "csv")));
+      setPager(links, m);
       lastResult = body;
       adoptAnswered(body);
       renderResults(body);
@@ -542,6 +547,33 @@
     window.history.replaceState(null, "", pageUrl());
   }
 
+  // Long answers come in pages (the API's limit); the pager follows the API's own links.
+  function offsetOf(link) {
+    if (!link) return null;
+    var v = new URL(link, window.location.href).searchParams.get("offset");
+    return v === null ? 0 : Math.max(0, parseInt(v, 10) || 0);
+  }
+
+  function setPager(links, m) {
+    var next = offsetOf(links.next), prev = offsetOf(links.prev);
+    ui.pager.hidden = next === null && prev === null;
+    ui.pageNext.disabled = next === null;
+    ui.pagePrev.disabled = prev === null;
+    ui.pageNext.setAttribute("data-offset", next === null ? "" : String(next));
+    ui.pagePrev.setAttribute("data-offset", prev === null ? "" : String(prev));
+    var q = m.query || {};
+    var total = pick(m, ["total_row_count", "total"]);
+    var from = (q.offset || 0) + 1, to = (q.offset || 0) + (m.row_count || 0);
+    ui.pageInfo.textContent = "Rows " + from + "\u2013" + to + (typeof total === "number" ? " of " + total : "");
+  }
+
+  function goPage(button) {
+    var off = button.getAttribute("data-offset");
+    if (off === "" || off === null) return;
+    state.offset = parseInt(off, 10) || 0;
+    changed(true);
+  }
+
   function hideError() { ui.error.hidden = true; clear(ui.error); }
 
   function showError(err) {
@@ -561,7 +593,7 @@
   // ---------------------------------------------------------------- results
   function clearResults() {
     clear(ui.thead); clear(ui.tbody);
-    ui.chart.hidden = true; ui.chartNone.hidden = true; ui.suppressedNote.hidden = true;
+    ui.chart.hidden = true; ui.chartNone.hidden = true; ui.suppressedNote.hidden = true; ui.pager.hidden = true;
   }
 
   function resultDims(body) {
@@ -613,7 +645,7 @@
     var nSup = rows.filter(isSuppressed).length;
     var total = pick(m, ["total_row_count", "total", "row_count"]);
     var summary = rows.length + (rows.length === 1 ? " row" : " rows");
-    if (typeof total === "number" && total > rows.length) summary += " shown of " + total + " (download for paging links)";
+    if (typeof total === "number" && total > rows.length) summary += " shown of " + total;
     if (nSup) summary += ", " + nSup + " withheld for privacy";
     ui.summary.textContent = summary + ".";
 
@@ -921,6 +953,7 @@
         state = defaultState(name);
         if (fromPage.dims) state.dims = fromPage.dims.slice();
         if (fromPage.measures) state.measures = fromPage.measures.slice();
+        state.offset = fromPage.offset || 0;
         state.filters = {};
         Object.keys(fromPage.filters).forEach(function (k) { state.filters[k] = fromPage.filters[k].slice(); });
         // R13 filters depend on others: apply the prerequisites first, then the rest.
@@ -932,7 +965,7 @@
       renderDatasetSelect();
       renderDefinitions();
       renderNotes(null);
-      changed();
+      changed(true);
     });
   }
 
@@ -956,7 +989,8 @@
       chart: $("chart"), chartCaption: $("chart-caption"), chartSvg: $("chart-svg"), chartLegend: $("chart-legend"),
       chartMeasure: $("chart-measure"), chartMeasureWrap: $("chart-measure-wrap"), chartNone: $("chart-none"),
       thead: document.querySelector("#table thead"), tbody: document.querySelector("#table tbody"), tableCaption: $("table-caption"),
-      suppressedNote: $("suppressed-note"), disclosureBody: $("disclosure-body"), dataVersion: $("data-version"),
+      suppressedNote: $("suppressed-note"), pager: $("pager"), pageNext: $("page-next"), pagePrev: $("page-prev"),
+      pageInfo: $("page-info"), disclosureBody: $("disclosure-body"), dataVersion: $("data-version"),
       defList: $("definition-list"), defFocus: $("definition-focus")
     };
 
@@ -972,6 +1006,8 @@
       if (lastResult) renderChart(lastResult.data || [], resultDims(lastResult), resultMeasures(lastResult));
     });
     ui.copy.addEventListener("click", copyUrl);
+    ui.pageNext.addEventListener("click", function () { goPage(ui.pageNext); });
+    ui.pagePrev.addEventListener("click", function () { goPage(ui.pagePrev); });
     var resizeTimer = null, lastWidth = window.innerWidth;
     window.addEventListener("resize", function () {
       if (window.innerWidth === lastWidth) return;
