@@ -262,8 +262,13 @@ class VersionClock(Generic[T]):
     """
 
     def __init__(self, fetch: Callable[[], T], *, on_change: Callable[[T], None] | None = None,
-                 key: Callable[[T], Any] = lambda v: v, max_age_s: float = 0.0):
+                 key: Callable[[T], Any] = lambda v: v, max_age_s: float = 0.0,
+                 generation: Callable[[], int | None] | None = None):
         self._fetch = fetch
+        # A counter that moves whenever anything could have published (None: unknown). When it
+        # has not moved since the last look-up *started*, that look-up's answer is still exact.
+        self._generation = generation
+        self._value_gen: int | None = None
         self._on_change = on_change
         self._key = key
         self.max_age_s = max_age_s
@@ -278,6 +283,9 @@ class VersionClock(Generic[T]):
 
     def current(self) -> T:
         with self._cond:
+            if self._done and not self._running and self._value_gen is not None and self._generation is not None \
+                    and self._generation() == self._value_gen:
+                return self._value  # type: ignore[return-value]
             if self.max_age_s > 0 and self._done and time.monotonic() - self._value_at <= self.max_age_s:
                 return self._value  # type: ignore[return-value]
             # The first look-up that starts after now (a running one began before we arrived).
@@ -294,6 +302,7 @@ class VersionClock(Generic[T]):
                     break
                 self._cond.wait()
         try:
+            gen = self._generation() if self._generation is not None else None
             value = self._fetch()
             with self._cond:
                 changed = self._done == 0 or self._key(value) != self._key(self._value)  # type: ignore[arg-type]
@@ -308,12 +317,72 @@ class VersionClock(Generic[T]):
             raise
         with self._cond:
             self._value = value
+            self._value_gen = gen
             self._value_at = time.monotonic()
             self._done = mine
             self._running = False
             self.lookups += 1
             self._cond.notify_all()
         return value
+
+
+_READ_PREFIXES = ("select", "with", "show", "describe", "desc", "exists", "explain", "(")
+
+
+class WriteCounter:
+    """Counts statements that may write through one embedded engine (chDB: only this process can).
+
+    The embedded engine belongs to one process, so a new version can only be published through
+    this process's engine; every ``command``, ``insert_arrow`` and non-read ``query`` moves the
+    counter before and after it runs. A ClickHouse server can be written by anyone, so there the
+    counter is not used and every request looks the version up (shared among concurrent ones).
+    """
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+    def wrap(self, engine: Any) -> None:
+        if getattr(engine, "_crosstrack_write_counter", None) is not None:
+            return
+        from sqlglot import exp
+
+        def counted(fn: Callable[..., Any], is_write: Callable[..., bool]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                if not is_write(*args, **kwargs):
+                    return fn(*args, **kwargs)
+                self.bump()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.bump()
+            return call
+
+        def query_writes(sql: Any = "", *_: Any, **__: Any) -> bool:
+            if isinstance(sql, exp.Expression):
+                return not isinstance(sql, exp.Query)
+            return not str(sql).lstrip().lower().startswith(_READ_PREFIXES)
+
+        always = lambda *a, **k: True  # noqa: E731
+        engine.command = counted(engine.command, always)
+        engine.insert_arrow = counted(engine.insert_arrow, always)
+        engine.query = counted(engine.query, query_writes)
+        engine.query_arrow = counted(engine.query_arrow, query_writes)
+        engine._crosstrack_write_counter = self
+
+
+def _engine_counter(engine: Any) -> WriteCounter | None:
+    if engine is None or not getattr(engine, "embedded", False):
+        return None
+    counter = getattr(engine, "_crosstrack_write_counter", None)
+    if counter is None:
+        counter = WriteCounter()
+        counter.wrap(engine)
+    return counter
 
 
 @dataclass
@@ -338,10 +407,17 @@ def install(service: Any, max_bytes: int | None = None, *, max_age_s: float = 0.
         return handle
     settings = service.settings
     cache = ResultCache(settings.cache_bytes if max_bytes is None else max_bytes)
+
+    def generation() -> int | None:
+        # Only an engine already open is looked at (the service opens it lazily).
+        counter = _engine_counter(getattr(service, "_engine", None))
+        return counter.value if counter is not None else None
+
     # The class's version() (the instance attribute set below shadows it for callers).
     clock = VersionClock(lambda: type(service).version(service),
                          on_change=lambda v: cache.observe_version(v.version_id),
-                         key=lambda v: v.version_id if v is not None else None, max_age_s=max_age_s)
+                         key=lambda v: v.version_id if v is not None else None, max_age_s=max_age_s,
+                         generation=generation)
     service.cache = cache
     service.version = clock.current
     handle = CacheHandle(cache, clock)

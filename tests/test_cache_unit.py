@@ -173,3 +173,44 @@ def test_version_clock_propagates_a_failed_lookup_and_recovers():
         clock.current()
     state["fail"] = False
     assert clock.current() == "A"
+
+
+def test_version_clock_skips_lookups_only_while_nothing_could_have_published():
+    """Embedded engine: only this process can publish, so while no write went through its engine
+    the last look-up is still exact; any write forces a fresh one (no stale answer)."""
+    current = {"v": "A"}
+    gen = {"n": 0}
+    calls = []
+
+    def fetch():
+        calls.append(1)
+        return current["v"]
+
+    clock = VersionClock(fetch, generation=lambda: gen["n"])
+    assert clock.current() == "A" and clock.current() == "A" and clock.current() == "A"
+    assert len(calls) == 1
+    current["v"] = "B"
+    gen["n"] += 2  # a publish: the counter moves before and after the write
+    assert clock.current() == "B"
+    assert len(calls) == 2
+    unknown = VersionClock(fetch, generation=lambda: None)  # a server: always look up
+    unknown.current()
+    unknown.current()
+    assert len(calls) == 4
+
+
+def test_write_counter_counts_writes_not_reads_on_the_real_engine():
+    from api.cache import _engine_counter
+    from crosstrack.config import load_settings
+    from crosstrack.engine import Engine
+
+    engine = Engine.from_settings(load_settings(clickhouse_url="chdb://memory"))
+    counter = _engine_counter(engine)
+    assert counter is not None and _engine_counter(engine) is counter
+    before = counter.value
+    engine.query("SELECT 1")
+    engine.scalar("SELECT count() FROM numbers(3)")
+    assert counter.value == before
+    engine.command("CREATE DATABASE IF NOT EXISTS cache_unit_writes")
+    assert counter.value == before + 2
+    engine.command("DROP DATABASE IF EXISTS cache_unit_writes")
