@@ -65,6 +65,8 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
 
     def _shot(page: Any, name: str, *, full_page: bool = True) -> Path:
         path = SCREENSHOTS / f"{request.node.name}-{name}.png"
+        if full_page:  # from the top, so the sticky URL bar sits where it belongs
+            page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(path), full_page=full_page)
         return path
 

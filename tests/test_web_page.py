@@ -90,6 +90,8 @@ def test_web_build_query_by_clicks_shows_canonical_url_with_same_rows_k2_k3(api_
     assert body["meta"]["query"]["filters"]["race"] == ["B", "W"]
     assert body["meta"]["query"]["filters"]["snapshot_year"] == ["2023", "2024"]
     assert_table_matches(page, body)
+    assert not page.locator("#pager").is_visible(), "one page of rows needs no pager"
+    assert page.locator("#chart").is_visible() and not page.locator("#error").is_visible()
     # The link itself runs the query from a browser.
     assert page.get_attribute("#api-url", "href") == shown
     # The page's own address carries the same choices.
