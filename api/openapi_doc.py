@@ -31,9 +31,10 @@ def _error(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _dataset_path(ds) -> dict[str, Any]:
+def _dataset_path(ds, settings, extra_codes: dict[str, list[str]]) -> dict[str, Any]:
     dims = list(ds.dimensions)
     meas = list(ds.measures)
+    order_items = [*dims, *meas, *(f"-{x}" for x in [*dims, *meas])]
     params: list[dict[str, Any]] = [
         {"name": "dimensions", "in": "query", "required": False, "style": "form", "explode": False,
          "description": "Dimensions to group by, comma-separated. Allowed: " + ", ".join(dims),
@@ -42,13 +43,15 @@ def _dataset_path(ds) -> dict[str, Any]:
         {"name": "measures", "in": "query", "required": False, "style": "form", "explode": False,
          "description": f"Measures, comma-separated (default {ds.people_measure}). Allowed: " + ", ".join(meas),
          "schema": {"type": "array", "items": {"type": "string", "enum": meas}}, "example": [ds.people_measure]},
-        {"name": "order", "in": "query", "required": False,
-         "description": "Selected dimensions/measures, comma-separated; prefix '-' for descending.",
-         "schema": {"type": "string"}, "example": f"-{ds.people_measure}"},
+        {"name": "order", "in": "query", "required": False, "style": "form", "explode": False,
+         "description": "Selected dimensions/measures, comma-separated; prefix '-' for descending "
+                        "(naming one that is not selected is a 400).",
+         "schema": {"type": "array", "items": {"type": "string", "enum": order_items}},
+         "example": [f"-{ds.people_measure}"]},
         {"name": "limit", "in": "query", "required": False, "description": "Page size.",
-         "schema": {"type": "integer", "minimum": 1}, "example": 100},
+         "schema": {"type": "integer", "minimum": 1, "maximum": settings.max_page_size}, "example": 100},
         {"name": "offset", "in": "query", "required": False, "description": "Rows to skip.",
-         "schema": {"type": "integer", "minimum": 0}, "example": 0},
+         "schema": {"type": "integer", "minimum": 0, "maximum": settings.max_offset}, "example": 0},
         {"name": "format", "in": "query", "required": False, "description": "json (default) or csv; Accept works too.",
          "schema": {"type": "string", "enum": ["json", "csv"]}, "example": "json"},
     ]
@@ -56,6 +59,8 @@ def _dataset_path(ds) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
         if d.codes:
             schema["items"]["enum"] = [c for c, _ in d.codes]
+        elif d.name in extra_codes:
+            schema["items"]["enum"] = list(extra_codes[d.name])
         desc = f"Filter on {d.title}: one or more codes, repeated or comma-separated. {d.description}".strip()
         if d.requires:
             desc += " (R13: needs offender_status as a dimension and exactly one status selected.)"
@@ -99,15 +104,139 @@ def _dataset_path(ds) -> dict[str, Any]:
         }}}
 
 
+# Errors any operation can answer with, in the one envelope (FastAPI's default 422
+# HTTPValidationError is never sent: api/errors.py answers validation errors with a 400 envelope).
+_COMMON_ERRORS = {
+    "400": "A parameter or the query is not valid; the envelope names it and what is allowed.",
+    "404": "Unknown dataset or address.",
+    "422": "R13: governing/leading charge dimension without a single offender status.",
+    "429": "Too many requests from this client (rate limiting); see Retry-After.",
+    "503": "Engine unavailable, no data published yet, or a query limit was hit; see Retry-After.",
+}
+
+
+def _cube_query_schema(service: Service) -> dict[str, Any]:
+    dims = [f"{ds.name}.{d}" for ds in service.catalog.values() for d in ds.dimensions]
+    meas = [f"{ds.name}.{m}" for ds in service.catalog.values() for m in ds.measures]
+    return {"type": "object", "description": "A Cube query; all members from one view.", "properties": {
+        "measures": {"type": "array", "items": {"type": "string", "enum": meas}},
+        "dimensions": {"type": "array", "items": {"type": "string", "enum": dims}},
+        "filters": {"type": "array", "items": {"type": "object", "properties": {
+            "member": {"type": "string", "enum": dims},
+            "operator": {"type": "string", "enum": ["equals", "notEquals"]},
+            "values": {"type": "array", "items": {"type": "string"}}}}},
+        "order": {"type": "object", "additionalProperties": {"type": "string", "enum": ["asc", "desc"]}},
+        "limit": {"type": "integer", "minimum": 1},
+        "offset": {"type": "integer", "minimum": 0}}}
+
+
+def _document_errors_and_cube_input(schema: dict[str, Any], service: Service) -> None:
+    """Every operation documents the error envelope it can answer with; the Cube-compatible load
+    documents its input (``query`` as JSON for GET, ``{"query": ...}`` for POST)."""
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            responses = op["responses"]
+            for status, text in _COMMON_ERRORS.items():
+                if status not in responses or "HTTPValidationError" in str(responses[status]):
+                    responses[status] = _error(text)
+            if path.endswith("/metadata"):
+                responses.setdefault("304", {"description": "Not modified (If-None-Match matched the ETag)."})
+    schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    load = schema.get("paths", {}).get("/cubejs-api/v1/load", {})
+    query = _cube_query_schema(service)
+    if "get" in load:
+        load["get"]["parameters"] = [{"name": "query", "in": "query", "required": True,
+                                      "description": "The Cube query as JSON.",
+                                      "content": {"application/json": {"schema": query}}}]
+    if "post" in load:
+        load["post"]["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["query"], "properties": {"query": query}}}}}
+
+
+def _metadata_path() -> dict[str, Any]:
+    return {"get": {
+        "tags": ["datasets"], "operationId": "dataset_metadata", "summary": "Describe one dataset",
+        "parameters": [{"name": "dataset", "in": "path", "required": True, "schema": {"type": "string"},
+                        "example": "population"}],
+        "responses": {"200": {"description": "Dimensions (codes, labels, definitions), measures, snapshot years, "
+                                             "disclosure rules and the data version.",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "304": {"description": "Not modified."},
+                      "404": _error("Unknown dataset."),
+                      "503": _error("Engine unavailable.")}}}
+
+
+CUBE_QUERY_SCHEMA = {
+    "type": "object",
+    "description": "A Cube query: members are written view.member; filters support equals and notEquals.",
+    "properties": {
+        "measures": {"type": "array", "items": {"type": "string"}},
+        "dimensions": {"type": "array", "items": {"type": "string"}},
+        "filters": {"type": "array", "items": {"type": "object", "properties": {
+            "member": {"type": "string"}, "operator": {"type": "string", "enum": ["equals", "notEquals"]},
+            "values": {"type": "array", "items": {"type": "string"}}}}},
+        "order": {"anyOf": [{"type": "object"}, {"type": "array"}]},
+        "limit": {"type": "integer", "minimum": 1},
+        "offset": {"type": "integer", "minimum": 0},
+        "total": {"type": "boolean"},
+    },
+    "example": {"measures": ["population.people"], "dimensions": ["population.race"],
+                "filters": [{"member": "population.snapshot_year", "operator": "equals", "values": ["2024"]}]},
+}
+
+
+def _cube_load_path() -> dict[str, Any]:
+    responses = {
+        "200": {"description": "Cube's load response; each row also carries <view>.suppressed.",
+                "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "query": {"type": "object"}, "data": {"type": "array", "items": {"type": "object"}},
+                    "annotation": {"type": "object"}}}}}},
+        "400": _error("The query is not valid JSON or names an unknown member, operator or code."),
+        "404": _error("The query names an unknown view."),
+        "422": _error("R13: governing/leading charge dimension without a single offender status."),
+        "503": _error("Engine unavailable or a query limit was hit."),
+    }
+    return {
+        "get": {"tags": ["cube-compatible"], "operationId": "cube_load_get",
+                "summary": "Cube-compatible load (GET ?query=JSON)",
+                "parameters": [{"name": "query", "in": "query", "required": True,
+                                "description": "A Cube query as JSON text.",
+                                "schema": {"type": "string"},
+                                "example": '{"measures":["population.people"],"dimensions":["population.race"]}'}],
+                "responses": responses},
+        "post": {"tags": ["cube-compatible"], "operationId": "cube_load_post",
+                 "summary": "Cube-compatible load (POST {\"query\": ...})",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["query"], "properties": {"query": CUBE_QUERY_SCHEMA}}}}},
+                 "responses": responses},
+    }
+
+
 def install_openapi(app: FastAPI, service: Service) -> None:
+    built: dict[str, Any] = {}
+
     def custom() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
+        # Snapshot years come from the published data, so the schema follows the data version.
+        try:
+            version = service.version()
+        except Exception:  # noqa: BLE001 - no data or no engine: describe without data-driven enums
+            version = None
+        key = version.version_id if version else "-"
+        if key in built:
+            return built[key]
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         paths = schema.setdefault("paths", {})
+        paths["/api/v1/{dataset}/metadata"] = _metadata_path()
+        paths["/cubejs-api/v1/load"] = _cube_load_path()
         for ds in service.catalog.values():
-            paths[f"/api/v1/{ds.name}"] = _dataset_path(ds)
+            extra = service.extra_codes(ds, version) if version else {}
+            paths[f"/api/v1/{ds.name}"] = _dataset_path(ds, service.settings, extra)
+        built.clear()
+        built[key] = schema
         app.openapi_schema = schema
         return schema
 

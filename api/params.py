@@ -188,7 +188,8 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
             raise ApiError(
                 422, "requires_single_status",
                 f"{d} is available only when {target} is one of the dimensions and exactly one "
-                f"{target} is selected (R13). Select first: dimensions=...,{target} and {example}.",
+                f"{target} is chosen (R13). First add {target} to dimensions and choose one, e.g. "
+                f"dimensions=...,{target}&{example}.",
                 parameter=d, allowed=t_allowed)
 
     # A filter that selects every code asks the same question as no filter (K3); the R13
