@@ -316,3 +316,28 @@ def test_engine_unavailable_gives_503(api_live):
     finally:
         server.stop()
         set_default_service(api_live.service)
+
+
+def test_k1_raised_k_applies_over_http(api_live):
+    """K1: k comes from configuration and can be raised (never lowered): with k=10 no published
+    people count is below 10 and more rows are suppressed than with k=5."""
+    from api.app import create_app
+    from api.service import Service, set_default_service
+    from crosstrack.config import SettingsError, load_settings
+    from fixtures_api import ThreadServer
+
+    with pytest.raises(SettingsError):
+        load_settings(k=4)
+    high = load_settings(clickhouse_url="chdb://memory", data_dir=api_live.settings.data_dir,
+                         database=api_live.settings.database, person_key_secret="api-test-secret", k=10)
+    server = ThreadServer(create_app(high, service=Service(high))).start()
+    try:
+        params = {"dimensions": "agency,race", "snapshot_year": "2022"}
+        hi = httpx.get(server.url + POP, params=params, timeout=30).json()
+        lo = api_live.get(POP, params=params).json()
+        assert hi["meta"]["disclosure"]["k"] == 10
+        assert all(r["people"] >= 10 for r in hi["data"] if not r["suppressed"])
+        assert hi["meta"]["suppressed_count"] > lo["meta"]["suppressed_count"]
+    finally:
+        server.stop()
+        set_default_service(api_live.service)
