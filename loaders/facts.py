@@ -119,17 +119,17 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
                            f"ORDER BY n DESC, statute").rows
 
     step("governing offense (R9) and leading charge (R10)")
-    order = "tuple(ch.filing, ch.docket, ch.charge_no)"
+    # R9/R10 depend only on the placement's charges, so they are computed once per placement
+    order = "tuple(filing, docket, charge_no)"
     engine.command(
-        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT c.snapshot_year AS snapshot_year, c.person_id AS person_id, "
-        f"count() AS n_all, countIf(ch.governing = 'Y' OR ch.sentence = 'INCARCERATION') AS n_gov, "
+        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT episode_id, "
+        f"count() AS n_all, countIf(governing = 'Y' OR sentence = 'INCARCERATION') AS n_gov, "
         # R9: the IMS flag first; else the first charge sentenced to incarceration in docket order
-        f"argMinIf(tuple(ch.otype, ch.osub, ch.severity), tuple(ch.governing != 'Y', {order}), "
-        f"ch.governing = 'Y' OR ch.sentence = 'INCARCERATION') AS gov, "
+        f"argMinIf(tuple(otype, osub, severity), tuple(governing != 'Y', {order}), "
+        f"governing = 'Y' OR sentence = 'INCARCERATION') AS gov, "
         # R10: the first felony in docket order, else the first misdemeanour
-        f"argMin(tuple(ch.otype, ch.osub, ch.severity), tuple(ch.severity != 'F', {order})) AS lead "
-        f"FROM {s}.cust AS c INNER JOIN {s}.ch AS ch ON ch.episode_id = c.episode_id "
-        f"GROUP BY snapshot_year, person_id")
+        f"argMin(tuple(otype, osub, severity), tuple(severity != 'F', {order})) AS lead "
+        f"FROM {s}.ch GROUP BY episode_id")
 
     step("keyed hashes of person ids")
     ids = engine.query_arrow(f"SELECT DISTINCT person_id FROM {s}.cust").column("person_id").to_pylist()
@@ -166,7 +166,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"INSERT INTO {t}.custody_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in exprs.items())} "
         f"FROM {s}.cust AS c INNER JOIN {s}.keys AS k ON k.person_id = c.person_id "
         f"LEFT JOIN {s}.enr AS n ON n.snapshot_year = c.snapshot_year AND n.person_id = c.person_id "
-        f"LEFT JOIN {s}.gl AS g ON g.snapshot_year = c.snapshot_year AND g.person_id = c.person_id")
+        f"LEFT JOIN {s}.gl AS g ON g.episode_id = c.episode_id")
 
     step("writing charge_facts")
     engine.command(fact_ddl(target, "charge_facts"))
