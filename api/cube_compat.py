@@ -34,6 +34,22 @@ def _member_view(member: Any, parameter: str) -> str:
     return member.split(".", 1)[0]
 
 
+def _check_shapes(query: dict) -> None:
+    """Reject wrongly shaped query fields with a 400 naming them (never a 500 from iterating them)."""
+    for key in ("measures", "dimensions", "filters"):
+        value = query.get(key)
+        if value is not None and not isinstance(value, list):
+            raise ApiError(400, "bad_query", f"{key} must be a list.", parameter=f"query.{key}")
+    for f in query.get("filters") or []:
+        if isinstance(f, dict) and f.get("values") is not None and not isinstance(f.get("values"), list):
+            raise ApiError(400, "bad_query", "filter values must be a list.", parameter="query.filters")
+    order = query.get("order")
+    if order is not None and not isinstance(order, dict) and not (
+            isinstance(order, list) and all(isinstance(p, list) and len(p) == 2 for p in order)):
+        raise ApiError(400, "bad_query", "order must be an object {member: 'asc'|'desc'} or a list of "
+                       "[member, direction] pairs.", parameter="query.order")
+
+
 def to_question(service: Service, query: Any):
     """Translate a Cube query object into (dataset, Question); errors name the query field."""
     if not isinstance(query, dict):
@@ -46,6 +62,7 @@ def to_question(service: Service, query: Any):
     if query.get("ungrouped"):
         raise ApiError(400, "unsupported", "ungrouped queries would publish person-level rows and are not allowed.",
                        parameter="query.ungrouped")
+    _check_shapes(query)
     members = [*(query.get("measures") or []), *(query.get("dimensions") or [])]
     members += [f.get("member") or f.get("dimension") for f in query.get("filters", []) or [] if isinstance(f, dict)]
     views = {_member_view(m, "query") for m in members}

@@ -104,58 +104,6 @@ def _dataset_path(ds, settings, extra_codes: dict[str, list[str]]) -> dict[str, 
         }}}
 
 
-# Errors any operation can answer with, in the one envelope (FastAPI's default 422
-# HTTPValidationError is never sent: api/errors.py answers validation errors with a 400 envelope).
-_COMMON_ERRORS = {
-    "400": "A parameter or the query is not valid; the envelope names it and what is allowed.",
-    "404": "Unknown dataset or address.",
-    "422": "R13: governing/leading charge dimension without a single offender status.",
-    "429": "Too many requests from this client (rate limiting); see Retry-After.",
-    "503": "Engine unavailable, no data published yet, or a query limit was hit; see Retry-After.",
-}
-
-
-def _cube_query_schema(service: Service) -> dict[str, Any]:
-    dims = [f"{ds.name}.{d}" for ds in service.catalog.values() for d in ds.dimensions]
-    meas = [f"{ds.name}.{m}" for ds in service.catalog.values() for m in ds.measures]
-    return {"type": "object", "description": "A Cube query; all members from one view.", "properties": {
-        "measures": {"type": "array", "items": {"type": "string", "enum": meas}},
-        "dimensions": {"type": "array", "items": {"type": "string", "enum": dims}},
-        "filters": {"type": "array", "items": {"type": "object", "properties": {
-            "member": {"type": "string", "enum": dims},
-            "operator": {"type": "string", "enum": ["equals", "notEquals"]},
-            "values": {"type": "array", "items": {"type": "string"}}}}},
-        "order": {"type": "object", "additionalProperties": {"type": "string", "enum": ["asc", "desc"]}},
-        "limit": {"type": "integer", "minimum": 1},
-        "offset": {"type": "integer", "minimum": 0}}}
-
-
-def _document_errors_and_cube_input(schema: dict[str, Any], service: Service) -> None:
-    """Every operation documents the error envelope it can answer with; the Cube-compatible load
-    documents its input (``query`` as JSON for GET, ``{"query": ...}`` for POST)."""
-    for path, item in schema.get("paths", {}).items():
-        for method, op in item.items():
-            if not isinstance(op, dict) or "responses" not in op:
-                continue
-            responses = op["responses"]
-            for status, text in _COMMON_ERRORS.items():
-                if status not in responses or "HTTPValidationError" in str(responses[status]):
-                    responses[status] = _error(text)
-            if path.endswith("/metadata"):
-                responses.setdefault("304", {"description": "Not modified (If-None-Match matched the ETag)."})
-    schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
-    schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
-    load = schema.get("paths", {}).get("/cubejs-api/v1/load", {})
-    query = _cube_query_schema(service)
-    if "get" in load:
-        load["get"]["parameters"] = [{"name": "query", "in": "query", "required": True,
-                                      "description": "The Cube query as JSON.",
-                                      "content": {"application/json": {"schema": query}}}]
-    if "post" in load:
-        load["post"]["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["query"], "properties": {"query": query}}}}}
-
-
 def _metadata_path() -> dict[str, Any]:
     return {"get": {
         "tags": ["datasets"], "operationId": "dataset_metadata", "summary": "Describe one dataset",

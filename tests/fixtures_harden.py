@@ -58,3 +58,133 @@ def serve_asgi() -> Iterator[Callable[..., LiveServer]]:
     yield _serve
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def serve_asgi_module() -> Iterator[Callable[..., LiveServer]]:
+    """``serve_asgi`` for module-scoped apps."""
+    started: list[LiveServer] = []
+
+    def _serve(app: Any, **kw: Any) -> LiveServer:
+        srv = LiveServer(app, **kw).start()
+        started.append(srv)
+        return srv
+
+    yield _serve
+    for srv in started:
+        srv.stop()
+
+
+# --- identifier capture (K6 / P3) ----------------------------------------------------------------
+import csv as _csv
+import logging as _logging
+import re as _re
+from dataclasses import dataclass as _dataclass, field as _field
+from pathlib import Path as _Path
+
+_TOKEN = _re.compile(rb"[A-Za-z0-9]+")
+_DATE = _re.compile(rb"(?<![0-9])((?:19|20)[0-9]{2})-([01][0-9])-([0-3][0-9])(?![0-9])")
+# Shapes of the synthetic extracts' identifiers, flagged even when not in the loaded set.
+_SHAPES = _re.compile(rb"(?<![A-Za-z0-9])(SID[0-9]{6,}|E[0-9]{8}|[0-9]{4}CR[0-9]{6})(?![A-Za-z0-9])")
+
+
+@_dataclass
+class Capture:
+    """Every byte the tests received from the app (bodies, headers, SQL rows, logs), scanned as
+    it arrives for identifiers from the loaded extracts (P3/K6)."""
+
+    identifiers: set[bytes]
+    allowed_dates: set[bytes]
+    responses: int = 0
+    bytes_seen: int = 0
+    hits: list[tuple[str, str]] = _field(default_factory=list)
+    by_source: dict[str, int] = _field(default_factory=dict)
+
+    def scan(self, source: str, data: bytes | str) -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        self.bytes_seen += len(data)
+        self.by_source[source] = self.by_source.get(source, 0) + 1
+        for tok in _TOKEN.findall(data):
+            if tok in self.identifiers:
+                self.hits.append((source, "identifier " + tok.decode()[:4] + "…"))
+        for m in _SHAPES.finditer(data):
+            self.hits.append((source, "identifier-shaped " + m.group(0).decode()[:4] + "…"))
+        for m in _DATE.finditer(data):
+            if m.group(0) not in self.allowed_dates and not (m.group(2) == b"01" and m.group(3) == b"01"):
+                self.hits.append((source, "exact date " + m.group(0).decode()))
+
+    def response(self, source: str, status: int, headers: Any, body: bytes) -> None:
+        self.responses += 1
+        pairs = headers.items() if hasattr(headers, "items") else headers
+        head = "\n".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in pairs)
+        self.scan(source, f"{status}\n{head}\n".encode("utf-8", "surrogatepass") + (body or b""))
+
+
+class _CaptureHandler(_logging.Handler):
+    def __init__(self, cap: Capture):
+        super().__init__(level=_logging.DEBUG)
+        self.cap = cap
+        self.records = 0
+
+    def emit(self, record: _logging.LogRecord) -> None:
+        try:
+            self.records += 1
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + _logging.Formatter().formatException(record.exc_info)
+            self.cap.scan("log", text)
+        except Exception:  # noqa: BLE001 - a log handler must never raise
+            pass
+
+
+def extract_identifiers(extracts: _Path) -> set[bytes]:
+    """person ids, episode ids, dates of birth and docket numbers of the raw extracts."""
+    ids: set[bytes] = set()
+    cols = {"people.csv": ("person_id",), "custody_episodes.csv": ("episode_id", "person_id"),
+            "charges.csv": ("docket_number", "person_id"), "program_enrollments.csv": ("person_id",)}
+    for name, wanted in cols.items():
+        with (extracts / name).open(encoding="utf-8", newline="") as f:
+            for row in _csv.DictReader(f):
+                ids.update(row[c].encode() for c in wanted if row.get(c))
+    return ids
+
+
+@pytest.fixture(scope="session")
+def harden_capture(api_live: Any) -> Iterator[Capture]:
+    """Scanner for every byte the hardening tests receive; logs of the app are captured too.
+
+    Identifiers: the raw extracts' person ids, episode ids and docket numbers, and every
+    person_key (decimal and hex) in the published facts. Exact dates: any YYYY-MM-DD except a
+    January 1 snapshot and the date of the load itself (``loaded_at``, not about a person)."""
+    svc = api_live.service
+    version = svc.version()
+    ids = extract_identifiers(api_live.extracts)
+    for table in ("custody_facts", "charge_facts"):
+        rows = svc.engine.query(f"SELECT DISTINCT person_key FROM `{version.database}`.`{table}`").rows
+        for (pk,) in rows:
+            ids.add(str(int(pk)).encode())
+            ids.add(f"{int(pk):x}".encode())
+            ids.add(f"{int(pk):016x}".encode())
+    allowed = set()
+    if version.loaded_at is not None:
+        allowed.add(version.loaded_at.date().isoformat().encode())
+    import datetime as _dt
+
+    allowed.add(_dt.date.today().isoformat().encode())
+    allowed.add(_dt.datetime.now(_dt.timezone.utc).date().isoformat().encode())
+    cap = Capture(ids, allowed)
+    handler = _CaptureHandler(cap)
+    root = _logging.getLogger()
+    watched = [_logging.getLogger(n) for n in ("crosstrack", "uvicorn", "uvicorn.error", "api", "cube", "loaders")]
+    old_levels = [lg.level for lg in watched]
+    root.addHandler(handler)
+    for lg in watched:
+        lg.setLevel(_logging.DEBUG)
+    cap.log_handler = handler  # type: ignore[attr-defined]
+    try:
+        yield cap
+    finally:
+        root.removeHandler(handler)
+        for lg, lvl in zip(watched, old_levels):
+            lg.setLevel(lvl)
