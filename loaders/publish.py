@@ -136,7 +136,6 @@ def check_database(engine: Engine, settings: Settings, database: str) -> tuple[d
         for name, n in zip(list(FACT_CODES[table]) + ["person_key"], bad):
             if n:
                 problems.append(f"{table}.{name}: {n} rows with an empty or unknown code")
-    counts["custody_facts"] and None
     years = {int(y) for (y,) in engine.query(f"SELECT DISTINCT snapshot_year FROM {d}.custody_facts").rows}
     missing = [y for y in settings.snapshot_years if y not in years]
     if missing:
