@@ -64,8 +64,31 @@ def load(
         from loaders.pipeline import run_load
     except ImportError:
         _not_yet("loading")
-    code = run_load(settings, source, max_rejects=max_rejects, rejects_report=rejects_report, console=console)
+    code = run_load(settings, source, max_rejects=max_rejects, rejects_report=rejects_report, console=console,
+                    before_publish=[_rollup_hook(settings)])
     raise typer.Exit(code)
+
+
+def _rollup_hook(settings):
+    """Build the model's rollups inside the new version before it is published, so a reader
+    never meets a version without them. The model is checked first: a broken model stops the
+    load before anything is built."""
+    from cube import ModelError, load_model
+    from cube.rollups import build_rollups
+
+    try:
+        model = load_model(settings.models_dir)
+    except ModelError as err:
+        for line in err.diagnostics:
+            console.print(str(line))
+        console.print("[red]error:[/red] the model has errors; nothing was loaded")
+        raise typer.Exit(4) from None
+
+    def hook(engine, database):
+        built = build_rollups(engine, model, database)
+        console.print(f"built {len(built)} rollup(s): {', '.join(built)}")
+
+    return hook
 
 
 @model_app.command("validate")
