@@ -20,7 +20,7 @@ from api.disclosure import Disclosure
 from api.errors import ApiError
 from api.params import Question, parse_params
 from crosstrack.config import Settings
-from crosstrack.engine import Engine, query_limits
+from crosstrack.engine import Engine, QueryLimitExceeded, query_limits
 
 log = logging.getLogger("crosstrack.api")
 
@@ -202,10 +202,13 @@ class Service:
             "measures": needed,
             "filters": [{"member": ds.dimensions[name].member, "operator": "equals", "values": list(codes)}
                         for name, codes in q.filters],
-            "limit": self.settings.query_max_result_rows,
+            # One row more than allowed, so an over-large result is an error, never silently cut.
+            "limit": self.settings.query_max_result_rows + 1,
         }
         result = self.query_engine.load(query, database=version.database,
                                         settings=query_limits(self.settings), internal=True)
+        if len(result.data) > self.settings.query_max_result_rows:
+            raise QueryLimitExceeded("the query result had more rows than the configured limit")
         # Only the rules of the requested measures are applied; suppression looks at every
         # governing people count, requested or not.
         rules = ds.rules.__class__(ds.rules.people_members, ds.rules.cell_key_member,
