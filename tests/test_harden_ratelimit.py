@@ -110,3 +110,31 @@ def test_rate_limit_is_per_client_address():
     ca, cb = anyio.run(run)
     assert ca == [200, 200, 200, 429]
     assert cb == [200, 200, 200]
+
+
+def test_real_app_wires_the_limiter_from_settings(api_live, serve_asgi):
+    """Abuse: create_app installs the limiter from CROSSTRACK_RATE_LIMIT_PER_MINUTE; the real app
+    answers 429 with Retry-After and the envelope once a client's bucket is empty, on data,
+    metadata and unknown paths alike; the default (0) app is not limited."""
+    import api.service as service_mod
+    from api.app import create_app
+    from api.service import Service
+
+    settings = api_live.settings.model_copy(update={"rate_limit_per_minute": 4})
+    svc = Service(settings, engine=api_live.service.engine, model=api_live.service.model,
+                  version_provider=api_live.service.version)
+    previous = service_mod._default
+    app = create_app(settings, service=svc)
+    service_mod._default = previous
+    srv = serve_asgi(app)
+    with httpx.Client(base_url=srv.url, timeout=30) as c:
+        first = [c.get("/api/v1/population", params={"dimensions": "race"}).status_code for _ in range(4)]
+        assert first == [200] * 4
+        for path in ("/api/v1/population?dimensions=race", "/api/v1/population/metadata", "/nowhere", "/"):
+            r = c.get(path)
+            assert r.status_code == 429, (path, r.status_code)
+            assert int(r.headers["retry-after"]) >= 1
+            err = r.json()["error"]
+            assert set(err) == ENVELOPE_KEYS and err["status"] == 429
+    assert api_live.settings.rate_limit_per_minute == 0
+    assert all(api_live.get("/api/v1").status_code == 200 for _ in range(30))
