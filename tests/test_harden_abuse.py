@@ -180,10 +180,12 @@ def test_burst_of_expensive_queries_stays_responsive(api_live, harden_capture):
 
     def probe() -> None:
         with httpx.Client(base_url=api_live.url, timeout=HANG_GUARD_S) as c:
-            while not stop.is_set():
+            while True:  # at least one full round, however quickly the burst ends
                 for path in ("/healthz", "/api/v1/population?dimensions=race"):
                     r = c.get(path)
                     probe_statuses[r.status_code] += 1
+                if stop.is_set():
+                    break
 
     prober = threading.Thread(target=probe, daemon=True)
     prober.start()
