@@ -13,7 +13,7 @@ are applied to the chosen placement. Person ids leave the staging database only 
 from __future__ import annotations
 
 import hashlib
-import hmac
+import threading
 from typing import Callable
 
 import numpy as np
@@ -38,60 +38,85 @@ def fact_ddl(database: str, table: str) -> str:
 def person_keys(secret: bytes, person_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """person_key = first 8 bytes of HMAC-SHA256(secret, id) as UInt64 (big-endian); record_key =
     the next 4 bytes as UInt32: a per-person key for the cell-key method that only the secret's
-    holder can link to the person."""
-    base = hmac.new(secret, digestmod=hashlib.sha256)
-    pk = np.empty(len(person_ids), dtype=np.uint64)
-    rk = np.empty(len(person_ids), dtype=np.uint32)
-    for i, pid in enumerate(person_ids):
-        h = base.copy()
-        h.update(pid.encode("utf-8"))
-        d = h.digest()
-        pk[i] = int.from_bytes(d[:8], "big")
-        rk[i] = int.from_bytes(d[8:12], "big")
+    holder can link to the person. (RFC 2104 HMAC from two prepared SHA-256 states: the same
+    digest as ``hmac.new(secret, id, sha256)``, without its per-call Python overhead.)"""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    inner_copy = hashlib.sha256(bytes(b ^ 0x36 for b in key)).copy
+    outer_copy = hashlib.sha256(bytes(b ^ 0x5C for b in key)).copy
+    digests = []
+    append = digests.append
+    for pid in person_ids:
+        inner = inner_copy()
+        inner.update(pid.encode("utf-8"))
+        outer = outer_copy()
+        outer.update(inner.digest())
+        append(outer.digest())
+    d = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
+    pk = d[:, :8].copy().view(">u8").ravel().astype(np.uint64)
+    rk = d[:, 8:12].copy().view(">u4").ravel().astype(np.uint32)
     return pk, rk
 
 
 def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
                 step: Callable[[str], None] = lambda s: None) -> dict[str, object]:
-    """Create ``target.custody_facts`` and ``target.charge_facts``; returns notes for the summary."""
+    """Create ``target.custody_facts`` and ``target.charge_facts``; returns notes for the summary.
+
+    Staging tables join on ``pid`` / ``eid``, UInt64 hashes of the person and episode ids that
+    validation made collision-free (``loaders.validate.id_hash``); the ids themselves are read
+    once more only to compute the HMAC keys."""
     s, t = qi(stage), qi(target)
     snaps = "[" + ", ".join(f"toDate32('{int(y):04d}-01-01')" for y in settings.snapshot_years) + "]"
 
     step("choosing each person's placement on each snapshot (R1)")
     engine.command(
-        f"CREATE TABLE {s}.sel ENGINE = Memory AS SELECT snap, person_id, "
-        f"argMax(episode_id, tuple(adm, rank, ifNull(rel, {OPEN_END}), episode_id)) AS episode_id FROM ("
-        f"SELECT episode_id, person_id, adm, rel, toUInt8(admission_type != 'NEW') AS rank, "
+        f"CREATE TABLE {s}.sel ENGINE = Memory AS SELECT snap, pid, "
+        f"argMax(eid, tuple(adm, rank, ifNull(rel, {OPEN_END}), episode_id)) AS eid FROM ("
+        f"SELECT eid, pid, episode_id, adm, rel, toUInt8(admission_type != 'NEW') AS rank, "
         f"arrayJoin(arrayFilter(x -> adm <= x AND ifNull(rel >= x, 1), {snaps})) AS snap FROM {s}.t_episodes) "
-        f"GROUP BY snap, person_id")
+        f"GROUP BY snap, pid")
 
     step("applying exclusions and demographics (R2-R5)")
+    # every chosen placement with the reason it is not counted ('' = counted)
     engine.command(
         f"CREATE TABLE {s}.cust ENGINE = Memory AS SELECT toUInt16(toYear(x.snap)) AS snapshot_year, x.snap AS snap, "
-        f"x.person_id AS person_id, x.episode_id AS episode_id, e.agency5 AS agency, e.facility_type AS facility_type, "
+        f"x.pid AS pid, x.eid AS eid, e.agency5 AS agency, e.facility_type AS facility_type, "
         f"e.security AS security_level, e.status AS offender_status, e.adm AS adm, p.sex AS assigned_sex, "
         f"p.gi AS gender_identity, p.race5 AS race, p.eth3 AS ethnicity, "
         # R3: age in whole years on S (January 1): a birthday on January 1 has already happened
         f"toInt32(toYear(x.snap)) - toInt32(toYear(p.dob)) - if(toMonth(p.dob) = 1 AND toDayOfMonth(p.dob) = 1, 0, 1) AS age, "
         f"multiIf(age < 25, '18-24', age < 30, '25-29', age < 40, '30-39', age < 50, '40-49', age < 60, '50-59', '60+') "
-        f"AS age_group "
-        f"FROM {s}.sel AS x INNER JOIN {s}.t_episodes AS e ON e.episode_id = x.episode_id "
-        f"INNER JOIN {s}.t_people AS p ON p.person_id = x.person_id "
+        f"AS age_group, "
         # R2: civil, safe keep, federal and compact placements and juveniles are not counted
-        f"WHERE e.status IN ('PRETRIAL', 'SENTENCED') AND age >= 18")
-    excluded = engine.query(
-        f"SELECT multiIf(e.status NOT IN ('PRETRIAL', 'SENTENCED'), e.status, 'JUVENILE') AS why, count() "
-        f"FROM {s}.sel AS x INNER JOIN {s}.t_episodes AS e ON e.episode_id = x.episode_id "
-        f"LEFT ANTI JOIN {s}.cust AS c ON c.person_id = x.person_id AND c.snap = x.snap GROUP BY why ORDER BY why").rows
+        f"multiIf(e.status NOT IN ('PRETRIAL', 'SENTENCED'), e.status, age < 18, 'JUVENILE', '') AS excluded "
+        f"FROM {s}.sel AS x INNER JOIN {s}.t_episodes AS e ON e.eid = x.eid "
+        f"INNER JOIN {s}.t_people AS p ON p.pid = x.pid")
+    excluded = engine.query(f"SELECT excluded, count() FROM {s}.cust WHERE excluded != '' "
+                            f"GROUP BY excluded ORDER BY excluded").rows
+    counted = f"(SELECT * FROM {s}.cust WHERE excluded = '')"
+
+    step("keyed hashes of person ids")
+    ids = engine.query_arrow(f"SELECT pid, person_id FROM {s}.t_people WHERE pid IN "
+                             f"(SELECT pid FROM {s}.cust WHERE excluded = '')")
+    keys: dict[str, object] = {}
+
+    def hmac_keys() -> None:  # pure Python; runs while the engine (which releases the GIL) works
+        try:
+            keys["pk"], keys["rk"] = person_keys(settings.secret_bytes(), ids.column("person_id").to_pylist())
+        except BaseException as err:  # noqa: BLE001 - re-raised in the calling thread
+            keys["error"] = err
+
+    worker = threading.Thread(target=hmac_keys, name="person-keys", daemon=True)
+    worker.start()
 
     step("program enrollments since admission (R8)")
     engine.command(
-        f"CREATE TABLE {s}.enr ENGINE = Memory AS SELECT c.snapshot_year AS snapshot_year, c.person_id AS person_id, "
+        f"CREATE TABLE {s}.enr ENGINE = Memory AS SELECT c.snapshot_year AS snapshot_year, c.pid AS pid, "
         f"count() AS total, countIf(pr.psi = 'BEH') AS beh, countIf(pr.psi = 'EDU') AS edu, "
         f"countIf(pr.psi = 'SUP') AS sup, countIf(pr.psi = 'WORK') AS work, countIf(pr.psi = 'REINV') AS reinv, "
         f"countIf(pr.psi = 'RELIG') AS relig "
-        f"FROM {s}.cust AS c INNER JOIN {s}.t_programs AS pr ON pr.person_id = c.person_id "
-        f"WHERE pr.start >= c.adm AND pr.start <= c.snap GROUP BY snapshot_year, person_id")
+        f"FROM {counted} AS c INNER JOIN {s}.t_programs AS pr ON pr.pid = c.pid "
+        f"WHERE pr.start >= c.adm AND pr.start <= c.snap GROUP BY snapshot_year, pid")
 
     step("offense types of charges (R11, R12)")
     statutes = load_statutes()
@@ -102,19 +127,24 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         "osub": [x.offense_subtype for x in statutes.values()]}), database=stage)
     chap_types = list(CHAPTER_TYPES.items())
     other_sub = list(OTHER_SUBTYPE_OF_TYPE.items())
+    # each distinct statute is typed once; charges then take their statute's row
     engine.command(
-        f"CREATE TABLE {s}.ch ENGINE = Memory AS SELECT c.person_id AS person_id, c.episode_id AS episode_id, "
-        f"c.docket AS docket, c.filing AS filing, c.charge_no AS charge_no, c.statute AS statute, "
-        f"c.severity AS severity, c.disposition AS disposition, c.sentence AS sentence, c.governing AS governing, "
+        f"CREATE TABLE {s}.statute_types ENGINE = Memory AS SELECT c.statute AS statute, "
         f"multiIf(x.otype != '', x.otype, w.otype != '', w.otype, "
         f"transform(c.chapter, {arr([k for k, _ in chap_types])}, {arr([v for _, v in chap_types])}, 'OTHER')) AS otype, "
         f"multiIf(x.osub != '', x.osub, w.osub != '', w.osub, "
         f"transform(otype, {arr([k for k, _ in other_sub])}, {arr([v for _, v in other_sub])}, 'OTHER')) AS osub, "
         f"x.otype != '' OR w.otype != '' AS known "
-        f"FROM (SELECT *, splitByChar('/', statute)[1] AS chapter, concat(chapter, '/*') AS wildcard "
-        f"FROM {s}.t_charges WHERE episode_id IN (SELECT episode_id FROM {s}.cust)) AS c "
+        f"FROM (SELECT statute, splitByChar('/', statute)[1] AS chapter, concat(chapter, '/*') AS wildcard "
+        f"FROM (SELECT DISTINCT statute FROM {s}.t_charges)) AS c "
         f"LEFT JOIN {s}.statutes AS x ON x.statute = c.statute "
         f"LEFT JOIN {s}.statutes AS w ON w.statute = c.wildcard")
+    engine.command(
+        f"CREATE TABLE {s}.ch ENGINE = Memory AS SELECT c.eid AS eid, c.docket AS docket, c.filing AS filing, "
+        f"c.charge_no AS charge_no, c.severity AS severity, c.disposition AS disposition, c.sentence AS sentence, "
+        f"c.governing AS governing, st.otype AS otype, st.osub AS osub, c.statute AS statute, st.known AS known "
+        f"FROM (SELECT * FROM {s}.t_charges WHERE eid IN (SELECT eid FROM {counted})) AS c "
+        f"INNER JOIN {s}.statute_types AS st ON st.statute = c.statute")
     unknown = engine.query(f"SELECT statute, count() AS n FROM {s}.ch WHERE NOT known GROUP BY statute "
                            f"ORDER BY n DESC, statute").rows
 
@@ -122,21 +152,22 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     # R9/R10 depend only on the placement's charges, so they are computed once per placement
     order = "tuple(filing, docket, charge_no)"
     engine.command(
-        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT episode_id, "
+        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT eid, "
         f"count() AS n_all, countIf(governing = 'Y' OR sentence = 'INCARCERATION') AS n_gov, "
         # R9: the IMS flag first; else the first charge sentenced to incarceration in docket order
         f"argMinIf(tuple(otype, osub, severity), tuple(governing != 'Y', {order}), "
         f"governing = 'Y' OR sentence = 'INCARCERATION') AS gov, "
         # R10: the first felony in docket order, else the first misdemeanour
         f"argMin(tuple(otype, osub, severity), tuple(severity != 'F', {order})) AS lead "
-        f"FROM {s}.ch GROUP BY episode_id")
+        f"FROM {s}.ch GROUP BY eid")
 
-    step("keyed hashes of person ids")
-    ids = engine.query_arrow(f"SELECT DISTINCT person_id FROM {s}.cust").column("person_id").to_pylist()
-    pk, rk = person_keys(settings.secret_bytes(), ids)
-    engine.command(f"CREATE TABLE {s}.keys (person_id String, person_key UInt64, record_key UInt32) ENGINE = Memory")
-    engine.insert_arrow("keys", pa.table({"person_id": pa.array(ids, pa.string()), "person_key": pa.array(pk),
-                                          "record_key": pa.array(rk)}), database=stage)
+    worker.join()
+    if "error" in keys:
+        raise keys["error"]  # type: ignore[misc]
+    engine.command(f"CREATE TABLE {s}.keys (pid UInt64, person_key UInt64, record_key UInt32) ENGINE = Memory")
+    engine.insert_arrow("keys", pa.table({"pid": ids.column("pid"), "person_key": pa.array(keys["pk"]),
+                                          "record_key": pa.array(keys["rk"])}), database=stage)
+    del ids
 
     step("writing custody_facts")
     engine.command(fact_ddl(target, "custody_facts"))
@@ -164,9 +195,9 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     assert list(exprs) == list(CUSTODY_FACTS)
     engine.command(
         f"INSERT INTO {t}.custody_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in exprs.items())} "
-        f"FROM {s}.cust AS c INNER JOIN {s}.keys AS k ON k.person_id = c.person_id "
-        f"LEFT JOIN {s}.enr AS n ON n.snapshot_year = c.snapshot_year AND n.person_id = c.person_id "
-        f"LEFT JOIN {s}.gl AS g ON g.episode_id = c.episode_id")
+        f"FROM {counted} AS c INNER JOIN {s}.keys AS k ON k.pid = c.pid "
+        f"LEFT JOIN {s}.enr AS n ON n.snapshot_year = c.snapshot_year AND n.pid = c.pid "
+        f"LEFT JOIN {s}.gl AS g ON g.eid = c.eid")
 
     step("writing charge_facts")
     engine.command(fact_ddl(target, "charge_facts"))
@@ -182,8 +213,8 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     engine.command(
         f"INSERT INTO {t}.charge_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in cexprs.items())} "
         # the charges-and-convictions view is sentenced people only (R2)
-        f"FROM {s}.cust AS c INNER JOIN {s}.ch AS ch ON ch.episode_id = c.episode_id "
-        f"INNER JOIN {s}.keys AS k ON k.person_id = c.person_id WHERE c.offender_status = 'SENTENCED'")
+        f"FROM {s}.ch AS ch INNER JOIN (SELECT * FROM {counted} WHERE offender_status = 'SENTENCED') AS c "
+        f"ON c.eid = ch.eid INNER JOIN {s}.keys AS k ON k.pid = c.pid")
     missing = engine.query(
         f"SELECT countIf(governing_offense_type = 'NOT_APPLICABLE' AND offender_status = 'SENTENCED'), "
         f"countIf(leading_charge_type = 'NOT_APPLICABLE' AND offender_status = 'PRETRIAL') FROM {t}.custody_facts").rows[0]

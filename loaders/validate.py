@@ -10,6 +10,7 @@ where, never the value.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 import pyarrow as pa
 
@@ -171,6 +172,24 @@ def _file_rejects_sql(db: str, table: str) -> list[str]:
     return out
 
 
+def _file_rejects(engine: Engine, db: str, table: str) -> None:
+    """The single-row rules, then duplicate rows and duplicate ids. One scan of hashes decides
+    whether the exact duplicate queries can find anything: when every row hashes differently, no
+    two rows (or ids) are equal, so those queries are skipped; otherwise they run as written."""
+    rules_sql, dup_sql, *unique_sql = _file_rejects_sql(db, table)
+    _insert_rejects(engine, db, table, [rules_sql])
+    raw = f"{qi(db)}.{qi('raw_' + table)}"
+    allcols = ", ".join(qi(c) for c in COLUMNS[table])
+    key = UNIQUE_KEYS.get(table)
+    key_distinct = f"uniqExact(cityHash64({', '.join(qi(c) for c in key)}))" if key else "count()"
+    n, rows_distinct, keys_distinct = engine.query(
+        f"SELECT count(), uniqExact(cityHash64({allcols})), {key_distinct} FROM {raw}").rows[0]
+    if rows_distinct != n:
+        _insert_rejects(engine, db, table, [dup_sql])
+    if keys_distinct != n:
+        _insert_rejects(engine, db, table, unique_sql)
+
+
 REJECTS_DDL = ("CREATE TABLE {db}.rejects (`table` String, `row` UInt64, `column` String, `rule` String, "
                "`message` String) ENGINE = Memory")
 
@@ -205,14 +224,19 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
             "message": [r.message for r in parse_rejects]}), database=db)
 
     # people ------------------------------------------------------------------------------
-    _insert_rejects(engine, db, "people", _file_rejects_sql(db, "people"))
+    _file_rejects(engine, db, "people")
     labels, codes = list(GENDER_LABELS), list(GENDER_LABELS.values())
-    engine.command(
-        f"CREATE TABLE {d}.t_people ENGINE = Memory AS SELECT person_id, toDate32(date_of_birth) AS dob, "
-        f"assigned_sex AS sex, transform(gender_identity, {arr(labels)}, {arr(codes)}, 'UNKNOWN') AS gi, "
-        # R4: five races; Hispanic as a race, Other, Unknown and empty are Other / Unknown
-        f"transform(race, ['AI', 'AS', 'PI', 'B', 'W'], ['AI', 'API', 'API', 'B', 'W'], 'OU') AS race5, "
-        f"if(ethnicity IN ('H', 'N'), ethnicity, 'U') AS eth3 FROM {_ok(db, 'people')}")
+
+    def make_people(salt: int) -> None:
+        engine.command(
+            f"CREATE TABLE {d}.t_people ENGINE = Memory AS SELECT {id_hash('person_id', salt)} AS pid, person_id, "
+            f"toDate32(date_of_birth) AS dob, assigned_sex AS sex, "
+            f"transform(gender_identity, {arr(labels)}, {arr(codes)}, 'UNKNOWN') AS gi, "
+            # R4: five races; Hispanic as a race, Other, Unknown and empty are Other / Unknown
+            f"transform(race, ['AI', 'AS', 'PI', 'B', 'W'], ['AI', 'API', 'API', 'B', 'W'], 'OU') AS race5, "
+            f"if(ethnicity IN ('H', 'N'), ethnicity, 'U') AS eth3 FROM {_ok(db, 'people')}")
+
+    p_salt = _injective(engine, db, "t_people", "pid", make_people)
 
     # episodes ----------------------------------------------------------------------------
     raw_people = f"{d}.raw_people"
@@ -225,19 +249,30 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
     born = (f"SELECT e._row, 'admission_date', 'order.birth', 'admission_date is before the date_of_birth of the person' "
             f"FROM {d}.raw_episodes_ok AS e INNER JOIN {d}.t_people AS p ON p.person_id = e.person_id "
             f"WHERE toDate32(e.admission_date) < p.dob")
-    _insert_rejects(engine, db, "custody_episodes", _file_rejects_sql(db, "custody_episodes"))
+    _file_rejects(engine, db, "custody_episodes")
     engine.command(f"CREATE VIEW {d}.raw_episodes_ok AS SELECT * FROM {_ok(db, 'custody_episodes')}")
-    _insert_rejects(engine, db, "custody_episodes", [ep_refs, born])
-    engine.command(
-        f"CREATE TABLE {d}.t_episodes ENGINE = Memory AS SELECT episode_id, person_id, source_system, "
-        # R5: Barnstable + Dukes = Cape and Islands, Franklin + Hampshire = Northwestern
-        f"transform(agency, ['BAR', 'DUK', 'FRA', 'HMP'], ['CAI', 'CAI', 'NWT', 'NWT'], agency) AS agency5, "
-        f"facility_type, multiIf(agency != 'DOC', 'NOT_APPLICABLE', security_level = '', 'UNKNOWN', security_level) "
-        f"AS security, custody_status AS status, admission_type, toDate32(admission_date) AS adm, "
-        f"if(release_date = '', NULL, toDate32(release_date)) AS rel FROM {_ok(db, 'custody_episodes')}")
+    # one join on the hashed id (the string compared too) says which exact checks can find anything
+    found = "p.person_id = e.person_id"
+    pre = engine.query(
+        f"SELECT countIf(e.person_id != '' AND NOT {found}), "
+        f"countIf({found} AND toDate32(e.admission_date) < p.dob) "
+        f"FROM {d}.raw_episodes_ok AS e LEFT JOIN {d}.t_people AS p ON p.pid = {id_hash('e.person_id', p_salt)}").rows[0]
+    _insert_rejects(engine, db, "custody_episodes", [sql for sql, n in zip([ep_refs, born], pre) if n])
+
+    def make_episodes(salt: int) -> None:
+        engine.command(
+            f"CREATE TABLE {d}.t_episodes ENGINE = Memory AS SELECT {id_hash('episode_id', salt)} AS eid, "
+            f"{id_hash('person_id', p_salt)} AS pid, episode_id, person_id, source_system, "
+            # R5: Barnstable + Dukes = Cape and Islands, Franklin + Hampshire = Northwestern
+            f"transform(agency, ['BAR', 'DUK', 'FRA', 'HMP'], ['CAI', 'CAI', 'NWT', 'NWT'], agency) AS agency5, "
+            f"facility_type, multiIf(agency != 'DOC', 'NOT_APPLICABLE', security_level = '', 'UNKNOWN', security_level) "
+            f"AS security, custody_status AS status, admission_type, toDate32(admission_date) AS adm, "
+            f"if(release_date = '', NULL, toDate32(release_date)) AS rel FROM {_ok(db, 'custody_episodes')}")
+
+    e_salt = _injective(engine, db, "t_episodes", "eid", make_episodes)
 
     # charges -----------------------------------------------------------------------------
-    _insert_rejects(engine, db, "charges", _file_rejects_sql(db, "charges"))
+    _file_rejects(engine, db, "charges")
     engine.command(f"CREATE VIEW {d}.raw_charges_ok AS SELECT * FROM {_ok(db, 'charges')}")
     raw_eps = f"{d}.raw_custody_episodes"
     ch_refs = [
@@ -252,24 +287,52 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
         f"FROM {d}.raw_charges_ok AS c INNER JOIN {d}.t_episodes AS e ON e.episode_id = c.episode_id "
         f"WHERE c.governing != '' AND e.source_system != 'IMS'",
     ]
-    _insert_rejects(engine, db, "charges", ch_refs)
+    found = "e.episode_id = c.episode_id"
+    pre = engine.query(
+        f"SELECT countIf(c.episode_id != '' AND NOT {found}), countIf({found} AND e.person_id != c.person_id), "
+        f"countIf({found} AND c.governing != '' AND e.source_system != 'IMS') "
+        f"FROM {d}.raw_charges_ok AS c LEFT JOIN {d}.t_episodes AS e ON e.eid = {id_hash('c.episode_id', e_salt)}"
+    ).rows[0]
+    _insert_rejects(engine, db, "charges", [sql for sql, n in zip(ch_refs, pre) if n])
     engine.command(
-        f"CREATE TABLE {d}.t_charges ENGINE = Memory AS SELECT person_id, episode_id, docket_number AS docket, "
-        f"toDate32(filing_date) AS filing, toUInt32(charge_number) AS charge_no, statute, severity, disposition, "
-        f"sentence, governing FROM {_ok(db, 'charges')}")
+        f"CREATE TABLE {d}.t_charges ENGINE = Memory AS SELECT {id_hash('episode_id', e_salt)} AS eid, "
+        f"docket_number AS docket, toDate32(filing_date) AS filing, toUInt32(charge_number) AS charge_no, statute, "
+        f"severity, disposition, sentence, governing FROM {_ok(db, 'charges')}")
 
     # program enrollments -----------------------------------------------------------------
-    _insert_rejects(engine, db, "program_enrollments", _file_rejects_sql(db, "program_enrollments"))
+    _file_rejects(engine, db, "program_enrollments")
     engine.command(f"CREATE VIEW {d}.raw_programs_ok AS SELECT * FROM {_ok(db, 'program_enrollments')}")
     pr_refs = (
         f"SELECT r._row, 'person_id', 'reference.person', concat('person_id ', "
         f"{_ref_message(f'r.person_id NOT IN (SELECT person_id FROM {raw_people})', '1')}) "
         f"FROM {d}.raw_programs_ok AS r LEFT ANTI JOIN {d}.t_people AS p ON p.person_id = r.person_id "
         f"WHERE r.person_id != ''")
-    _insert_rejects(engine, db, "program_enrollments", [pr_refs])
+    missing = engine.scalar(
+        f"SELECT countIf(r.person_id != '' AND p.person_id != r.person_id) FROM {d}.raw_programs_ok AS r "
+        f"LEFT JOIN {d}.t_people AS p ON p.pid = {id_hash('r.person_id', p_salt)}")
+    if missing:
+        _insert_rejects(engine, db, "program_enrollments", [pr_refs])
     engine.command(
-        f"CREATE TABLE {d}.t_programs ENGINE = Memory AS SELECT person_id, psi_area AS psi, "
+        f"CREATE TABLE {d}.t_programs ENGINE = Memory AS SELECT {id_hash('person_id', p_salt)} AS pid, psi_area AS psi, "
         f"toDate32(start_date) AS start FROM {_ok(db, 'program_enrollments')}")
+
+
+def id_hash(col: str, salt: int) -> str:
+    """A UInt64 standing in for a person or episode id inside the staging database, for joins
+    only (never stored in a fact table)."""
+    return f"cityHash64({col})" if salt == 0 else f"cityHash64({col}, {int(salt)})"
+
+
+def _injective(engine: Engine, db: str, table: str, col: str, make: Callable[[int], None]) -> int:
+    """Build ``table`` with ids hashed by ``make(salt)`` until no two of its (unique) ids share a
+    hash, so that joining on the hash is joining on the id. Returns the salt used."""
+    for salt in range(64):
+        make(salt)
+        n, distinct = engine.query(f"SELECT count(), uniqExact({qi(col)}) FROM {qi(db)}.{qi(table)}").rows[0]
+        if n == distinct:
+            return salt
+        engine.command(f"DROP TABLE {qi(db)}.{qi(table)} SYNC")
+    raise RuntimeError(f"could not find a collision-free id hash for {table}")
 
 
 def fetch_rejects(engine: Engine, db: str, files: dict[str, str], limit: int = 1_000_000) -> list[Reject]:
