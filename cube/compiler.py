@@ -32,6 +32,8 @@ OPERATORS = {
 }
 TRUNC = {"second": "toStartOfSecond", "minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay",
          "week": "toMonday", "month": "toStartOfMonth", "quarter": "toStartOfQuarter", "year": "toStartOfYear"}
+GROUPING_COL = "__grouping"  # rollup rows: bit i set = rollup dimension i is grouped
+GROUPINGS_PER_INSERT = 4
 SAFE_UNDER_FANOUT = {"count_distinct", "count_distinct_approx", "min", "max"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$")
 
@@ -686,6 +688,39 @@ class Compiler:
         return Compiled(sel, plan.cols, None, needs_nulls, count_tree)
 
     # --- rollups --------------------------------------------------------------------------------
+    # A rollup table holds two kinds of rows, told apart by GROUPING_COL (a bit mask over the
+    # rollup's dimensions, bit i = dimension i is grouped):
+    # - base rows (every dimension grouped): one -State column per aggregate call of each measure
+    #   (``<measure>__<i>``), merged with -Merge for any query the rollup covers;
+    # - for every grouping (subset of its dimensions) and also on base rows: the measure's final
+    #   value (``<measure>__f``), computed from the facts like the raw query computes it.
+    # A query whose groups are exactly the rows of one grouping (its dimensions, plus dimensions
+    # pinned to one value by a filter) reads the final values: no state is merged. That matters
+    # for distinct counts, cell keys and medians, whose states hold every value (merging them
+    # costs as much as scanning the facts).
+    def rollup_groupings(self, pa: PreAggregation) -> list[tuple[str, ...]]:
+        """Proper, non-empty subsets of the rollup's dimensions stored with final values, largest first.
+
+        The cube's ``meta.rollup_subsets.required`` (e.g. ``[snapshot_year]``) keeps only the subsets
+        that contain those dimensions (the questions people ask), which bounds the build cost.
+        """
+        required = set(rollup_required(self.model.cubes[pa.cube]))
+        dims = list(pa.dimensions)
+        out = []
+        for mask in range((1 << len(dims)) - 2, 0, -1):
+            subset = tuple(d for i, d in enumerate(dims) if mask >> i & 1)
+            if required <= set(subset):
+                out.append(subset)
+        return sorted(out, key=lambda s: -len(s))
+
+    def rollup_columns(self, pa: PreAggregation) -> set[str]:
+        """Every column a rollup table must have for this model to query it."""
+        cols = {GROUPING_COL, *pa.dimensions}
+        for m in pa.measures:
+            cols.add(f"{m}__f")
+            cols.update(f"{m}__{i}" for i in range(len(outer_aggs(self.measure_expr(pa.cube, m, lambda c: c)))))
+        return cols
+
     def _match_rollup(self, plan: "_Plan", available: set[str]) -> PreAggregation | None:
         if plan.segments or plan.tds:
             return None
@@ -702,26 +737,109 @@ class Compiler:
             return None
         need_m = {r.member.name for r in rs if r.kind == "measure"}
         need_d = {r.member.name for r in rs if r.kind == "dimension"}
-        best = None
+        best, best_rank = None, None
         for pa in cube.pre_aggregations.values():
             if pa.time_dimension or pa.table not in available:
                 continue
             if need_m <= set(pa.measures) and need_d <= set(pa.dimensions):
-                if best is None or len(pa.dimensions) < len(best.dimensions):
-                    best = pa
+                # Final values beat merged states; then the fewest rows (dimensions).
+                rank = (self._grain_mask(plan, pa) is None, len(pa.dimensions))
+                if best_rank is None or rank < best_rank:
+                    best, best_rank = pa, rank
         return best
 
-    def rollup_select(self, pa: PreAggregation, database: str) -> exp.Select:
-        """The SELECT that fills a rollup table: dimension columns and one -State column per aggregate."""
+    def _grain_mask(self, plan: "_Plan", pa: PreAggregation) -> int | None:
+        """The GROUPING_COL value whose rows are exactly this query's groups, or None.
+
+        Exact when every dimension filter either reads only grouped dimensions (it keeps or drops
+        whole groups) or pins one dimension to a single value, and the grouped plus pinned
+        dimensions form a grouping the rollup stores. A query without dimensions always has one
+        row (even over no facts), so it merges states instead.
+        """
+        if not plan.dims:
+            return None
+        grouped = {r.member.name for r in plan.dims}
+        pinned: set[str] = set()
+        for f in _flatten_and(plan.filters):
+            ms: list[Resolved] = []
+            self._filter_members(f, ms)
+            if all(m.kind == "measure" for m in ms) or all(m.kind == "dimension" and m.member.name in grouped
+                                                            for m in ms):
+                continue
+            if f[0] == "cond" and f[1].kind == "dimension" and f[2] == "equals" and len(f[3]) == 1:
+                pinned.add(f[1].member.name)
+                continue
+            return None
+        wanted = grouped | pinned
+        if wanted == set(pa.dimensions):
+            return (1 << len(pa.dimensions)) - 1
+        if tuple(d for d in pa.dimensions if d in wanted) not in self.rollup_groupings(pa):
+            return None
+        return sum(1 << i for i, d in enumerate(pa.dimensions) if d in wanted)
+
+    def rollup_finals_select(self, pa: PreAggregation, database: str) -> exp.Select:
+        """The measures' final values per group of the rollup (to learn their ClickHouse types)."""
+        alias_of = lambda c: c  # noqa: E731
+        sel = exp.select(*[exp.alias_(self.measure_expr(pa.cube, m, alias_of), f"{m}__f", quoted=True)
+                           for m in pa.measures])
+        sel = sel.from_(self._table(self.model.cubes[pa.cube], database, pa.cube), copy=False)
+        if pa.dimensions:
+            sel = sel.group_by(*[self.dim_expr(pa.cube, d, alias_of) for d in pa.dimensions], copy=False)
+        return sel
+
+    def rollup_select(self, pa: PreAggregation, database: str, final_types: dict[str, str] | None = None) -> exp.Select:
+        """The SELECT that fills a rollup's base rows: dimensions, grouping mask, -State and final columns.
+
+        ``final_types`` (column -> ClickHouse type, from ``rollup_finals_select``) stores each final
+        value as ``SimpleAggregateFunction(anyLast, type)``: an AggregatingMergeTree keeps only key,
+        state and simple-aggregate columns (the keys are unique, so anyLast never picks)."""
         alias_of = lambda c: c  # noqa: E731
         sel = exp.select(*[exp.alias_(self.dim_expr(pa.cube, d, alias_of), d, quoted=True) for d in pa.dimensions])
+        sel = sel.select(exp.alias_(exp.func("toUInt64", exp.Literal.number((1 << len(pa.dimensions)) - 1)),
+                                    GROUPING_COL, quoted=True), copy=False)
         for m in pa.measures:
             for i, agg in enumerate(outer_aggs(self.measure_expr(pa.cube, m, alias_of))):
                 sel = sel.select(exp.alias_(state_of(agg), f"{m}__{i}", quoted=True), copy=False)
+        for m in pa.measures:
+            final = self.measure_expr(pa.cube, m, alias_of)
+            if final_types and f"{m}__f" in final_types:
+                final = exp.Anonymous(this="CAST", expressions=[
+                    final, exp.Literal.string(f"SimpleAggregateFunction(anyLast, {final_types[f'{m}__f']})")])
+            sel = sel.select(exp.alias_(final, f"{m}__f", quoted=True), copy=False)
         sel = sel.from_(self._table(self.model.cubes[pa.cube], database, pa.cube), copy=False)
         if pa.dimensions:
             sel = sel.group_by(*[exp.column(d, quoted=True) for d in pa.dimensions], copy=False)
         return sel
+
+    def rollup_groupings_selects(self, pa: PreAggregation, database: str, batch: int = GROUPINGS_PER_INSERT) -> list[exp.Select]:
+        """SELECTs that add one row per group of every stored grouping, ``batch`` groupings each
+        (GROUP BY GROUPING SETS holds every set's states at once, so batches bound the memory):
+        final values only; the -State columns keep their empty default."""
+        sets = self.rollup_groupings(pa)
+        alias_of = lambda c: c  # noqa: E731
+        out = []
+        for start in range(0, len(sets), batch):
+            chunk = sets[start:start + batch]
+            # Only dimensions grouped somewhere in this batch are selected (the others keep their
+            # column default); grouping(d) is 0 when d is grouped in the row's set (SQL standard).
+            names = [d for d in pa.dimensions if any(d in s for s in chunk)]
+            dims = [self.dim_expr(pa.cube, d, alias_of) for d in names]
+            bit = {d: 1 << i for i, d in enumerate(pa.dimensions)}
+            mask = exp.func("toUInt64", exp.Paren(this=_sum_exprs([
+                exp.Mul(this=exp.Paren(this=exp.Sub(this=exp.Literal.number(1),
+                                                    expression=exp.func("grouping", e.copy()))),
+                        expression=exp.Literal.number(bit[d])) for d, e in zip(names, dims)])))
+            sel = exp.select(*[exp.alias_(e, d, quoted=True) for e, d in zip(dims, names)])
+            sel = sel.select(exp.alias_(mask, GROUPING_COL, quoted=True), copy=False)
+            sel = sel.select(*[exp.alias_(self.measure_expr(pa.cube, m, alias_of), f"{m}__f", quoted=True)
+                               for m in pa.measures], copy=False)
+            sel = sel.from_(self._table(self.model.cubes[pa.cube], database, pa.cube), copy=False)
+            index = dict(zip(names, dims))
+            sets_sql = exp.GroupingSets(expressions=[exp.Tuple(expressions=[index[d].copy() for d in s])
+                                                     for s in chunk])
+            sel.set("group", exp.Group(grouping_sets=[sets_sql]))
+            out.append(sel)
+        return out
 
     def _rollup_measure(self, pa: PreAggregation, name: str) -> exp.Expression:
         tree = self.measure_expr(pa.cube, name, lambda c: c)
@@ -737,25 +855,63 @@ class Compiler:
         def dim_of(r: Resolved) -> exp.Expression:
             return exp.column(r.member.name, table=pa.cube, quoted=True)
 
+        grain = self._grain_mask(plan, pa)
+        exact = grain is not None
+        if not exact:
+            grain = (1 << len(pa.dimensions)) - 1  # base rows: merge their states
+
+        def meas_of(r: Resolved) -> exp.Expression:
+            if exact:
+                return exp.column(f"{r.member.name}__f", table=pa.cube, quoted=True)
+            return self._rollup_measure(pa, r.member.name)
+
         def expr_of(r: Resolved) -> exp.Expression:
-            return self._rollup_measure(pa, r.member.name) if r.kind == "measure" else dim_of(r)
+            return meas_of(r) if r.kind == "measure" else dim_of(r)
 
         where_f, having_f = self._split_filters(plan)
         dim_cols = self._dim_selects(plan, dim_of)
         sel = exp.select(*[exp.alias_(e, a, quoted=True) for a, e in dim_cols])
-        sel = sel.select(*[exp.alias_(self._rollup_measure(pa, r.member.name), r.full_name.replace(".", "__"),
-                                      quoted=True) for r in plan.measures if any(c.key == r.full_name for c in plan.cols)], copy=False)
+        sel = sel.select(*[exp.alias_(meas_of(r), r.full_name.replace(".", "__"), quoted=True)
+                           for r in plan.measures if any(c.key == r.full_name for c in plan.cols)], copy=False)
         sel = sel.from_(exp.Table(this=exp.to_identifier(pa.table), db=exp.to_identifier(plan.database),
                                   alias=exp.TableAlias(this=exp.to_identifier(pa.cube, quoted=True))), copy=False)
+        sel = sel.where(exp.EQ(this=exp.column(GROUPING_COL, table=pa.cube, quoted=True),
+                               expression=exp.Literal.number(grain)), copy=False)
         for f in where_f:
             sel = sel.where(self._cond(f, expr_of), copy=False)
-        if dim_cols:
-            sel = sel.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols], copy=False)
-        for f in having_f:
-            sel = sel.having(self._cond(f, expr_of), copy=False)
+        if exact:
+            # One stored row per group: filters on measures read the final values directly.
+            for f in having_f:
+                sel = sel.where(self._cond(f, expr_of), copy=False)
+        else:
+            if dim_cols:
+                sel = sel.group_by(*[exp.column(a, quoted=True) for a, _ in dim_cols], copy=False)
+            for f in having_f:
+                sel = sel.having(self._cond(f, expr_of), copy=False)
         compiled = self._finish(plan, sel, needs_nulls=False)
         compiled.rollup = pa.table
         return compiled
+
+
+def rollup_required(cube: Cube) -> list[str]:
+    """Dimensions every stored rollup grouping must contain (cube ``meta.rollup_subsets.required``)."""
+    spec = cube.meta.get("rollup_subsets") if isinstance(cube.meta, dict) else None
+    req = spec.get("required") if isinstance(spec, dict) else None
+    return [d for d in req if isinstance(d, str)] if isinstance(req, list) else []
+
+
+def _flatten_and(filters: list[tuple]) -> list[tuple]:
+    out = []
+    for f in filters:
+        out += _flatten_and(f[1]) if f[0] == "and" else [f]
+    return out
+
+
+def _sum_exprs(parts: list[exp.Expression]) -> exp.Expression:
+    out = parts[0]
+    for p in parts[1:]:
+        out = exp.Add(this=out, expression=p)
+    return out
 
 
 @dataclass

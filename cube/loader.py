@@ -378,6 +378,7 @@ class _Loader:
             for pa in cube.pre_aggregations.values():
                 self.resolve_preagg(cube, pa)
             self.check_disclosure_meta(cube)
+            self.check_rollup_meta(cube)
         self.check_cycles(deps)
         for loc, v in self.raw_views:
             self.load_view(loc, v)
@@ -475,6 +476,21 @@ class _Loader:
                 pa.time_dimension = name
                 if pa.granularity is None:
                     self.err(loc, "missing-key", "a rollup with a time_dimension needs a granularity")
+
+    def check_rollup_meta(self, cube: Cube) -> None:
+        spec = cube.meta.get("rollup_subsets") if isinstance(cube.meta, dict) else None
+        if spec is None:
+            return
+        loc = self.locs[("cube", cube.name)]
+        req = spec.get("required") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict) or set(spec) - {"required"} or not isinstance(req, list) or \
+                not all(isinstance(d, str) for d in req):
+            self.err(loc, "bad-meta", "meta.rollup_subsets must be a mapping {required: [dimension names]}", "meta")
+            return
+        for d in req:
+            if d not in cube.dimensions:
+                self.err(loc, "bad-meta", f"meta.rollup_subsets.required: '{d}' is not a dimension of "
+                                          f"'{cube.name}'{_did_you_mean(d, cube.dimensions)}", "meta")
 
     def check_disclosure_meta(self, cube: Cube) -> None:
         for m in cube.measures.values():

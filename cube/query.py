@@ -62,20 +62,27 @@ class QueryEngine:
         self._lock = threading.Lock()
         self._meta_by_name: dict[str, dict] | None = None
 
-    # Rollup tables present in a database. Published databases are immutable once referenced,
-    # so the answer is cached; forget() drops it (tests that build rollups later).
+    # Rollup tables present in a database with every column this model reads from them (a table
+    # built by an older model or engine is ignored, never half-read). Published databases are
+    # immutable once referenced, so the answer is cached; forget() drops it (tests that build
+    # rollups later).
     def rollup_tables(self, database: str) -> set[str]:
         with self._lock:
             cached = self._tables.get(database)
         if cached is not None:
             return cached
-        wanted = {pa.table for c in self.model.cubes.values() for pa in c.pre_aggregations.values()}
-        if not wanted:
-            found: set[str] = set()
-        else:
-            q = exp.select("name").from_(exp.Table(this=exp.to_identifier("tables"), db=exp.to_identifier("system"))) \
-                .where(exp.column("database").eq(exp.Literal.string(database)))
-            found = {r[0] for r in self.engine.query(q).rows} & wanted
+        wanted = {pa.table: self.compiler.rollup_columns(pa)
+                  for c in self.model.cubes.values() for pa in c.pre_aggregations.values()}
+        found: set[str] = set()
+        if wanted:
+            q = exp.select("table", "name").from_(exp.Table(this=exp.to_identifier("columns"),
+                                                            db=exp.to_identifier("system"))) \
+                .where(exp.column("database").eq(exp.Literal.string(database))) \
+                .where(exp.column("table").isin(*[exp.Literal.string(t) for t in sorted(wanted)]))
+            have: dict[str, set[str]] = {}
+            for table, name in self.engine.query(q).rows:
+                have.setdefault(table, set()).add(name)
+            found = {t for t, cols in wanted.items() if cols <= have.get(t, set())}
         with self._lock:
             self._tables[database] = found
         return found

@@ -1,39 +1,72 @@
 """Build the model's ``rollup`` pre-aggregations as ClickHouse tables.
 
-Each rollup is an AggregatingMergeTree keyed by its dimensions with one ``-State`` column per
-aggregate call of each measure, so medians (quantileExactInclusive), distinct counts (uniqExact)
-and cell keys (sumDistinct) stay exact when the compiler later merges them with ``-Merge``.
+Each rollup is an AggregatingMergeTree keyed by a grouping mask and its dimensions:
+
+- base rows (every dimension grouped) carry one ``-State`` column per aggregate call of each
+  measure, so medians (quantileExactInclusive), distinct counts (uniqExact) and cell keys
+  (sumDistinct) stay exact when the compiler later merges them with ``-Merge``;
+- base rows and one row per group of every stored *grouping* (subset of the dimensions; the
+  cube's ``meta.rollup_subsets.required`` says which dimensions every grouping keeps) carry each
+  measure's final value, computed from the facts by the same expression as the raw query. A query
+  whose groups are one grouping's rows reads those values without merging any state.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from cube.compiler import Compiler
+from cube.compiler import GROUPING_COL, Compiler
 from cube.model import Model
 from crosstrack.engine import DIALECT, Engine
 
 
-def rollup_ddl(model: Model, database: str) -> list[tuple[str, str]]:
-    """(table, CREATE statement) for every declared rollup."""
+def _table_sql(database: str, table: str) -> str:
+    return exp.Table(this=exp.to_identifier(table, quoted=True), db=exp.to_identifier(database, quoted=True)).sql(
+        dialect=DIALECT)
+
+
+def rollup_ddl(model: Model, database: str,
+               final_types: dict[str, dict[str, str]] | None = None) -> list[tuple[str, list[str]]]:
+    """(table, statements) for every declared rollup: CREATE ... AS SELECT (base rows), then
+    INSERT ... SELECT ... GROUP BY GROUPING SETS (the stored groupings, a few per statement).
+    ``final_types`` (table -> column -> type, see ``final_value_types``) types the final values."""
     comp = Compiler(model)
     out = []
     for cube in model.cubes.values():
         for pa in cube.pre_aggregations.values():
-            select = comp.rollup_select(pa, database)
-            table = exp.Table(this=exp.to_identifier(pa.table, quoted=True), db=exp.to_identifier(database, quoted=True))
-            order = exp.Tuple(expressions=[exp.column(d, quoted=True) for d in pa.dimensions])
-            out.append((pa.table, f"CREATE TABLE {table.sql(dialect=DIALECT)} ENGINE = AggregatingMergeTree "
-                                  f"ORDER BY {order.sql(dialect=DIALECT)} AS {select.sql(dialect=DIALECT)}"))
+            types = (final_types or {}).get(pa.table)
+            table = _table_sql(database, pa.table)
+            order = exp.Tuple(expressions=[exp.column(d, quoted=True) for d in (GROUPING_COL, *pa.dimensions)])
+            stmts = [(f"CREATE TABLE {table} ENGINE = AggregatingMergeTree ORDER BY {order.sql(dialect=DIALECT)} "
+                      f"AS {comp.rollup_select(pa, database, types).sql(dialect=DIALECT)}")]
+            for extra in comp.rollup_groupings_selects(pa, database):
+                # Insert by the SELECT's own column names; a dimension outside every grouping of the
+                # batch keeps its default (never read: queries select rows by the grouping mask).
+                cols = ", ".join(exp.to_identifier(e.alias_or_name, quoted=True).sql(dialect=DIALECT)
+                                 for e in extra.expressions)
+                stmts.append(f"INSERT INTO {table} ({cols}) {extra.sql(dialect=DIALECT)} "
+                             "SETTINGS group_by_use_nulls = 0")
+            out.append((pa.table, stmts))
+    return out
+
+
+def final_value_types(engine: Engine, model: Model, database: str) -> dict[str, dict[str, str]]:
+    """ClickHouse types of every rollup's final-value columns, as the engine infers them (no data read)."""
+    comp = Compiler(model)
+    out: dict[str, dict[str, str]] = {}
+    for cube in model.cubes.values():
+        for pa in cube.pre_aggregations.values():
+            sql = comp.rollup_finals_select(pa, database).sql(dialect=DIALECT)
+            out[pa.table] = {r[0]: r[1] for r in engine.query(f"DESCRIBE TABLE ({sql})").rows}
     return out
 
 
 def build_rollups(engine: Engine, model: Model, database: str) -> list[str]:
     """Build every declared rollup into ``database`` (a ``before_publish`` hook); returns the tables built."""
     built = []
-    for table, ddl in rollup_ddl(model, database):
-        drop = f"DROP TABLE IF EXISTS {exp.Table(this=exp.to_identifier(table, quoted=True), db=exp.to_identifier(database, quoted=True)).sql(dialect=DIALECT)}"
-        engine.command(drop)
-        engine.command(ddl)
+    for table, stmts in rollup_ddl(model, database, final_value_types(engine, model, database)):
+        engine.command(f"DROP TABLE IF EXISTS {_table_sql(database, table)}")
+        for sql in stmts:
+            engine.command(sql)
         built.append(table)
     return built

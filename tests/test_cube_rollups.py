@@ -1,0 +1,212 @@
+"""Rollups answer from final values where they can, and always with the facts' rows.
+
+A rollup stores, besides its -State columns, each measure's final value for every grouping
+(subset of its dimensions that keeps ``meta.rollup_subsets.required``). These tests check, on real
+chDB, that every stored grouping gives exactly the rows of the facts — people counts (P1), cell
+keys (P4), R7 medians — that queries read final values only when each output row is one stored
+row, merge states otherwise, and that a rollup table the model cannot read is never used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cube
+from crosstrack.config import load_settings
+from crosstrack.engine import Engine
+from cube.compiler import GROUPING_COL, Compiler
+from cube.query import QueryEngine
+from cube.rollups import build_rollups
+from cube.testing import build_synthetic, create_tables, insert
+
+ROOT = Path(__file__).resolve().parent.parent
+DB, TINY_DB, OLD_DB = "cube_tr_facts", "cube_tr_tiny", "cube_tr_old"
+# view used to query each cube's members (every rollup dimension and measure is in it)
+VIEW = {"custody_snapshot": "incarceration_time", "charge_snapshot": "charges"}
+PROGRAM_MEASURES = ["record_count", "total_enrollments", "enrollments_beh", "enrollments_relig", "cell_key"]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.from_settings(load_settings(clickhouse_url="chdb://memory"))
+
+
+@pytest.fixture(scope="module")
+def model() -> cube.Model:
+    return cube.load_model(ROOT / "models")
+
+
+@pytest.fixture(scope="module")
+def qe(engine, model) -> QueryEngine:
+    build_synthetic(engine, DB, n_people=260, seed=23)
+    build_rollups(engine, model, DB)
+    return QueryEngine(model, engine)
+
+
+def _both(qe: QueryEngine, query: dict, db: str = DB):
+    with_r = qe.load(query, database=db, internal=True)
+    without = qe.load(query, database=db, internal=True, rollups=False)
+    assert without.used_rollup is None
+    return with_r, without
+
+
+def _groupings(model):
+    comp = Compiler(model)
+    for c in model.cubes.values():
+        for pa in c.pre_aggregations.values():
+            for dims in [tuple(pa.dimensions)] + comp.rollup_groupings(pa):
+                yield pa, dims
+
+
+def test_P1_P4_R7_every_stored_grouping_gives_the_facts_rows(qe, model):
+    """Each stored grouping of each rollup (and its base rows), read as final values: people (P1),
+    cell keys (P4), means and R7 medians, enrollment sums equal the facts' rows exactly."""
+    seen = 0
+    for pa, dims in _groupings(model):
+        view = VIEW[pa.cube]
+        measures = [m for m in pa.measures if model.resolve(f"{view}.{m}") is not None]
+        queries = [measures]
+        if pa.cube == "custody_snapshot":
+            queries.append([m for m in PROGRAM_MEASURES if model.resolve(f"programs.{m}") is not None])
+        for i, ms in enumerate(queries):
+            v = view if i == 0 else "programs"
+            q = {"measures": [f"{v}.{m}" for m in ms], "dimensions": [f"{v}.{d}" for d in dims]}
+            with_r, without = _both(qe, q)
+            assert with_r.used_rollup is not None, (pa.table, dims)
+            assert "Merge(" not in with_r.sql, f"{pa.table} {dims}: should read final values"
+            assert with_r.data == without.data, (pa.table, dims, ms)
+            assert with_r.data, "the comparison must compare something"
+            seen += 1
+    assert seen >= 40
+
+
+def test_P1_pinned_filters_read_final_values(qe):
+    """A dimension pinned to one value joins the grouping: still one stored row per output row."""
+    y = {"member": "charges.snapshot_year", "operator": "equals", "values": ["2020"]}
+    sev = {"member": "charges.severity", "operator": "equals", "values": ["F"]}
+    for q in ({"measures": ["charges.people", "charges.charges", "charges.cell_key"],
+               "dimensions": ["charges.offense_type"], "filters": [y, sev]},
+              {"measures": ["charges.people", "charges.convictions"], "dimensions": ["charges.offense_subtype"],
+               "filters": [{"and": [y]}], "order": {"charges.people": "desc"}, "limit": 5, "offset": 2}):
+        with_r, without = _both(qe, q)
+        assert with_r.used_rollup == "charge_snapshot__by_offense"
+        assert "Merge(" not in with_r.sql and with_r.data == without.data
+
+
+def test_P1_measure_filters_and_totals_on_final_values(qe):
+    q = {"measures": ["incarceration_time.people", "incarceration_time.median_days"],
+         "dimensions": ["incarceration_time.race", "incarceration_time.age_group"],
+         "filters": [{"member": "incarceration_time.snapshot_year", "operator": "equals", "values": [2021]},
+                     {"member": "incarceration_time.people", "operator": "gte", "values": ["6"]}],
+         "total": True}
+    with_r, without = _both(qe, q)
+    assert "Merge(" not in with_r.sql and GROUPING_COL in with_r.sql
+    assert with_r.data == without.data and with_r.total == without.total
+    assert all(r["incarceration_time.people"] >= 6 for r in with_r.data)
+
+
+@pytest.mark.parametrize("name,query", [
+    ("two values of a dimension that is not grouped",
+     {"measures": ["population.people", "population.cell_key"], "dimensions": ["population.age_group"],
+      "filters": [{"member": "population.race", "operator": "equals", "values": ["B", "W"]},
+                  {"member": "population.snapshot_year", "operator": "equals", "values": ["2020"]}]}),
+    ("no dimensions (one row even over no facts)",
+     {"measures": ["incarceration_time.people", "incarceration_time.median_days", "incarceration_time.cell_key"],
+      "filters": [{"member": "incarceration_time.snapshot_year", "operator": "equals", "values": ["2020"]}]}),
+    ("no dimensions, nothing matches",
+     {"measures": ["incarceration_time.people", "incarceration_time.median_days", "incarceration_time.mean_days"],
+      "filters": [{"member": "incarceration_time.snapshot_year", "operator": "equals", "values": ["1999"]}]}),
+    ("a grouping without the snapshot year is not stored",
+     {"measures": ["programs.record_count", "programs.total_enrollments"], "dimensions": ["programs.agency"]}),
+    ("or across grouped and other dimensions",
+     {"measures": ["population.people"], "dimensions": ["population.snapshot_year", "population.race"],
+      "filters": [{"or": [{"member": "population.race", "operator": "equals", "values": ["W"]},
+                          {"member": "population.ethnicity", "operator": "equals", "values": ["H"]}]}]}),
+    ("notEquals on a dimension that is not grouped",
+     {"measures": ["incarceration_time.median_days", "incarceration_time.people"],
+      "dimensions": ["incarceration_time.snapshot_year"],
+      "filters": [{"member": "incarceration_time.race", "operator": "notEquals", "values": ["W"]}]}),
+])
+def test_P1_P4_other_queries_merge_states_with_identical_rows(qe, name, query):
+    """When output rows are not single stored rows the rollup's base rows merge -State columns:
+    same rows as the facts either way."""
+    with_r, without = _both(qe, query)
+    assert with_r.used_rollup is not None, name
+    assert "Merge(" in with_r.sql, name
+    assert with_r.data == without.data, name
+
+
+def test_R7_median_from_final_values_even_and_odd_counts(engine, model):
+    """R7 on stored final values: even count -> mean of the two middle values, odd -> the middle."""
+    create_tables(engine, TINY_DB)
+    base = {c: 0 for c in ("record_key", "enrollments_total", "enrollments_beh", "enrollments_edu", "enrollments_sup",
+                           "enrollments_work", "enrollments_reinv", "enrollments_relig")}
+    text = dict(facility_type="PRISON", security_level="MEDIUM", offender_status="SENTENCED", age_group="30-39",
+                assigned_sex="M", gender_identity="MALE", race="W", ethnicity="N", governing_offense_type="DRUG",
+                governing_offense_subtype="OTHER_DRUG", governing_offense_severity="F",
+                leading_charge_type="NOT_APPLICABLE", leading_charge_subtype="NOT_APPLICABLE",
+                leading_charge_severity="NOT_APPLICABLE")
+    rows = [dict(base, **text, snapshot_year=2020, person_key=i + 1, record_key=7 * i, agency=agency,
+                 incarceration_days=days)
+            for i, (agency, days) in enumerate([("DOC", 1), ("DOC", 2), ("DOC", 3), ("DOC", 10),
+                                                ("BER", 1), ("BER", 2), ("BER", 30)])]
+    insert(engine, TINY_DB, "custody_facts", rows)
+    build_rollups(engine, model, TINY_DB)
+    q = {"measures": ["incarceration_time.median_days", "incarceration_time.mean_days", "incarceration_time.people"],
+         "dimensions": ["incarceration_time.agency"],
+         "filters": [{"member": "incarceration_time.snapshot_year", "operator": "equals", "values": ["2020"]}]}
+    qe = QueryEngine(model, engine)
+    res = qe.load(q, database=TINY_DB)
+    assert res.used_rollup == "custody_snapshot__by_agency" and "Merge(" not in res.sql
+    got = {r["incarceration_time.agency"]: r for r in res.data}
+    assert got["DOC"]["incarceration_time.median_days"] == 2.5
+    assert got["BER"]["incarceration_time.median_days"] == 2.0
+    assert got["DOC"]["incarceration_time.people"] == 4
+    assert res.data == qe.load(q, database=TINY_DB, rollups=False).data
+
+
+def test_P4_rollup_tables_the_model_cannot_read_are_never_used(engine, model):
+    """A rollup built by an older engine or model (columns missing) is ignored: the facts answer."""
+    custody, _ = build_synthetic(engine, OLD_DB, n_people=40, seed=3)
+    engine.command(f"CREATE TABLE `{OLD_DB}`.`custody_snapshot__by_agency` ENGINE = AggregatingMergeTree "
+                   f"ORDER BY (snapshot_year) AS SELECT snapshot_year, uniqExactState(person_key) AS people__0 "
+                   f"FROM `{OLD_DB}`.custody_facts GROUP BY snapshot_year")
+    qe = QueryEngine(model, engine)
+    assert qe.rollup_tables(OLD_DB) == set()
+    res = qe.load({"measures": ["population.people"], "dimensions": ["population.snapshot_year"]}, database=OLD_DB)
+    assert res.used_rollup is None
+    assert {r["population.snapshot_year"]: r["population.people"] for r in res.data} == \
+        {y: len({r["person_key"] for r in custody if r["snapshot_year"] == y}) for y in {r["snapshot_year"] for r in custody}}
+    build_rollups(engine, model, OLD_DB)
+    qe.forget(OLD_DB)
+    assert len(qe.rollup_tables(OLD_DB)) == 3
+
+
+def test_rollup_groupings_keep_required_dimensions(model):
+    comp = Compiler(model)
+    pa = model.cubes["custody_snapshot"].pre_aggregations["by_demographics"]
+    sets = comp.rollup_groupings(pa)
+    assert all("snapshot_year" in s for s in sets)
+    assert len(sets) == 2 ** (len(pa.dimensions) - 1) - 1  # every proper subset that keeps the year
+    assert ("snapshot_year",) in sets and tuple(pa.dimensions) not in sets
+    assert len(set(sets)) == len(sets)
+    assert all(len(a) >= len(b) for a, b in itertools.pairwise(sets))
+
+
+def test_rollup_subsets_meta_is_validated_with_its_location(tmp_path):
+    """meta.rollup_subsets.required must name dimensions of the cube; the error points at the cube's meta."""
+    for f in (ROOT / "models").glob("*.yml"):
+        shutil.copy(f, tmp_path / f.name)
+    path = tmp_path / "custody.yml"
+    text = path.read_text()
+    assert "      - snapshot_year\n  dimensions:" in text
+    path.write_text(text.replace("      - snapshot_year\n  dimensions:", "      - snapshot_yaer\n  dimensions:", 1))
+    with pytest.raises(cube.ModelError) as err:
+        cube.load_model(tmp_path)
+    diags = [str(d) for d in err.value.diagnostics]
+    assert any("custody.yml" in d and "rollup_subsets" in d and "snapshot_yaer" in d and "snapshot_year" in d
+               for d in diags), diags
