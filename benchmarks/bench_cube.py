@@ -1,15 +1,25 @@
-"""Semantic-layer overhead: engine end-to-end vs the same SQL run directly on chDB, and rollups.
+"""Semantic-layer overhead and rollups: per query, raw facts vs rollup, each against its SQL on chDB.
 
 For each top dashboard query (benchmarks/_support.TOP_QUERIES, as Cube queries with the people
 count and cell key the API asks for) this measures, on the published benchmark data set:
 
-- ``direct``: the generated SQL text run with Engine.query (the floor: ClickHouse work + transfer);
-- ``engine``: QueryEngine.load from a *fresh* QueryEngine (no caches: compile the tree, look up
-  rollup tables, run, shape rows) with rollups off — the "cold" engine path; target <= 1.3x direct;
-- ``rollup``: the same with rollups on (fresh engine: includes the lookup of rollup tables);
-- ``warm+rollup``: one long-lived QueryEngine with rollups on (what the API runs).
+- ``sql raw``: the SQL the engine generates over the facts, run directly with Engine.query (the
+  floor: ClickHouse work + transfer);
+- ``engine raw``: QueryEngine.load from a *fresh* QueryEngine (no caches: compile the tree, run,
+  shape rows) with rollups off — the "cold" engine path; ``ratio`` = engine raw / sql raw
+  (target <= 1.3x);
+- ``sql rollup``: the SQL the engine generates when rollups are on, run directly;
+- ``engine rollup``: one long-lived QueryEngine with rollups on (what the API runs; the rollup
+  table list is cached per published database); ``vs sql`` = engine rollup / sql raw, i.e. the
+  API's engine path against running the facts SQL by hand;
+- ``cold rollup``: a fresh QueryEngine with rollups on (includes looking up the rollup tables);
+- ``speedup`` = engine raw / engine rollup.
+Rows with and without rollups are checked to be identical.
 
-Usage: python benchmarks/bench_cube.py [--scale 1] [--rounds 7]
+If the data set's rollup tables were built by another engine version or model (their columns do
+not match), they are rebuilt first, in place.
+
+Usage: python benchmarks/bench_cube.py [--scale 1] [--rounds 9]
 Opens the data set's chDB path in this process (no server may hold it).
 """
 
@@ -51,13 +61,23 @@ def cube_queries() -> list[tuple[str, dict]]:
                                       filters=[("offender_status", "SENTENCED"), y])),
         ("custody security x gender (no rollup)", q("custody", ["agency", "security_level", "gender_identity"],
                                                     filters=[("snapshot_year", str(YEAR - 1))])),
+        # more of the load test's mix (load-tests/locustfile.py)
+        ("time median by age group", q("incarceration_time", ["age_group"], ("people", "mean_days", "median_days"),
+                                       filters=[y])),
+        ("charges by sub-type", q("charges", ["offense_subtype"], ("charges", "convictions", "people"), filters=[y])),
+        ("race in (B, W) by age (merges states)", {**q("population", ["offender_status", "age_group"], filters=[y]),
+                                                   "filters": [{"member": "population.race", "operator": "equals",
+                                                                "values": ["B", "W"]},
+                                                               {"member": "population.snapshot_year",
+                                                                "operator": "equals", "values": [str(YEAR)]}]}),
+        ("programs by agency, all years (merges)", q("programs", ["agency"], progs)),
     ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
     _, data = dataset(args.scale)
     info = dataset_info(args.scale)
@@ -66,53 +86,60 @@ def main() -> None:
     from crosstrack.config import REPO_ROOT, load_settings
     from crosstrack.engine import Engine, render
     from cube.query import QueryEngine
+    from cube.rollups import build_rollups
 
     settings = load_settings(data_dir=data)
     engine = Engine.from_settings(settings)
     model = cube.load_model(REPO_ROOT / "models")
     db = info["database"]
+    declared = {pa.table for c in model.cubes.values() for pa in c.pre_aggregations.values()}
+    if QueryEngine(model, engine).rollup_tables(db) != declared:
+        t0 = time.perf_counter()
+        build_rollups(engine, model, db)
+        print(f"rebuilt rollups for this model in {time.perf_counter() - t0:.1f} s")
     rows_out = []
     for name, query in cube_queries():
-        sql = render(QueryEngine(model, engine, use_rollups=False).compile(query, database=db, internal=True))
-        t_direct, t_engine, t_rollup, t_warm, first = [], [], [], [], {}
         warm = QueryEngine(model, engine)  # the API keeps one engine: rollup table list cached
-        warm.load(query, database=db, internal=True)
+        sql_raw = render(QueryEngine(model, engine, use_rollups=False).compile(query, database=db, internal=True))
+        sql_roll = render(warm.compile(query, database=db, internal=True))
+        with_r = warm.load(query, database=db, internal=True)
+        without = QueryEngine(model, engine, use_rollups=False).load(query, database=db, internal=True)
+        assert with_r.data == without.data, f"{name}: rows differ with and without rollups"
+        times: dict[str, list[float]] = {k: [] for k in ("sql_raw", "engine_raw", "sql_roll", "engine_roll", "cold_roll")}
         for i in range(args.rounds):
-            # alternate the order so neither path always runs on warmer caches
-            order = ("direct", "engine", "rollup", "warm") if i % 2 == 0 else ("warm", "rollup", "engine", "direct")
+            order = list(times) if i % 2 == 0 else list(reversed(times))  # neither path always runs warmer
             for path in order:
                 t0 = time.perf_counter()
-                if path == "direct":
-                    n = len(engine.query(sql).rows)
-                elif path == "warm":
-                    n = len(warm.load(query, database=db, internal=True).data)
+                if path == "sql_raw":
+                    engine.query(sql_raw)
+                elif path == "sql_roll":
+                    engine.query(sql_roll)
+                elif path == "engine_roll":
+                    warm.load(query, database=db, internal=True)
                 else:
-                    res = QueryEngine(model, engine, use_rollups=(path == "rollup")).load(
-                        query, database=db, internal=True)
-                    n = len(res.data)
-                    if path == "rollup":
-                        first["rollup"] = res.used_rollup
-                dt = (time.perf_counter() - t0) * 1000
-                {"direct": t_direct, "engine": t_engine, "rollup": t_rollup, "warm": t_warm}[path].append(dt)
-                first.setdefault(path + "_first_ms", round(dt, 2))
-                first["rows"] = n
-        d, e, r, wm = (statistics.median(x) for x in (t_direct, t_engine, t_rollup, t_warm))
-        rows_out.append({"query": name, "rows": first["rows"], "direct_ms": round(d, 2), "engine_ms": round(e, 2),
-                         "engine_vs_direct": round(e / d, 2), "rollup_ms": round(r, 2),
-                         "rollup_speedup": round(e / r, 2), "warm_rollup_ms": round(wm, 2), "rollup": first.get("rollup"),
-                         "first_direct_ms": first["direct_first_ms"], "first_engine_ms": first["engine_first_ms"]})
+                    QueryEngine(model, engine, use_rollups=(path == "cold_roll")).load(query, database=db, internal=True)
+                times[path].append((time.perf_counter() - t0) * 1000)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rows_out.append({"query": name, "rows": len(with_r.data), "rollup": with_r.used_rollup,
+                         **{f"{k}_ms": round(v, 2) for k, v in med.items()},
+                         "engine_raw_vs_sql": round(med["engine_raw"] / med["sql_raw"], 2),
+                         "engine_roll_vs_sql_raw": round(med["engine_roll"] / med["sql_raw"], 2),
+                         "speedup": round(med["engine_raw"] / med["engine_roll"], 2)})
     w = max(len(r["query"]) for r in rows_out)
     print(f"scale {args.scale:g}: {info['row_counts']} in {db}; median of {args.rounds} rounds, ms")
-    print(f"{'query':<{w}}  rows  direct  engine  ratio  rollup  speedup  warm+rollup  rollup table")
+    print(f"{'query':<{w}}  rows  sql raw  engine raw  ratio  sql rollup  engine rollup  vs sql  cold rollup  "
+          f"speedup  rollup table")
     for r in rows_out:
-        print(f"{r['query']:<{w}}  {r['rows']:>4}  {r['direct_ms']:>6.1f}  {r['engine_ms']:>6.1f}  "
-              f"{r['engine_vs_direct']:>5.2f}  {r['rollup_ms']:>6.1f}  {r['rollup_speedup']:>6.1f}x  "
-              f"{r['warm_rollup_ms']:>11.1f}  {r['rollup'] or '-'}")
-    tot_d = sum(r["direct_ms"] for r in rows_out)
-    tot_e = sum(r["engine_ms"] for r in rows_out)
-    tot_r = sum(r["rollup_ms"] for r in rows_out)
-    print(f"total: direct {tot_d:.1f} ms, engine {tot_e:.1f} ms ({tot_e / tot_d:.2f}x, target <= 1.3x), "
-          f"with rollups {tot_r:.1f} ms ({tot_e / tot_r:.1f}x faster)")
+        print(f"{r['query']:<{w}}  {r['rows']:>4}  {r['sql_raw_ms']:>7.2f}  {r['engine_raw_ms']:>10.2f}  "
+              f"{r['engine_raw_vs_sql']:>5.2f}  {r['sql_roll_ms']:>10.2f}  {r['engine_roll_ms']:>13.2f}  "
+              f"{r['engine_roll_vs_sql_raw']:>6.2f}  {r['cold_roll_ms']:>11.2f}  {r['speedup']:>6.1f}x  "
+              f"{r['rollup'] or '-'}")
+    tot = {k: sum(r[f"{k}_ms"] for r in rows_out) for k in ("sql_raw", "engine_raw", "sql_roll", "engine_roll",
+                                                            "cold_roll")}
+    print(f"total: sql raw {tot['sql_raw']:.1f} ms, engine raw {tot['engine_raw']:.1f} ms "
+          f"({tot['engine_raw'] / tot['sql_raw']:.2f}x, target <= 1.3x); sql rollup {tot['sql_roll']:.1f} ms, "
+          f"engine rollup {tot['engine_roll']:.1f} ms ({tot['engine_roll'] / tot['sql_raw']:.2f}x the raw SQL, "
+          f"{tot['engine_raw'] / tot['engine_roll']:.1f}x faster than engine raw), cold rollup {tot['cold_roll']:.1f} ms")
     print(json.dumps({"scale": args.scale, "results": rows_out}))
 
 
