@@ -80,13 +80,16 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     # every chosen placement with the reason it is not counted ('' = counted)
     engine.command(
         f"CREATE TABLE {s}.cust ENGINE = Memory AS SELECT toUInt16(toYear(x.snap)) AS snapshot_year, x.snap AS snap, "
-        f"x.pid AS pid, x.eid AS eid, e.agency5 AS agency, e.facility_type AS facility_type, "
-        f"e.security AS security_level, e.status AS offender_status, e.adm AS adm, p.sex AS assigned_sex, "
-        f"p.gi AS gender_identity, p.race5 AS race, p.eth3 AS ethnicity, "
+        # codes as LowCardinality already, as the fact tables store them
+        f"x.pid AS pid, x.eid AS eid, toLowCardinality(e.agency5) AS agency, "
+        f"toLowCardinality(e.facility_type) AS facility_type, toLowCardinality(e.security) AS security_level, "
+        f"toLowCardinality(e.status) AS offender_status, e.adm AS adm, toLowCardinality(p.sex) AS assigned_sex, "
+        f"toLowCardinality(p.gi) AS gender_identity, toLowCardinality(p.race5) AS race, "
+        f"toLowCardinality(p.eth3) AS ethnicity, "
         # R3: age in whole years on S (January 1): a birthday on January 1 has already happened
         f"toInt32(toYear(x.snap)) - toInt32(toYear(p.dob)) - if(toMonth(p.dob) = 1 AND toDayOfMonth(p.dob) = 1, 0, 1) AS age, "
-        f"multiIf(age < 25, '18-24', age < 30, '25-29', age < 40, '30-39', age < 50, '40-49', age < 60, '50-59', '60+') "
-        f"AS age_group, "
+        f"toLowCardinality(multiIf(age < 25, '18-24', age < 30, '25-29', age < 40, '30-39', age < 50, '40-49', "
+        f"age < 60, '50-59', '60+')) AS age_group, "
         # R2: civil, safe keep, federal and compact placements and juveniles are not counted
         f"multiIf(e.status NOT IN ('PRETRIAL', 'SENTENCED'), e.status, age < 18, 'JUVENILE', '') AS excluded "
         f"FROM {s}.sel AS x INNER JOIN {s}.t_episodes AS e ON e.eid = x.eid "
@@ -141,8 +144,10 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"LEFT JOIN {s}.statutes AS w ON w.statute = c.wildcard")
     engine.command(
         f"CREATE TABLE {s}.ch ENGINE = Memory AS SELECT c.eid AS eid, c.docket AS docket, c.filing AS filing, "
-        f"c.charge_no AS charge_no, c.severity AS severity, c.disposition AS disposition, c.sentence AS sentence, "
-        f"c.governing AS governing, st.otype AS otype, st.osub AS osub, c.statute AS statute, st.known AS known "
+        f"c.charge_no AS charge_no, toLowCardinality(c.severity) AS severity, "
+        f"toLowCardinality(c.disposition) AS disposition, c.sentence AS sentence, c.governing AS governing, "
+        f"toLowCardinality(st.otype) AS otype, toLowCardinality(st.osub) AS osub, c.statute AS statute, "
+        f"st.known AS known "
         f"FROM (SELECT * FROM {s}.t_charges WHERE eid IN (SELECT eid FROM {counted})) AS c "
         f"INNER JOIN {s}.statute_types AS st ON st.statute = c.statute")
     unknown = engine.query(f"SELECT statute, count() AS n FROM {s}.ch WHERE NOT known GROUP BY statute "
@@ -150,16 +155,18 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
 
     step("governing offense (R9) and leading charge (R10)")
     # R9/R10 depend only on the placement's charges, so they are computed once per placement
-    order = "tuple(filing, docket, charge_no)"
+    # (episode, docket, charge number) is unique, so the smallest (flag, filing, docket, charge
+    # number, ...) tuple is the one charge the rule picks; its last three fields are its offense
+    order = "filing, docket, charge_no, otype, osub, severity"
     engine.command(
-        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT eid, "
+        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT eid, n_all, n_gov, "
+        f"(g.5, g.6, g.7) AS gov, (l.5, l.6, l.7) AS lead FROM (SELECT eid, "
         f"count() AS n_all, countIf(governing = 'Y' OR sentence = 'INCARCERATION') AS n_gov, "
         # R9: the IMS flag first; else the first charge sentenced to incarceration in docket order
-        f"argMinIf(tuple(otype, osub, severity), tuple(governing != 'Y', {order}), "
-        f"governing = 'Y' OR sentence = 'INCARCERATION') AS gov, "
+        f"minIf(tuple(governing != 'Y', {order}), governing = 'Y' OR sentence = 'INCARCERATION') AS g, "
         # R10: the first felony in docket order, else the first misdemeanour
-        f"argMin(tuple(otype, osub, severity), tuple(severity != 'F', {order})) AS lead "
-        f"FROM {s}.ch GROUP BY eid")
+        f"min(tuple(severity != 'F', {order})) AS l "
+        f"FROM {s}.ch GROUP BY eid)")
 
     worker.join()
     if "error" in keys:
