@@ -34,6 +34,11 @@ TRUNC = {"second": "toStartOfSecond", "minute": "toStartOfMinute", "hour": "toSt
          "week": "toMonday", "month": "toStartOfMonth", "quarter": "toStartOfQuarter", "year": "toStartOfYear"}
 GROUPING_COL = "__grouping"  # rollup rows: bit i set = rollup dimension i is grouped
 GROUPINGS_PER_INSERT = 4
+# A measure's ``meta.distinct_within: [dims]`` says its distinct values rarely repeat inside one value
+# of those dimensions (one custody row per person per snapshot): rollups then also keep a plain
+# count/sum plus the few repeated values, which answer exactly and cheaply within one such value.
+WITHIN_META = "distinct_within"
+CHEAP_DISTINCT = {"uniqExact": "count", "sumDistinct": "sum"}
 SAFE_UNDER_FANOUT = {"count_distinct", "count_distinct_approx", "min", "max"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$")
 
@@ -63,6 +68,11 @@ def lit(value: Any) -> exp.Expression:
     if isinstance(value, (int, float)):
         return exp.Literal.number(value)
     return exp.Literal.string(str(value))
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    """A ClickHouse function call by its exact name (sqlglot would rename e.g. length to lengthUTF8)."""
+    return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _agg(name: str, *args: exp.Expression) -> exp.Expression:
@@ -135,9 +145,13 @@ class Compiler:
     def measure_expr(self, cube: str, name: str, alias_of) -> exp.Expression:
         m: Measure = self.model.cubes[cube].measures[name]
         own = alias_of(cube)
+        within = m.meta.get("distinct_within") if isinstance(m.meta, dict) else None
         if m.type == "number":
-            return substitute(m.sql, own_alias=own, table_alias=alias_of,
+            tree = substitute(m.sql, own_alias=own, table_alias=alias_of,
                               member_expr=lambda c, n: self.measure_expr(c, n, alias_of))
+            for agg in outer_aggs(tree):  # aggregates of referenced measures carry their own hint
+                agg.meta.setdefault(WITHIN_META, within)
+            return tree
         arg = substitute(m.sql, own_alias=own, table_alias=alias_of,
                          member_expr=lambda c, n: self.dim_expr(c, n, alias_of)) if m.sql is not None else None
         if m.filters:
@@ -146,10 +160,13 @@ class Compiler:
                               for f in m.filters])
             arg = exp.Case(ifs=[exp.If(this=cond, true=arg if arg is not None else exp.Literal.number(1))])
         if m.type == "count":
-            return _agg("count", arg) if arg is not None else _agg("count")
-        fn = {"count_distinct": "uniqExact", "count_distinct_approx": "uniq", "sum": "sum", "avg": "avg",
-              "min": "min", "max": "max"}[m.type]
-        return _agg(fn, arg)
+            out = _agg("count", arg) if arg is not None else _agg("count")
+        else:
+            fn = {"count_distinct": "uniqExact", "count_distinct_approx": "uniq", "sum": "sum", "avg": "avg",
+                  "min": "min", "max": "max"}[m.type]
+            out = _agg(fn, arg)
+        out.meta[WITHIN_META] = None if m.filters else within
+        return out
 
     def leaf_types(self, cube: str, name: str) -> set[str]:
         m = self.model.cubes[cube].measures[name]
@@ -718,8 +735,21 @@ class Compiler:
         cols = {GROUPING_COL, *pa.dimensions}
         for m in pa.measures:
             cols.add(f"{m}__f")
-            cols.update(f"{m}__{i}" for i in range(len(outer_aggs(self.measure_expr(pa.cube, m, lambda c: c)))))
+            for i, agg in enumerate(outer_aggs(self.measure_expr(pa.cube, m, lambda c: c))):
+                cols.add(f"{m}__{i}")
+                if self._cheap_distinct(pa, agg):
+                    cols.update((f"{m}__{i}s", f"{m}__{i}d"))
         return cols
+
+    @staticmethod
+    def _cheap_distinct(pa: PreAggregation, agg: exp.Expression) -> list[str] | None:
+        """The ``distinct_within`` dimensions of a uniqExact/sumDistinct call a rollup can answer cheaply."""
+        within = agg.meta.get(WITHIN_META)
+        name = agg.this if isinstance(agg.this, str) else None
+        if not within or name not in CHEAP_DISTINCT or len(agg.expressions) != 1 or \
+                not set(within) <= set(pa.dimensions):
+            return None
+        return list(within)
 
     def _match_rollup(self, plan: "_Plan", available: set[str]) -> PreAggregation | None:
         if plan.segments or plan.tds:
@@ -747,6 +777,14 @@ class Compiler:
                 if best_rank is None or rank < best_rank:
                     best, best_rank = pa, rank
         return best
+
+    def _fixed_dims(self, plan: "_Plan") -> set[str]:
+        """Dimensions with one value in each output row: grouped, or pinned by an equals filter."""
+        fixed = {r.member.name for r in plan.dims}
+        for f in _flatten_and(plan.filters):
+            if f[0] == "cond" and f[1].kind == "dimension" and f[2] == "equals" and len(f[3]) == 1:
+                fixed.add(f[1].member.name)
+        return fixed
 
     def _grain_mask(self, plan: "_Plan", pa: PreAggregation) -> int | None:
         """The GROUPING_COL value whose rows are exactly this query's groups, or None.
@@ -800,6 +838,19 @@ class Compiler:
         for m in pa.measures:
             for i, agg in enumerate(outer_aggs(self.measure_expr(pa.cube, m, alias_of))):
                 sel = sel.select(exp.alias_(state_of(agg), f"{m}__{i}", quoted=True), copy=False)
+                within = self._cheap_distinct(pa, agg)
+                if within:
+                    arg = agg.expressions[0]
+                    keys = [self.dim_expr(pa.cube, d, alias_of) for d in within] + [arg.copy()]
+                    repeated = exp.select(*[k.copy() for k in keys]).from_(
+                        self._table(self.model.cubes[pa.cube], database, pa.cube)).group_by(
+                        *[k.copy() for k in keys]).having(exp.GT(this=_agg("count"), expression=exp.Literal.number(1)))
+                    flag = exp.In(this=exp.Tuple(expressions=keys), query=exp.Subquery(this=repeated))
+                    plain = _agg(f"{CHEAP_DISTINCT[agg.this]}State", arg.copy())
+                    rep = _agg("groupArrayArrayState", exp.func("if", flag, exp.Array(expressions=[arg.copy()]),
+                                                                exp.Array(expressions=[])))
+                    sel = sel.select(exp.alias_(plain, f"{m}__{i}s", quoted=True),
+                                     exp.alias_(rep, f"{m}__{i}d", quoted=True), copy=False)
         for m in pa.measures:
             final = self.measure_expr(pa.cube, m, alias_of)
             if final_types and f"{m}__f" in final_types:
@@ -841,11 +892,25 @@ class Compiler:
             out.append(sel)
         return out
 
-    def _rollup_measure(self, pa: PreAggregation, name: str) -> exp.Expression:
+    def _rollup_measure(self, pa: PreAggregation, name: str, fixed: set[str] = frozenset()) -> exp.Expression:
+        """A measure from merged base rows; ``fixed``: dimensions that are one value in every output row."""
         tree = self.measure_expr(pa.cube, name, lambda c: c)
         aggs = outer_aggs(tree)
         for i, agg in enumerate(aggs):
-            merged = merge_of(agg, exp.column(f"{name}__{i}", table=pa.cube, quoted=True))
+            within = self._cheap_distinct(pa, agg)
+            if within and set(within) <= fixed:
+                # Within one value of ``within``: distinct = plain count/sum minus the repeats.
+                col = lambda suffix: exp.column(f"{name}__{i}{suffix}", table=pa.cube, quoted=True)  # noqa: E731
+                reps = lambda: _agg("groupArrayArrayMerge", col("d"))  # noqa: E731
+                if agg.this == "uniqExact":
+                    plain, extra = _agg("countMerge", col("s")), exp.Sub(
+                        this=_fn("length", reps()), expression=_fn("length", _fn("arrayDistinct", reps())))
+                else:
+                    plain, extra = _agg("sumMerge", col("s")), exp.Sub(
+                        this=_fn("arraySum", reps()), expression=_fn("arraySum", _fn("arrayDistinct", reps())))
+                merged = _fn("toUInt64", exp.Sub(this=plain, expression=exp.Paren(this=extra)))
+            else:
+                merged = merge_of(agg, exp.column(f"{name}__{i}", table=pa.cube, quoted=True))
             if agg is tree:
                 return merged
             agg.replace(merged)
@@ -860,10 +925,12 @@ class Compiler:
         if not exact:
             grain = (1 << len(pa.dimensions)) - 1  # base rows: merge their states
 
+        fixed = self._fixed_dims(plan)
+
         def meas_of(r: Resolved) -> exp.Expression:
             if exact:
                 return exp.column(f"{r.member.name}__f", table=pa.cube, quoted=True)
-            return self._rollup_measure(pa, r.member.name)
+            return self._rollup_measure(pa, r.member.name, fixed)
 
         def expr_of(r: Resolved) -> exp.Expression:
             return meas_of(r) if r.kind == "measure" else dim_of(r)

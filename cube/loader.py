@@ -494,6 +494,16 @@ class _Loader:
 
     def check_disclosure_meta(self, cube: Cube) -> None:
         for m in cube.measures.values():
+            within = m.meta.get("distinct_within") if isinstance(m.meta, dict) else None
+            if within is not None:
+                mloc = self.locs[("member", cube.name, m.name)]
+                if not isinstance(within, list) or not all(isinstance(d, str) for d in within):
+                    self.err(mloc, "bad-meta", "meta.distinct_within must be a list of dimension names", "meta")
+                else:
+                    for d in within:
+                        if d not in cube.dimensions:
+                            self.err(mloc, "bad-meta", f"meta.distinct_within: '{d}' is not a dimension of "
+                                                       f"'{cube.name}'{_did_you_mean(d, cube.dimensions)}", "meta")
             disc = m.meta.get("disclosure") if isinstance(m.meta, dict) else None
             if disc is None:
                 continue

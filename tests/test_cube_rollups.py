@@ -24,7 +24,7 @@ from cube.rollups import build_rollups
 from cube.testing import build_synthetic, create_tables, insert
 
 ROOT = Path(__file__).resolve().parent.parent
-DB, TINY_DB, OLD_DB = "cube_tr_facts", "cube_tr_tiny", "cube_tr_old"
+DB, TINY_DB, OLD_DB, KEYS_DB = "cube_tr_facts", "cube_tr_tiny", "cube_tr_old", "cube_tr_keys"
 # view used to query each cube's members (every rollup dimension and measure is in it)
 VIEW = {"custody_snapshot": "incarceration_time", "charge_snapshot": "charges"}
 PROGRAM_MEASURES = ["record_count", "total_enrollments", "enrollments_beh", "enrollments_relig", "cell_key"]
@@ -140,21 +140,23 @@ def test_P1_P4_other_queries_merge_states_with_identical_rows(qe, name, query):
     assert with_r.data == without.data, name
 
 
-def test_R7_median_from_final_values_even_and_odd_counts(engine, model):
-    """R7 on stored final values: even count -> mean of the two middle values, odd -> the middle."""
-    create_tables(engine, TINY_DB)
+def _tiny(engine, db: str, people: list[dict]) -> None:
+    create_tables(engine, db)
     base = {c: 0 for c in ("record_key", "enrollments_total", "enrollments_beh", "enrollments_edu", "enrollments_sup",
                            "enrollments_work", "enrollments_reinv", "enrollments_relig")}
     text = dict(facility_type="PRISON", security_level="MEDIUM", offender_status="SENTENCED", age_group="30-39",
                 assigned_sex="M", gender_identity="MALE", race="W", ethnicity="N", governing_offense_type="DRUG",
                 governing_offense_subtype="OTHER_DRUG", governing_offense_severity="F",
                 leading_charge_type="NOT_APPLICABLE", leading_charge_subtype="NOT_APPLICABLE",
-                leading_charge_severity="NOT_APPLICABLE")
-    rows = [dict(base, **text, snapshot_year=2020, person_key=i + 1, record_key=7 * i, agency=agency,
-                 incarceration_days=days)
-            for i, (agency, days) in enumerate([("DOC", 1), ("DOC", 2), ("DOC", 3), ("DOC", 10),
-                                                ("BER", 1), ("BER", 2), ("BER", 30)])]
-    insert(engine, TINY_DB, "custody_facts", rows)
+                leading_charge_severity="NOT_APPLICABLE", snapshot_year=2020, agency="DOC", incarceration_days=1)
+    insert(engine, db, "custody_facts", [{**base, **text, **p} for p in people])
+
+
+def test_R7_median_from_final_values_even_and_odd_counts(engine, model):
+    """R7 on stored final values: even count -> mean of the two middle values, odd -> the middle."""
+    _tiny(engine, TINY_DB, [dict(person_key=i + 1, record_key=7 * i, agency=agency, incarceration_days=days)
+                            for i, (agency, days) in enumerate([("DOC", 1), ("DOC", 2), ("DOC", 3), ("DOC", 10),
+                                                                ("BER", 1), ("BER", 2), ("BER", 30)])])
     build_rollups(engine, model, TINY_DB)
     q = {"measures": ["incarceration_time.median_days", "incarceration_time.mean_days", "incarceration_time.people"],
          "dimensions": ["incarceration_time.agency"],
@@ -167,6 +169,39 @@ def test_R7_median_from_final_values_even_and_odd_counts(engine, model):
     assert got["BER"]["incarceration_time.median_days"] == 2.0
     assert got["DOC"]["incarceration_time.people"] == 4
     assert res.data == qe.load(q, database=TINY_DB, rollups=False).data
+
+
+def test_P1_P4_distinct_within_a_year_is_cheap_and_exact_with_repeated_keys(engine, model):
+    """people and cell_key (meta.distinct_within: [snapshot_year]) within one year come from plain
+    counts/sums minus the repeated values: exact even when two people share a record key, or a
+    person (against the loader's check) has two rows in one snapshot; across years, states merge."""
+    rows = []
+    for i in range(12):
+        rows.append(dict(person_key=1000 + i, record_key=500 + i, race="B" if i % 2 else "W",
+                         age_group="30-39" if i < 6 else "40-49", ethnicity="N" if i % 3 else "H"))
+    rows[1]["record_key"] = rows[0]["record_key"] = 77  # two people, one record key
+    rows[7]["record_key"] = rows[8]["record_key"] = rows[9]["record_key"] = 91
+    rows.append(dict(rows[4]))  # one person twice in 2020
+    rows += [dict(r, snapshot_year=2021) for r in rows[:8]]  # the same people a year later
+    _tiny(engine, KEYS_DB, rows)
+    build_rollups(engine, model, KEYS_DB)
+    qe = QueryEngine(model, engine)
+    two_races = {"member": "population.race", "operator": "equals", "values": ["B", "W"]}
+    year = {"member": "population.snapshot_year", "operator": "equals", "values": ["2020"]}
+    for filters, cheap in (([two_races, year], True), ([year], True), ([two_races], False)):
+        for dims in (["population.age_group"], [], ["population.snapshot_year"]):
+            q = {"measures": ["population.people", "population.cell_key"], "dimensions": dims, "filters": filters}
+            with_r, without = _both(qe, q, KEYS_DB)
+            assert with_r.data == without.data, (filters, dims, with_r.sql)
+            assert with_r.data and with_r.used_rollup is not None
+            fixed = cheap or dims == ["population.snapshot_year"]
+            if "Merge(" in with_r.sql:
+                assert ("countMerge(" in with_r.sql) == fixed, with_r.sql
+                assert ("uniqExactMerge(" in with_r.sql) != fixed, with_r.sql
+    total = qe.load({"measures": ["population.people", "population.cell_key"], "filters": [year]},
+                    database=KEYS_DB, internal=True).data[0]
+    assert total["population.people"] == 12
+    assert total["population.cell_key"] == sum({r["record_key"] for r in rows if r.get("snapshot_year", 2020) == 2020})
 
 
 def test_P4_rollup_tables_the_model_cannot_read_are_never_used(engine, model):
@@ -197,16 +232,23 @@ def test_rollup_groupings_keep_required_dimensions(model):
     assert all(len(a) >= len(b) for a, b in itertools.pairwise(sets))
 
 
-def test_rollup_subsets_meta_is_validated_with_its_location(tmp_path):
-    """meta.rollup_subsets.required must name dimensions of the cube; the error points at the cube's meta."""
+def test_rollup_meta_is_validated_with_its_location(tmp_path):
+    """meta.rollup_subsets.required and a measure's meta.distinct_within must name dimensions of
+    the cube; each error points at the member's file and names the near miss."""
     for f in (ROOT / "models").glob("*.yml"):
         shutil.copy(f, tmp_path / f.name)
     path = tmp_path / "custody.yml"
     text = path.read_text()
     assert "      - snapshot_year\n  dimensions:" in text
-    path.write_text(text.replace("      - snapshot_year\n  dimensions:", "      - snapshot_yaer\n  dimensions:", 1))
+    text = text.replace("      - snapshot_year\n  dimensions:", "      - snapshot_yaer\n  dimensions:", 1)
+    assert "      distinct_within:\n      - snapshot_year\n  - name: mean_days" in text
+    text = text.replace("      distinct_within:\n      - snapshot_year\n  - name: mean_days",
+                        "      distinct_within:\n      - snapshot_yr\n  - name: mean_days", 1)
+    path.write_text(text)
     with pytest.raises(cube.ModelError) as err:
         cube.load_model(tmp_path)
     diags = [str(d) for d in err.value.diagnostics]
     assert any("custody.yml" in d and "rollup_subsets" in d and "snapshot_yaer" in d and "snapshot_year" in d
+               for d in diags), diags
+    assert any("custody.yml" in d and "measures[people]" in d and "distinct_within" in d and "snapshot_yr" in d
                for d in diags), diags
