@@ -70,6 +70,11 @@ def lit(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
+def same_alias(cube: str) -> str:
+    """Each cube is aliased by its own name (every plan but the fan-out key subquery's outer side)."""
+    return cube
+
+
 def _fn(name: str, *args: exp.Expression) -> exp.Expression:
     """A ClickHouse function call by its exact name (sqlglot would rename e.g. length to lengthUTF8)."""
     return exp.Anonymous(this=name, expressions=list(args))
@@ -126,9 +131,21 @@ def merge_of(agg: exp.Expression, column: exp.Expression) -> exp.Expression:
 class Compiler:
     def __init__(self, model: Model):
         self.model = model
+        # Member trees and rollup plans depend only on the (immutable) model: kept with it, so a
+        # fresh Compiler does not rebuild them. Entries are handed out as copies.
+        self._cache: dict[tuple, Any] = model.__dict__.setdefault("_compiler_cache", {})
 
     # --- member expressions -------------------------------------------------------------------
     def dim_expr(self, cube: str, name: str, alias_of) -> exp.Expression:
+        if alias_of is same_alias:
+            key = ("dim", cube, name)
+            tree = self._cache.get(key)
+            if tree is None:
+                tree = self._cache[key] = self._dim_expr(cube, name, alias_of)
+            return tree.copy()
+        return self._dim_expr(cube, name, alias_of)
+
+    def _dim_expr(self, cube: str, name: str, alias_of) -> exp.Expression:
         d: Dimension = self.model.cubes[cube].dimensions[name]
         own = alias_of(cube)
         sub = lambda t: substitute(t, own_alias=own, table_alias=alias_of,  # noqa: E731
@@ -143,6 +160,15 @@ class Compiler:
         return sub(d.sql)
 
     def measure_expr(self, cube: str, name: str, alias_of) -> exp.Expression:
+        if alias_of is same_alias:
+            key = ("measure", cube, name)
+            tree = self._cache.get(key)
+            if tree is None:
+                tree = self._cache[key] = self._measure_expr(cube, name, alias_of)
+            return tree.copy()
+        return self._measure_expr(cube, name, alias_of)
+
+    def _measure_expr(self, cube: str, name: str, alias_of) -> exp.Expression:
         m: Measure = self.model.cubes[cube].measures[name]
         own = alias_of(cube)
         within = m.meta.get("distinct_within") if isinstance(m.meta, dict) else None
@@ -576,7 +602,7 @@ class Compiler:
     # --- plans ----------------------------------------------------------------------------------
     def _build(self, plan: "_Plan", all_members: list[Resolved]) -> Compiled:
         root, edges = self._join_tree(all_members)
-        alias_of = lambda c: c  # noqa: E731
+        alias_of = same_alias
         where_f, having_f = self._split_filters(plan)
 
         def dim_of(r: Resolved) -> exp.Expression:
@@ -640,7 +666,7 @@ class Compiler:
                 for w in wheres:
                     keys = keys.where(w, copy=False)
                 ka = "keys"
-                inner_alias = lambda c: c  # noqa: E731
+                inner_alias = same_alias
                 on = exp.and_(*[exp.EQ(this=exp.column(f"__pk_{i}", table=ka, quoted=True),
                                        expression=self.dim_expr(gcube, pk.name, inner_alias)) for i, pk in enumerate(pks)])
                 s = exp.select(*[exp.alias_(exp.column(a, table=ka, quoted=True), a, quoted=True) for a, _ in dim_cols])
@@ -721,21 +747,24 @@ class Compiler:
         The cube's ``meta.rollup_subsets.required`` (e.g. ``[snapshot_year]``) keeps only the subsets
         that contain those dimensions (the questions people ask), which bounds the build cost.
         """
-        required = set(rollup_required(self.model.cubes[pa.cube]))
-        dims = list(pa.dimensions)
-        out = []
-        for mask in range((1 << len(dims)) - 2, 0, -1):
-            subset = tuple(d for i, d in enumerate(dims) if mask >> i & 1)
-            if required <= set(subset):
-                out.append(subset)
-        return sorted(out, key=lambda s: -len(s))
+        key = ("groupings", pa.table)
+        if key not in self._cache:
+            required = set(rollup_required(self.model.cubes[pa.cube]))
+            dims = list(pa.dimensions)
+            out = []
+            for mask in range((1 << len(dims)) - 2, 0, -1):
+                subset = tuple(d for i, d in enumerate(dims) if mask >> i & 1)
+                if required <= set(subset):
+                    out.append(subset)
+            self._cache[key] = (sorted(out, key=lambda s: -len(s)), {frozenset(x) for x in out})
+        return list(self._cache[key][0])
 
     def rollup_columns(self, pa: PreAggregation) -> set[str]:
         """Every column a rollup table must have for this model to query it."""
         cols = {GROUPING_COL, *pa.dimensions}
         for m in pa.measures:
             cols.add(f"{m}__f")
-            for i, agg in enumerate(outer_aggs(self.measure_expr(pa.cube, m, lambda c: c))):
+            for i, agg in enumerate(outer_aggs(self.measure_expr(pa.cube, m, same_alias))):
                 cols.add(f"{m}__{i}")
                 if self._cheap_distinct(pa, agg):
                     cols.update((f"{m}__{i}s", f"{m}__{i}d"))
@@ -811,13 +840,14 @@ class Compiler:
         wanted = grouped | pinned
         if wanted == set(pa.dimensions):
             return (1 << len(pa.dimensions)) - 1
-        if tuple(d for d in pa.dimensions if d in wanted) not in self.rollup_groupings(pa):
+        self.rollup_groupings(pa)
+        if frozenset(wanted) not in self._cache[("groupings", pa.table)][1]:
             return None
         return sum(1 << i for i, d in enumerate(pa.dimensions) if d in wanted)
 
     def rollup_finals_select(self, pa: PreAggregation, database: str) -> exp.Select:
         """The measures' final values per group of the rollup (to learn their ClickHouse types)."""
-        alias_of = lambda c: c  # noqa: E731
+        alias_of = same_alias
         sel = exp.select(*[exp.alias_(self.measure_expr(pa.cube, m, alias_of), f"{m}__f", quoted=True)
                            for m in pa.measures])
         sel = sel.from_(self._table(self.model.cubes[pa.cube], database, pa.cube), copy=False)
@@ -831,7 +861,7 @@ class Compiler:
         ``final_types`` (column -> ClickHouse type, from ``rollup_finals_select``) stores each final
         value as ``SimpleAggregateFunction(anyLast, type)``: an AggregatingMergeTree keeps only key,
         state and simple-aggregate columns (the keys are unique, so anyLast never picks)."""
-        alias_of = lambda c: c  # noqa: E731
+        alias_of = same_alias
         sel = exp.select(*[exp.alias_(self.dim_expr(pa.cube, d, alias_of), d, quoted=True) for d in pa.dimensions])
         sel = sel.select(exp.alias_(exp.func("toUInt64", exp.Literal.number((1 << len(pa.dimensions)) - 1)),
                                     GROUPING_COL, quoted=True), copy=False)
@@ -867,7 +897,7 @@ class Compiler:
         (GROUP BY GROUPING SETS holds every set's states at once, so batches bound the memory):
         final values only; the -State columns keep their empty default."""
         sets = self.rollup_groupings(pa)
-        alias_of = lambda c: c  # noqa: E731
+        alias_of = same_alias
         out = []
         for start in range(0, len(sets), batch):
             chunk = sets[start:start + batch]
@@ -894,7 +924,14 @@ class Compiler:
 
     def _rollup_measure(self, pa: PreAggregation, name: str, fixed: set[str] = frozenset()) -> exp.Expression:
         """A measure from merged base rows; ``fixed``: dimensions that are one value in every output row."""
-        tree = self.measure_expr(pa.cube, name, lambda c: c)
+        key = ("rollup_measure", pa.table, name, frozenset(fixed) & frozenset(pa.dimensions))
+        tree = self._cache.get(key)
+        if tree is None:
+            tree = self._cache[key] = self._rollup_measure_tree(pa, name, fixed)
+        return tree.copy()
+
+    def _rollup_measure_tree(self, pa: PreAggregation, name: str, fixed: set[str]) -> exp.Expression:
+        tree = self.measure_expr(pa.cube, name, same_alias)
         aggs = outer_aggs(tree)
         for i, agg in enumerate(aggs):
             within = self._cheap_distinct(pa, agg)

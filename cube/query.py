@@ -60,7 +60,6 @@ class QueryEngine:
         self.compiler = Compiler(model)
         self._tables: dict[str, set[str]] = {}
         self._lock = threading.Lock()
-        self._meta_by_name: dict[str, dict] | None = None
 
     # Rollup tables present in a database with every column this model reads from them (a table
     # built by an older model or engine is ignored, never half-read). Published databases are
@@ -128,14 +127,16 @@ class QueryEngine:
                           [c.key for c in compiled.columns])
 
     def _meta_index(self) -> dict[str, dict]:
-        if self._meta_by_name is None:
+        # Built once per model (immutable after load), not per QueryEngine.
+        index = self.model.__dict__.get("_meta_index")
+        if index is None:
             index = {}
             for owner in self.model.meta(internal=True)["cubes"]:
                 for coll in ("measures", "dimensions", "segments"):
                     for m in owner[coll]:
                         index[m["name"]] = m
-            self._meta_by_name = index
-        return self._meta_by_name
+            self.model.__dict__["_meta_index"] = index
+        return index
 
     def annotation(self, compiled: Compiled) -> dict[str, Any]:
         """Cube's ``annotation`` block: title, shortTitle, type (and format/meta) per member."""
