@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -102,17 +103,19 @@ def stage_file(engine: Engine, db: str, table: str, path: Path,
                on_rows: Callable[[int], None] | None = None) -> StagedFile:
     """Read one file into ``db.raw_<table>``; returns its checksum and the rows that could not be parsed."""
     engine.command(raw_table_ddl(db, table))
-    checksum = sha256_of(path)
-    rejects: list[Reject] = []
-    total = 0
-    for batch, batch_rejects in _batches(table, path):
-        rejects.extend(batch_rejects)
-        if batch.num_rows:
-            engine.insert_arrow(f"raw_{table}", batch, database=db)
-            total += batch.num_rows
-            if on_rows:
-                on_rows(batch.num_rows)
-    return StagedFile(table, path, checksum, total + len({r.row for r in rejects if r.row}), rejects)
+    # the checksum is computed while the file is parsed (hashlib releases the GIL on big reads)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        checksum = pool.submit(sha256_of, path)
+        rejects: list[Reject] = []
+        total = 0
+        for batch, batch_rejects in _batches(table, path):
+            rejects.extend(batch_rejects)
+            if batch.num_rows:
+                engine.insert_arrow(f"raw_{table}", batch, database=db)
+                total += batch.num_rows
+                if on_rows:
+                    on_rows(batch.num_rows)
+        return StagedFile(table, path, checksum.result(), total + len({r.row for r in rejects if r.row}), rejects)
 
 
 def _batches(table: str, path: Path) -> Iterator[tuple[pa.Table, list[Reject]]]:

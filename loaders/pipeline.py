@@ -102,7 +102,9 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
                       disable=not console.is_terminal) as progress:
             staged = []
             for table, path in files.items():
-                task = progress.add_task(f"reading {path.name}", total=_count_lines(path) or None)
+                # counting lines costs a pass over the file: only when the bar is shown
+                total = (_count_lines(path) or None) if console.is_terminal else None
+                task = progress.add_task(f"reading {path.name}", total=total)
                 staged.append(stage_file(engine, stage, table, path,
                                          on_rows=lambda n, task=task: progress.advance(task, n)))
                 progress.update(task, completed=progress.tasks[task].total or 0)
