@@ -4,8 +4,9 @@ data) as the live URL API of ``fixtures_api.api_live``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pytest
 

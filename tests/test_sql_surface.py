@@ -106,7 +106,7 @@ def test_k2_sql_and_url_api_same_rows_same_suppression(sql_live, sql, params):
                limit="10000")
     dims = params["dimensions"].split(",")
     measures = params["measures"].split(",")
-    key = lambda r: tuple(str(r[d]) for d in dims)  # noqa: E731
+    key = lambda r: tuple(str(r[d]) for d in dims)
     assert sorted(map(key, rows)) == sorted(map(key, api))
     by_key = {key(r): r for r in api}
     for r in rows:

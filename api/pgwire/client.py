@@ -6,7 +6,8 @@ comes over the wire exactly as a BI tool would see it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def connect(host: str, port: int, *, password: str | None = None, sslmode: str = "prefer", **kw: Any):

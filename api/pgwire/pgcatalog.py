@@ -247,7 +247,7 @@ class CatalogDB:
         f("regclass", 1, regclass)
         f("regclass_name", 1, lambda v: names.get(v, str(v)))
         f("pg_regex", 2, lambda s, p: None if s is None or p is None else bool(re.search(p, str(s))))
-        f("pg_iregex", 2, lambda s, p: None if s is None or p is None else bool(re.search(p, str(s), re.I)))
+        f("pg_iregex", 2, lambda s, p: None if s is None or p is None else bool(re.search(p, str(s), re.IGNORECASE)))
         f("pg_table_is_visible", 1, lambda oid: True)
         f("pg_type_is_visible", 1, lambda oid: True)
         f("pg_function_is_visible", 1, lambda oid: True)
@@ -445,4 +445,4 @@ def known_catalog_table(t: exp.Table) -> bool:
     return False
 
 
-__all__ = ["CatalogDB", "PG_VERSION", "VERSION_STRING", "is_catalog_query", "known_catalog_table", "sqlglot"]
+__all__ = ["PG_VERSION", "VERSION_STRING", "CatalogDB", "is_catalog_query", "known_catalog_table", "sqlglot"]

@@ -240,7 +240,7 @@ class _Portal:
 
 
 class PgHandler(socketserver.StreamRequestHandler):
-    server: "PgServer"
+    server: PgServer
 
     def setup(self) -> None:
         super().setup()
@@ -286,7 +286,7 @@ class PgHandler(socketserver.StreamRequestHandler):
             self.loop()
         except (ConnectionError, ssl.SSLError, OSError, struct.error):
             return
-        except Exception:  # noqa: BLE001 - one broken connection must not take the server down
+        except Exception:
             log.exception("SQL surface connection failed")
 
     def _rebind_tls(self) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from api.pgwire.protocol import PgServer, tls_context
 from api.pgwire.session import SqlSession, SqlSurface

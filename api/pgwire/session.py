@@ -196,7 +196,7 @@ class SqlSession:
             rows, url = self.fetch(q, version)
         except ApiError as err:
             raise api_error(err) from None
-        except Exception as err:  # noqa: BLE001 - engine errors are mapped, never shown raw
+        except Exception as err:
             mapped = engine_error(err)
             if mapped is None:
                 raise
@@ -290,7 +290,7 @@ class SqlSession:
             key = rest.lower().strip('"')
             if key == "all":
                 rows = sorted((k, v, "") for k, v in self.settings_view.items())
-                return Result(f"SHOW", [Column("name"), Column("setting"), Column("description")], rows)
+                return Result("SHOW", [Column("name"), Column("setting"), Column("description")], rows)
             if key == "transaction isolation level":
                 key = "transaction_isolation"
             if key == "time zone":

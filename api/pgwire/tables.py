@@ -51,7 +51,7 @@ class Table:
         """(name, type oid, description) in table order."""
         cols = [(d.name, d.oid, d.description or d.title) for d in self.dimensions.values()]
         cols += [(m.name, m.oid, m.description or m.title) for m in self.measures.values()]
-        cols.append((SUPPRESSED, BOOL, f"true when fewer than k people contribute to the row (P1); its measures are then NULL"))
+        cols.append((SUPPRESSED, BOOL, "true when fewer than k people contribute to the row (P1); its measures are then NULL"))
         return cols
 
 

@@ -541,4 +541,4 @@ def _like_regex(pattern: str, ci: bool) -> re.Pattern[str]:
     return re.compile("".join(out), re.IGNORECASE | re.DOTALL if ci else re.DOTALL)
 
 
-__all__ = ["Question", "Translator", "bind_parameters", "parameter_count", "refuse", "OutCol"]
+__all__ = ["OutCol", "Question", "Translator", "bind_parameters", "parameter_count", "refuse"]
