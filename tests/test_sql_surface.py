@@ -163,7 +163,9 @@ def test_suppressed_filter_and_total_row(sql_live):
 # --- refusals ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("sql,state,fragment", [
     ("SELECT * FROM population", "42501", "row-level"),
-    ("SELECT race FROM population GROUP BY 1", "42501", "at least one measure"),
+    ("SELECT race, agency FROM population GROUP BY 1, 2", "42501", "at least one measure"),
+    ("SELECT race FROM population", "42501", "at least one measure"),
+    ("SELECT DISTINCT race FROM population WHERE agency = 'DOC'", "42501", "value list"),
     ("SELECT race, MEASURE(people) FROM population", "42803", "GROUP BY"),
     ("SELECT race, MEASURE(people) * 2 FROM population GROUP BY 1", "42501", "functions of measures"),
     ("SELECT race, ROUND(AVG(mean_days)) FROM incarceration_time GROUP BY 1", "42501", "functions of measures"),
@@ -222,3 +224,13 @@ def test_catalogue_information_schema_version_show_set(sql_live):
         assert conn.execute("SHOW crosstrack.k").fetchone() == (str(sql_live.api.settings.k),)
         conn.execute("BEGIN")
         conn.execute("COMMIT")
+
+
+def test_distinct_dimension_values_come_from_the_published_code_list(sql_live):
+    """A BI filter widget's value list is the metadata's code list, not data (K1: no cell revealed)."""
+    assert sql_live.query("SELECT DISTINCT race FROM population ORDER BY 1")[1] == [
+        ("AI",), ("API",), ("B",), ("OU",), ("W",)]
+    assert sql_live.query("SELECT race FROM population WHERE race <> 'W' GROUP BY race")[1] == [
+        ("AI",), ("API",), ("B",), ("OU",)]
+    years = sql_live.query("SELECT DISTINCT snapshot_year FROM population")[1]
+    assert [y for (y,) in years] == sql_live.api.settings.snapshot_years

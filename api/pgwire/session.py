@@ -191,6 +191,9 @@ class SqlSession:
             table = self.surface.table_at(name, version)
             q = Translator({name: table}).translate(tree)
             cols = self.columns(q, table)
+            if q.values_only:
+                rows = self.values(q, table)
+                return Result(f"SELECT {len(rows)}", cols, rows)
             if q.empty:
                 return Result("SELECT 0", cols, [])
             rows, url = self.fetch(q, version)
@@ -203,6 +206,17 @@ class SqlSession:
             raise mapped from None
         out = [self.row(q, table, r) for r in rows]
         return Result(f"SELECT {len(out)}", cols, out, notices=[f"same question as the URL API: {url}"])
+
+    @staticmethod
+    def values(q: Question, table: Table) -> list[tuple]:
+        dim = table.dimensions[q.dimensions[0]]
+        codes = list(q.filters.get(dim.name, dim.codes)) if not q.empty else []
+        if q.order and q.order[0][1]:
+            codes.reverse()
+        codes = codes[q.offset:]
+        if q.limit is not None:
+            codes = codes[:q.limit]
+        return [(int(c) if dim.oid == INT8 else c,) for c in codes]
 
     def columns(self, q: Question, table: Table) -> list[Column]:
         cols = []

@@ -62,6 +62,7 @@ class Question:
     output: list[OutCol] = field(default_factory=list)
     suppressed_filter: bool | None = None  # keep only rows whose suppressed flag equals this
     empty: bool = False  # the filters select no category at all
+    values_only: bool = False  # SELECT DISTINCT <one dimension>: its published code list, no data
 
     def params(self, *, with_paging: bool = True) -> dict[str, str]:
         """The URL API's parameters for this question (one value per filtered dimension)."""
@@ -176,6 +177,24 @@ class Translator:
             output.append(OutCol((alias or member), role, member))
         dims = [o.member for o in output if o.role == "dimension"]
         measures = [o.member for o in output if o.role == "measure"]
+        group = select.args.get("group")
+        if not measures and len(output) == 1 and output[0].role == "dimension" and (
+                distinct is not None or group is not None):
+            # A filter widget's value list: the dimension's published codes (metadata, not data).
+            q = Question(table.name, dims, [], {}, output=output, values_only=True)
+            if group is not None:
+                for g in group.expressions:
+                    if self.group_item(g, output, table) != dims[0]:
+                        raise refuse("a value list groups by its one dimension only")
+            where = select.args.get("where")
+            if where is not None:
+                self.where(where.this, table, q)
+                if set(q.filters) - {dims[0]} or q.suppressed_filter is not None:
+                    raise refuse("a dimension's value list can only be filtered on that dimension")
+            self.order(select, table, output, q)
+            q.limit = self.int_clause(select.args.get("limit"), "LIMIT")
+            q.offset = self.int_clause(select.args.get("offset"), "OFFSET") or 0
+            return q
         if not measures:
             raise refuse(
                 "select at least one measure: row-level access is not available, only published cells "
@@ -183,7 +202,6 @@ class Translator:
         if len(set(dims)) != len(dims) or len(set(measures)) != len(measures):
             raise refuse("select each dimension and measure once", sqlstate="42712")
 
-        group = select.args.get("group")
         grouped: list[str] = []
         if group is not None:
             for g in group.expressions:
