@@ -29,6 +29,7 @@ How the population is built (all vectorised with numpy; deterministic for a seed
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from loaders.statutes import load_statutes
 CALIBRATION = Path(__file__).resolve().parent / "reference" / "calibration.yml"
 EPOCH = dt.date(1970, 1, 1)
 NO_RELEASE = np.int32(2**30)
+CHUNK_SCALE = 10.0  # largest population built in one piece (see generate_extracts)
 
 COUNTIES = {  # extract agency code -> calibration county name (Nantucket holds no one: R5)
     "BAR": "Barnstable", "BER": "Berkshire", "BRI": "Bristol", "DUK": "Dukes", "ESS": "Essex",
@@ -167,7 +169,7 @@ class _Batch:
 
 
 class _Gen:
-    def __init__(self, seed: int, scale: float, years: list[int]):
+    def __init__(self, seed: int | list[int], scale: float, years: list[int]):
         self.rng = np.random.default_rng(seed)
         self.scale = scale
         self.years = sorted(years)
@@ -307,26 +309,38 @@ def generate_extracts(out: Path, *, seed: int, scale: float, fmt: str = "csv",
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     progress = _Progress(console)
-    g = _Gen(seed, scale, years)
-    rng = g.rng
-    with progress:
-        progress.step("placing people in custody")
-        tables = _build(g, rng)
-        progress.step("writing files")
-        counts = {}
-        for name, table in tables.items():
-            if fmt == "csv":
-                path = out / f"{name}.csv"
-                # strings only where quoting matters; dates as YYYY-MM-DD, nulls as empty fields
-                pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
-            else:
-                path = out / f"{name}.parquet"
-                pq.write_table(table, path)
-            for other in ("csv", "parquet"):
-                stale = out / f"{name}.{other}"
-                if other != fmt and stale.exists():
-                    stale.unlink()
-            counts[name] = table.num_rows
+    # A large population is built and written in chunks of at most CHUNK_SCALE, each a calibrated
+    # population of its own with its own id range, so memory stays that of one chunk (about 2 GB
+    # at scale 10) whatever the scale. Up to CHUNK_SCALE the output is exactly one chunk.
+    n_chunks = max(1, math.ceil(scale / CHUNK_SCALE - 1e-9))
+    counts = {}
+    writers: dict[str, Any] = {}
+    offsets = {"people": 0, "episodes": 0}
+    try:
+        with progress:
+            for i in range(n_chunks):
+                g = _Gen(seed if n_chunks == 1 else [seed, i], scale / n_chunks, years)
+                progress.step(f"placing people in custody ({i + 1}/{n_chunks})" if n_chunks > 1
+                              else "placing people in custody")
+                tables = _build(g, g.rng, offsets)
+                progress.step("writing files")
+                for name, table in tables.items():
+                    if name not in writers:
+                        path = out / f"{name}.{fmt}"
+                        # strings only where quoting matters; dates as YYYY-MM-DD, nulls as empty fields
+                        writers[name] = (pacsv.CSVWriter(path, table.schema, write_options=pacsv.WriteOptions(
+                            quoting_style="needed")) if fmt == "csv" else pq.ParquetWriter(path, table.schema))
+                    writers[name].write_table(table)
+                    counts[name] = counts.get(name, 0) + table.num_rows
+                del tables
+    finally:
+        for w in writers.values():
+            w.close()
+    for name in counts:
+        for other in ("csv", "parquet"):
+            stale = out / f"{name}.{other}"
+            if other != fmt and stale.exists():
+                stale.unlink()
     if console is not None:
         console.print(f"wrote {', '.join(f'{k} {v:,}' for k, v in counts.items())} rows to {out}")
     return counts
@@ -353,7 +367,10 @@ class _Progress:
         return False
 
 
-def _build(g: _Gen, rng: np.random.Generator) -> dict[str, pa.Table]:
+def _build(g: _Gen, rng: np.random.Generator, offsets: dict[str, int] | None = None) -> dict[str, pa.Table]:
+    """One calibrated population. ``offsets`` (people and episodes already written by earlier
+    chunks) keeps ids unique across chunks; it is advanced by this chunk's counts."""
+    offsets = offsets if offsets is not None else {"people": 0, "episodes": 0}
     cal = g.cal
     batches = g.counted()
     # ---- counted placements: one array per attribute -----------------------------------------
@@ -537,7 +554,9 @@ def _build(g: _Gen, rng: np.random.Generator) -> dict[str, pa.Table]:
 
     # ---- people -------------------------------------------------------------------------------
     n_people = n + nx
-    person_num = rng.permutation(np.arange(10_000_000, 10_000_000 + n_people * 7, 7))[:n_people]
+    p0 = 10_000_000 + offsets["people"] * 7
+    person_num = rng.permutation(np.arange(p0, p0 + n_people * 7, 7))[:n_people]
+    offsets["people"] += n_people
     pid = _ids("SID", person_num, 9)
     ex_sex = np.where(rng.random(nx) < 0.1, "F", "M").astype(object)
     ex_race = np.array(["W", "B", "H", "AS", "O", "U", ""], dtype=object)[rng.integers(0, 7, size=nx)]
@@ -567,7 +586,8 @@ def _build(g: _Gen, rng: np.random.Generator) -> dict[str, pa.Table]:
     e_rel = np.concatenate([rel, p_rel, x_rel])
     e_rel = np.where(e_rel > g.end, NO_RELEASE, e_rel)
     ne = len(e_adm)
-    epi_num = rng.permutation(np.arange(ne)) * 3 + 5_000_001
+    epi_num = rng.permutation(np.arange(ne)) * 3 + 5_000_001 + offsets["episodes"] * 3
+    offsets["episodes"] += ne
     eid = _ids("E", epi_num, 8)
     episodes = pa.table({
         "episode_id": eid,
