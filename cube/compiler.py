@@ -39,6 +39,8 @@ GROUPINGS_PER_INSERT = 4
 # count/sum plus the few repeated values, which answer exactly and cheaply within one such value.
 WITHIN_META = "distinct_within"
 CHEAP_DISTINCT = {"uniqExact": "count", "sumDistinct": "sum"}
+# aggregates whose states are small whatever the data (merging them is cheap)
+LIGHT_AGGS = {"count", "sum", "avg", "min", "max", "any", "anylast", "uniq"}
 SAFE_UNDER_FANOUT = {"count_distinct", "count_distinct_approx", "min", "max"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$")
 
@@ -759,17 +761,6 @@ class Compiler:
             self._cache[key] = (sorted(out, key=lambda s: -len(s)), {frozenset(x) for x in out})
         return list(self._cache[key][0])
 
-    def rollup_columns(self, pa: PreAggregation) -> set[str]:
-        """Every column a rollup table must have for this model to query it."""
-        cols = {GROUPING_COL, *pa.dimensions}
-        for m in pa.measures:
-            cols.add(f"{m}__f")
-            for i, agg in enumerate(outer_aggs(self.measure_expr(pa.cube, m, same_alias))):
-                cols.add(f"{m}__{i}")
-                if self._cheap_distinct(pa, agg):
-                    cols.update((f"{m}__{i}s", f"{m}__{i}d"))
-        return cols
-
     @staticmethod
     def _cheap_distinct(pa: PreAggregation, agg: exp.Expression) -> list[str] | None:
         """The ``distinct_within`` dimensions of a uniqExact/sumDistinct call a rollup can answer cheaply."""
@@ -801,11 +792,28 @@ class Compiler:
             if pa.time_dimension or pa.table not in available:
                 continue
             if need_m <= set(pa.measures) and need_d <= set(pa.dimensions):
-                # Final values beat merged states; then the fewest rows (dimensions).
-                rank = (self._grain_mask(plan, pa) is None, len(pa.dimensions))
+                # Final values beat merged states; then the fewest rows (dimensions). States that
+                # hold every value (exact distinct counts, exact quantiles) cost as much to merge as
+                # scanning the facts (measured: 1.2-2x slower), so such a rollup is not used.
+                exact = self._grain_mask(plan, pa) is not None
+                if not exact and not self._merges_cheaply(plan, pa, need_m):
+                    continue
+                rank = (not exact, len(pa.dimensions))
                 if best_rank is None or rank < best_rank:
                     best, best_rank = pa, rank
         return best
+
+    def _merges_cheaply(self, plan: "_Plan", pa: PreAggregation, measures: set[str]) -> bool:
+        fixed = self._fixed_dims(plan)
+        for name in measures:
+            for agg in outer_aggs(self.measure_expr(pa.cube, name, same_alias)):
+                within = self._cheap_distinct(pa, agg)
+                if within and set(within) <= fixed:
+                    continue
+                fn = agg.this if isinstance(agg.this, str) else agg.key
+                if str(fn).lower() not in LIGHT_AGGS:
+                    return False
+        return True
 
     def _fixed_dims(self, plan: "_Plan") -> set[str]:
         """Dimensions with one value in each output row: grouped, or pinned by an equals filter."""

@@ -61,27 +61,26 @@ class QueryEngine:
         self._tables: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
-    # Rollup tables present in a database with every column this model reads from them (a table
-    # built by an older model or engine is ignored, never half-read). Published databases are
-    # immutable once referenced, so the answer is cached; forget() drops it (tests that build
-    # rollups later).
+    # Rollup tables present in a database and built for this model by this engine (their COMMENT
+    # carries the rollup's fingerprint: a table from an older model or engine is ignored, never
+    # half-read). Published databases are immutable once referenced, so the answer is cached;
+    # forget() drops it (tests that build rollups later).
     def rollup_tables(self, database: str) -> set[str]:
         with self._lock:
             cached = self._tables.get(database)
         if cached is not None:
             return cached
-        wanted = {pa.table: self.compiler.rollup_columns(pa)
+        from cube.rollups import ROLLUP_COMMENT, rollup_fingerprint
+
+        wanted = {pa.table: ROLLUP_COMMENT + rollup_fingerprint(self.model, pa.table)
                   for c in self.model.cubes.values() for pa in c.pre_aggregations.values()}
         found: set[str] = set()
         if wanted:
-            q = exp.select("table", "name").from_(exp.Table(this=exp.to_identifier("columns"),
-                                                            db=exp.to_identifier("system"))) \
+            q = exp.select("name", "comment").from_(exp.Table(this=exp.to_identifier("tables"),
+                                                              db=exp.to_identifier("system"))) \
                 .where(exp.column("database").eq(exp.Literal.string(database))) \
-                .where(exp.column("table").isin(*[exp.Literal.string(t) for t in sorted(wanted)]))
-            have: dict[str, set[str]] = {}
-            for table, name in self.engine.query(q).rows:
-                have.setdefault(table, set()).add(name)
-            found = {t for t, cols in wanted.items() if cols <= have.get(t, set())}
+                .where(exp.column("name").isin(*[exp.Literal.string(t) for t in sorted(wanted)]))
+            found = {name for name, comment in self.engine.query(q).rows if wanted.get(name) == comment}
         with self._lock:
             self._tables[database] = found
         return found

@@ -8,10 +8,17 @@ Each rollup is an AggregatingMergeTree keyed by a grouping mask and its dimensio
 - base rows and one row per group of every stored *grouping* (subset of the dimensions; the
   cube's ``meta.rollup_subsets.required`` says which dimensions every grouping keeps) carry each
   measure's final value, computed from the facts by the same expression as the raw query. A query
-  whose groups are one grouping's rows reads those values without merging any state.
+  whose groups are one grouping's rows reads those values without merging any state;
+- for a distinct measure with ``meta.distinct_within`` (e.g. people: ``[snapshot_year]``), base
+  rows also carry a plain count/sum and the values repeated within one such value, so a query
+  within one snapshot year merges small states and subtracts the repeats (exact).
+The compiler uses a rollup only for these cheap reads; a query that would merge whole value sets
+(exact distinct counts across years, medians over several stored rows) reads the facts instead.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from sqlglot import exp
 
@@ -23,6 +30,27 @@ from crosstrack.engine import DIALECT, Engine
 def _table_sql(database: str, table: str) -> str:
     return exp.Table(this=exp.to_identifier(table, quoted=True), db=exp.to_identifier(database, quoted=True)).sql(
         dialect=DIALECT)
+
+
+ROLLUP_COMMENT = "crosstrack rollup "
+_FP_DB = "__rollup_fingerprint__"
+
+
+def rollup_fingerprint(model: Model, table: str) -> str:
+    """A digest of what a rollup table holds (its columns, groupings and every expression), kept in
+    the table's COMMENT: a table built by another model or engine version is never read."""
+    key = ("rollup_fingerprints",)
+    cache = model.__dict__.setdefault("_compiler_cache", {})
+    if key not in cache:
+        comp = Compiler(model)
+        out = {}
+        for cube in model.cubes.values():
+            for pa in cube.pre_aggregations.values():
+                parts = [comp.rollup_select(pa, _FP_DB).sql(dialect=DIALECT)]
+                parts += [s.sql(dialect=DIALECT) for s in comp.rollup_groupings_selects(pa, _FP_DB)]
+                out[pa.table] = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+        cache[key] = out
+    return cache[key][table]
 
 
 def rollup_ddl(model: Model, database: str,
@@ -37,8 +65,9 @@ def rollup_ddl(model: Model, database: str,
             types = (final_types or {}).get(pa.table)
             table = _table_sql(database, pa.table)
             order = exp.Tuple(expressions=[exp.column(d, quoted=True) for d in (GROUPING_COL, *pa.dimensions)])
+            comment = exp.Literal.string(ROLLUP_COMMENT + rollup_fingerprint(model, pa.table)).sql(dialect=DIALECT)
             stmts = [(f"CREATE TABLE {table} ENGINE = AggregatingMergeTree ORDER BY {order.sql(dialect=DIALECT)} "
-                      f"AS {comp.rollup_select(pa, database, types).sql(dialect=DIALECT)}")]
+                      f"COMMENT {comment} AS {comp.rollup_select(pa, database, types).sql(dialect=DIALECT)}")]
             for extra in comp.rollup_groupings_selects(pa, database):
                 # Insert by the SELECT's own column names; a dimension outside every grouping of the
                 # batch keeps its default (never read: queries select rows by the grouping mask).
