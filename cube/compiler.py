@@ -746,12 +746,12 @@ class Compiler:
     def rollup_groupings(self, pa: PreAggregation) -> list[tuple[str, ...]]:
         """Proper, non-empty subsets of the rollup's dimensions stored with final values, largest first.
 
-        The cube's ``meta.rollup_subsets.required`` (e.g. ``[snapshot_year]``) keeps only the subsets
-        that contain those dimensions (the questions people ask), which bounds the build cost.
+        The cube's ``meta.rollup_subsets`` (``required: [snapshot_year]``, for all its rollups or for
+        one) keeps only the subsets that contain those dimensions, which bounds the build cost.
         """
         key = ("groupings", pa.table)
         if key not in self._cache:
-            required = set(rollup_required(self.model.cubes[pa.cube]))
+            required = set(rollup_required(self.model.cubes[pa.cube], pa.name))
             dims = list(pa.dimensions)
             out = []
             for mask in range((1 << len(dims)) - 2, 0, -1):
@@ -1005,10 +1005,14 @@ class Compiler:
         return compiled
 
 
-def rollup_required(cube: Cube) -> list[str]:
-    """Dimensions every stored rollup grouping must contain (cube ``meta.rollup_subsets.required``)."""
+def rollup_required(cube: Cube, rollup: str) -> list[str]:
+    """Dimensions every stored grouping of a rollup keeps: the cube's
+    ``meta.rollup_subsets.<rollup>.required``, else ``meta.rollup_subsets.required``, else none."""
     spec = cube.meta.get("rollup_subsets") if isinstance(cube.meta, dict) else None
-    req = spec.get("required") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return []
+    own = spec.get(rollup)
+    req = own.get("required") if isinstance(own, dict) else spec.get("required")
     return [d for d in req if isinstance(d, str)] if isinstance(req, list) else []
 
 

@@ -478,19 +478,35 @@ class _Loader:
                     self.err(loc, "missing-key", "a rollup with a time_dimension needs a granularity")
 
     def check_rollup_meta(self, cube: Cube) -> None:
+        """meta.rollup_subsets: {required: [dims]} for every rollup of the cube, and/or
+        {<rollup name>: {required: [dims]}} for one rollup."""
         spec = cube.meta.get("rollup_subsets") if isinstance(cube.meta, dict) else None
         if spec is None:
             return
         loc = self.locs[("cube", cube.name)]
-        req = spec.get("required") if isinstance(spec, dict) else None
-        if not isinstance(spec, dict) or set(spec) - {"required"} or not isinstance(req, list) or \
-                not all(isinstance(d, str) for d in req):
-            self.err(loc, "bad-meta", "meta.rollup_subsets must be a mapping {required: [dimension names]}", "meta")
+        shape = ("meta.rollup_subsets must be a mapping {required: [dimension names]} and/or "
+                 "{<rollup name>: {required: [dimension names]}}")
+        if not isinstance(spec, dict):
+            self.err(loc, "bad-meta", shape, "meta")
             return
-        for d in req:
-            if d not in cube.dimensions:
-                self.err(loc, "bad-meta", f"meta.rollup_subsets.required: '{d}' is not a dimension of "
-                                          f"'{cube.name}'{_did_you_mean(d, cube.dimensions)}", "meta")
+        for key, val in spec.items():
+            where = "meta.rollup_subsets" + ("" if key == "required" else f".{key}")
+            if key != "required":
+                if key not in cube.pre_aggregations:
+                    self.err(loc, "bad-meta", f"{where}: '{key}' is not a rollup of '{cube.name}'"
+                                              f"{_did_you_mean(key, cube.pre_aggregations)}", "meta")
+                    continue
+                if not isinstance(val, dict) or set(val) != {"required"}:
+                    self.err(loc, "bad-meta", shape, "meta")
+                    continue
+                val = val["required"]
+            if not isinstance(val, list) or not all(isinstance(d, str) for d in val):
+                self.err(loc, "bad-meta", shape, "meta")
+                continue
+            for d in val:
+                if d not in cube.dimensions:
+                    self.err(loc, "bad-meta", f"{where}.required: '{d}' is not a dimension of "
+                                              f"'{cube.name}'{_did_you_mean(d, cube.dimensions)}", "meta")
 
     def check_disclosure_meta(self, cube: Cube) -> None:
         for m in cube.measures.values():

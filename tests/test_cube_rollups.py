@@ -149,7 +149,7 @@ def test_P1_P4_other_queries_merge_small_states_with_identical_rows(qe, name, qu
      {"measures": ["incarceration_time.median_days"],
       "filters": [{"member": "incarceration_time.snapshot_year", "operator": "equals", "values": ["2020"]}]}),
     ("people across years (a grouping without the snapshot year is not stored)",
-     {"measures": ["programs.record_count", "programs.total_enrollments"], "dimensions": ["programs.agency"]}),
+     {"measures": ["programs.record_count", "programs.total_enrollments"], "dimensions": ["programs.race"]}),
     ("people of all years, no dimensions", {"measures": ["population.people", "population.cell_key"]}),
 ])
 def test_P1_queries_that_would_merge_whole_value_sets_read_the_facts(qe, model, name, query):
@@ -249,7 +249,8 @@ def test_P4_rollup_tables_the_model_cannot_read_are_never_used(engine, model):
     # the same tables under a model whose rollups store other groupings are not this model's
     other = cube.load_model(ROOT / "models")
     other.cubes["custody_snapshot"].meta = {}
-    assert QueryEngine(other, engine).rollup_tables(OLD_DB) == {"charge_snapshot__by_offense"}
+    assert QueryEngine(other, engine).rollup_tables(OLD_DB) == {"charge_snapshot__by_offense",
+                                                               "custody_snapshot__by_agency"}
 
 
 def test_rollup_groupings_keep_required_dimensions(model):
@@ -261,8 +262,9 @@ def test_rollup_groupings_keep_required_dimensions(model):
     assert ("snapshot_year",) in sets and tuple(pa.dimensions) not in sets
     assert len(set(sets)) == len(sets)
     assert all(len(a) >= len(b) for a, b in itertools.pairwise(sets))
-    charges = model.cubes["charge_snapshot"].pre_aggregations["by_offense"]  # no required dimension
-    assert len(comp.rollup_groupings(charges)) == 2 ** len(charges.dimensions) - 2
+    for c, name in (("charge_snapshot", "by_offense"), ("custody_snapshot", "by_agency")):  # nothing required
+        other = model.cubes[c].pre_aggregations[name]
+        assert len(comp.rollup_groupings(other)) == 2 ** len(other.dimensions) - 2
 
 
 def test_rollup_meta_is_validated_with_its_location(tmp_path):
@@ -274,6 +276,7 @@ def test_rollup_meta_is_validated_with_its_location(tmp_path):
     text = path.read_text()
     assert "      - snapshot_year\n  dimensions:" in text
     text = text.replace("      - snapshot_year\n  dimensions:", "      - snapshot_yaer\n  dimensions:", 1)
+    text = text.replace("      by_demographics:\n", "      by_demographic:\n        required: []\n      by_demographics:\n", 1)
     assert "      distinct_within:\n      - snapshot_year\n  - name: mean_days" in text
     text = text.replace("      distinct_within:\n      - snapshot_year\n  - name: mean_days",
                         "      distinct_within:\n      - snapshot_yr\n  - name: mean_days", 1)
@@ -285,3 +288,4 @@ def test_rollup_meta_is_validated_with_its_location(tmp_path):
                for d in diags), diags
     assert any("custody.yml" in d and "measures[people]" in d and "distinct_within" in d and "snapshot_yr" in d
                for d in diags), diags
+    assert any("'by_demographic' is not a rollup" in d and "by_demographics" in d for d in diags), diags
