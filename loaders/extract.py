@@ -109,6 +109,12 @@ def stage_file(engine: Engine, db: str, table: str, path: Path,
         rejects: list[Reject] = []
         total = 0
         for batch, batch_rejects in _batches(table, path):
+            if batch is RESTART:  # the fast reader gave up part-way: start again from an empty table
+                engine.command(f"TRUNCATE TABLE `{db}`.`raw_{table}`")
+                if on_rows and total:
+                    on_rows(-total)
+                total = 0
+                continue
             rejects.extend(batch_rejects)
             if batch.num_rows:
                 engine.insert_arrow(f"raw_{table}", batch, database=db)
@@ -126,11 +132,15 @@ def _batches(table: str, path: Path) -> Iterator[tuple[pa.Table, list[Reject]]]:
     try:
         yield from _fast_csv(table, path, header)
     except _NeedsPreciseRead:
+        yield RESTART, []
         yield from _precise_csv(table, path, header)
 
 
 class _NeedsPreciseRead(Exception):
     pass
+
+
+RESTART: pa.Table = pa.table({})  # sentinel batch: discard the rows staged so far
 
 
 def _check_header(table: str, path: Path) -> list[str]:
@@ -180,23 +190,21 @@ def _fast_csv(table: str, path: Path, header: list[str]) -> Iterator[tuple[pa.Ta
                                     newlines_in_values=True, invalid_row_handler=on_invalid)
     opts_conv = pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False,
                                      quoted_strings_can_be_null=False, null_values=[], check_utf8=True)
+    # batches are staged as they are parsed (memory stays one block, whatever the file size); a
+    # later parse error makes the caller discard them (RESTART) and read the file the careful way
+    offset = 0
     try:
         reader = pacsv.open_csv(path, read_options=opts_read, parse_options=opts_parse, convert_options=opts_conv)
-        # read everything before inserting anything, so a late parse error cannot leave half a table
-        batches = []
         for b in reader:
-            batches.append(b)
             if bad:
                 raise _NeedsPreciseRead
+            t = pa.Table.from_batches([b])
+            yield _to_schema(table, t, offset), []
+            offset += t.num_rows
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError):
         raise _NeedsPreciseRead from None
     if bad:
         raise _NeedsPreciseRead
-    offset = 0
-    for b in batches:
-        t = pa.Table.from_batches([b])
-        yield _to_schema(table, t, offset), []
-        offset += t.num_rows
 
 
 def _precise_csv(table: str, path: Path, header: list[str]) -> Iterator[tuple[pa.Table, list[Reject]]]:

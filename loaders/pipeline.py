@@ -17,7 +17,7 @@ from crosstrack.engine import Engine, EngineError, EngineUnavailable
 from loaders.extract import ExtractError, Reject, find_files, stage_file
 from loaders.facts import build_facts
 from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
-from loaders.validate import count_rejected_rows, fetch_rejects, qi, validate
+from loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
 
 Hook = Callable[[Engine, str], Any]
 
@@ -118,6 +118,7 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             if rejected_rows:
                 write_rejects_report(report_path, rejects)
                 _summarise_rejects(console, rejects, rejected_rows, report_path)
+            drop_raw(engine, stage)
             if rejected_rows > max_rejects:
                 console.print(f"[red]nothing published:[/red] {rejected_rows} rejected row(s), "
                               f"more than --max-rejects {max_rejects}")

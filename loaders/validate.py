@@ -343,3 +343,13 @@ def fetch_rejects(engine: Engine, db: str, files: dict[str, str], limit: int = 1
 
 def count_rejected_rows(engine: Engine, db: str) -> int:
     return int(engine.scalar(f"SELECT count() FROM (SELECT DISTINCT `table`, `row` FROM {qi(db)}.rejects)") or 0)
+
+
+def drop_raw(engine: Engine, db: str) -> None:
+    """Free the raw String copies once the typed tables and the rejects are built (facts read
+    only ``t_*``), so a large load holds one copy of the data, not two."""
+    d = qi(db)
+    for view in ("raw_episodes_ok", "raw_charges_ok", "raw_programs_ok"):
+        engine.command(f"DROP VIEW IF EXISTS {d}.{qi(view)} SYNC")
+    for table in COLUMNS:
+        engine.command(f"DROP TABLE IF EXISTS {d}.{qi('raw_' + table)} SYNC")
