@@ -289,3 +289,63 @@ def test_rollup_meta_is_validated_with_its_location(tmp_path):
     assert any("custody.yml" in d and "measures[people]" in d and "distinct_within" in d and "snapshot_yr" in d
                for d in diags), diags
     assert any("'by_demographic' is not a rollup" in d and "by_demographics" in d for d in diags), diags
+
+
+# --- loaded data: the loaders' own facts, rollups built before publish as `crosstrack load` does ----
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, engine, model):
+    """Synthetic extracts (seed 3, scale 0.15) loaded by the real loaders with the rollup hook."""
+    from fixtures_loaders import load, memory_settings
+    from loaders.generate import generate_extracts
+    from loaders.publish import current_version
+
+    base = tmp_path_factory.mktemp("cube_rollups_loaded")
+    settings = memory_settings(base / "data", years=[2021, 2022, 2023, 2024])
+    generate_extracts(base / "extract", seed=3, scale=0.15, fmt="csv", years=settings.snapshot_years, console=None)
+    assert load(settings, base / "extract", max_rejects=1000,
+                before_publish=[lambda eng, db: build_rollups(eng, model, db)]) == 0
+    version = current_version(Engine.from_settings(settings), settings)
+    qe = QueryEngine(model, engine)
+    assert len(qe.rollup_tables(version.database)) == 3
+    return qe, version.database
+
+
+def _api_shaped_queries(model) -> list[dict]:
+    """What the URL API asks: every public measure plus people and the hidden cell key, by one or two
+    dimensions, with the snapshot year and other dimensions filtered by one or several codes."""
+    out = []
+    for view in ("population", "custody", "incarceration_time", "charges", "programs"):
+        meta = next(c for c in model.meta(internal=True)["cubes"] if c["name"] == view)
+        measures = [m["name"] for m in meta["measures"]]
+        dims = [d["name"] for d in meta["dimensions"] if not (d.get("meta") or {}).get("requires")]
+        codes = {d["name"]: [c["code"] for c in (d.get("meta") or {}).get("codes", [])] for d in meta["dimensions"]}
+        year = {"member": f"{view}.snapshot_year", "operator": "equals", "values": ["2023"]}
+        rest = [d for d in dims if not d.endswith(".snapshot_year")]
+        for i, d in enumerate(rest):
+            pair = [d, rest[(i + 3) % len(rest)]]
+            other = rest[(i + 1) % len(rest)]
+            some = codes.get(other) or []
+            out += [{"measures": measures, "dimensions": [f"{view}.snapshot_year", d]},
+                    {"measures": measures, "dimensions": [d], "filters": [year]},
+                    {"measures": measures, "dimensions": pair, "filters": [year]},
+                    {"measures": measures, "dimensions": [d]}]
+            if some:
+                out += [{"measures": measures, "dimensions": [d], "filters": [
+                    year, {"member": other, "operator": "equals", "values": some[:1]}]},
+                    {"measures": measures, "dimensions": [d], "filters": [
+                        year, {"member": other, "operator": "equals", "values": some[:2]}]}]
+    return out
+
+
+def test_P1_P4_R7_api_shaped_queries_identical_on_loaded_data(loaded, model):
+    """On the loaders' own facts (real person and record keys), every API-shaped question gives
+    the same rows — people (P1), cell keys (P4), R7 medians, R8 counts — with and without rollups."""
+    qe, db = loaded
+    used = 0
+    queries = _api_shaped_queries(model)
+    assert len(queries) > 150
+    for q in queries:
+        with_r, without = _both(qe, q, db)
+        assert with_r.data == without.data, (q, with_r.sql)
+        used += with_r.used_rollup is not None
+    assert used > len(queries) // 3, used
