@@ -71,10 +71,12 @@ def rollup_ddl(model: Model, database: str,
             for extra in comp.rollup_groupings_selects(pa, database):
                 # Insert by the SELECT's own column names; a dimension outside every grouping of the
                 # batch keeps its default (never read: queries select rows by the grouping mask).
+                # The mask reads grouping(d) = 0 as "d is grouped": pin the SQL-standard convention
+                # whatever the server's default.
                 cols = ", ".join(exp.to_identifier(e.alias_or_name, quoted=True).sql(dialect=DIALECT)
                                  for e in extra.expressions)
                 stmts.append(f"INSERT INTO {table} ({cols}) {extra.sql(dialect=DIALECT)} "
-                             "SETTINGS group_by_use_nulls = 0")
+                             "SETTINGS group_by_use_nulls = 0, force_grouping_standard_compatibility = 1")
             out.append((pa.table, stmts))
     return out
 
