@@ -65,12 +65,12 @@ def cube_queries() -> list[tuple[str, dict]]:
         ("time median by age group", q("incarceration_time", ["age_group"], ("people", "mean_days", "median_days"),
                                        filters=[y])),
         ("charges by sub-type", q("charges", ["offense_subtype"], ("charges", "convictions", "people"), filters=[y])),
-        ("race in (B, W) by age (merges states)", {**q("population", ["offender_status", "age_group"], filters=[y]),
+        ("race in (B, W) by age (small states)", {**q("population", ["offender_status", "age_group"], filters=[y]),
                                                    "filters": [{"member": "population.race", "operator": "equals",
                                                                 "values": ["B", "W"]},
                                                                {"member": "population.snapshot_year",
                                                                 "operator": "equals", "values": [str(YEAR)]}]}),
-        ("programs by agency, all years (merges)", q("programs", ["agency"], progs)),
+        ("programs by agency, all years", q("programs", ["agency"], progs)),
     ]
 
 
