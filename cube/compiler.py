@@ -736,13 +736,15 @@ class Compiler:
     # A rollup table holds two kinds of rows, told apart by GROUPING_COL (a bit mask over the
     # rollup's dimensions, bit i = dimension i is grouped):
     # - base rows (every dimension grouped): one -State column per aggregate call of each measure
-    #   (``<measure>__<i>``), merged with -Merge for any query the rollup covers;
+    #   (``<measure>__<i>``), plus for a ``distinct_within`` measure a plain count/sum
+    #   (``__<i>s``) and the values repeated within one value of those dimensions (``__<i>d``);
     # - for every grouping (subset of its dimensions) and also on base rows: the measure's final
     #   value (``<measure>__f``), computed from the facts like the raw query computes it.
     # A query whose groups are exactly the rows of one grouping (its dimensions, plus dimensions
-    # pinned to one value by a filter) reads the final values: no state is merged. That matters
-    # for distinct counts, cell keys and medians, whose states hold every value (merging them
-    # costs as much as scanning the facts).
+    # pinned to one value by a filter) reads the final values: no state is merged. Otherwise base
+    # rows are merged, but only when every state is small (sums, means, counts, a distinct count
+    # within one snapshot year); exact distinct and quantile states hold every value, merging
+    # them costs as much as scanning the facts, so those queries read the facts.
     def rollup_groupings(self, pa: PreAggregation) -> list[tuple[str, ...]]:
         """Proper, non-empty subsets of the rollup's dimensions stored with final values, largest first.
 
