@@ -818,7 +818,7 @@ def _programs(g: _Gen, rng: np.random.Generator, n: int, agency, status, adm, re
     _, first = np.unique(np.stack([key, np.searchsorted(list(PROGRAMS), psi.astype(str))]), axis=1, return_index=True)
     keep = np.sort(first)
     owner, program, psi, start, end, st = owner[keep], program[keep], psi[keep], start[keep], end[keep], st[keep]
-    return pa.table({
+    table = pa.table({
         "person_id": pid.take(pa.array(owner)),
         "agency": pa.array(agency[owner].tolist(), pa.string()),
         "program": pa.array(program.tolist(), pa.string()),
@@ -827,3 +827,9 @@ def _programs(g: _Gen, rng: np.random.Generator, n: int, agency, status, adm, re
         "end_date": _date_array(end),
         "status": pa.array(st.tolist(), pa.string()),
     })
+    # the key above can still leave two identical rows (one program twice on a day): keep the first
+    idx = table.append_column("_i", pa.array(np.arange(table.num_rows))).group_by(
+        table.column_names, use_threads=False).aggregate([("_i", "min")]).column("_i_min").to_numpy()
+    if len(idx) < table.num_rows:
+        table = table.take(pa.array(np.sort(idx)))
+    return table
