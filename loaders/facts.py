@@ -68,6 +68,20 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     s, t = qi(stage), qi(target)
     snaps = "[" + ", ".join(f"toDate32('{int(y):04d}-01-01')" for y in settings.snapshot_years) + "]"
 
+    # The keyed hashes are pure Python (about 1 us per person); they are computed for every
+    # valid person in a thread while the engine, which releases the GIL, builds the tables below.
+    ids = engine.query_arrow(f"SELECT pid, person_id FROM {s}.t_people")
+    keys: dict[str, object] = {}
+
+    def hmac_keys() -> None:
+        try:
+            keys["pk"], keys["rk"] = person_keys(settings.secret_bytes(), ids.column("person_id").to_pylist())
+        except BaseException as err:  # noqa: BLE001 - re-raised in the calling thread
+            keys["error"] = err
+
+    worker = threading.Thread(target=hmac_keys, name="person-keys", daemon=True)
+    worker.start()
+
     step("choosing each person's placement on each snapshot (R1)")
     engine.command(
         f"CREATE TABLE {s}.sel ENGINE = Memory AS SELECT snap, pid, "
@@ -97,20 +111,6 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     excluded = engine.query(f"SELECT excluded, count() FROM {s}.cust WHERE excluded != '' "
                             f"GROUP BY excluded ORDER BY excluded").rows
     counted = f"(SELECT * FROM {s}.cust WHERE excluded = '')"
-
-    step("keyed hashes of person ids")
-    ids = engine.query_arrow(f"SELECT pid, person_id FROM {s}.t_people WHERE pid IN "
-                             f"(SELECT pid FROM {s}.cust WHERE excluded = '')")
-    keys: dict[str, object] = {}
-
-    def hmac_keys() -> None:  # pure Python; runs while the engine (which releases the GIL) works
-        try:
-            keys["pk"], keys["rk"] = person_keys(settings.secret_bytes(), ids.column("person_id").to_pylist())
-        except BaseException as err:  # noqa: BLE001 - re-raised in the calling thread
-            keys["error"] = err
-
-    worker = threading.Thread(target=hmac_keys, name="person-keys", daemon=True)
-    worker.start()
 
     step("program enrollments since admission (R8)")
     engine.command(
@@ -168,6 +168,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"min(tuple(severity != 'F', {order})) AS l "
         f"FROM {s}.ch GROUP BY eid)")
 
+    step("keyed hashes of person ids")
     worker.join()
     if "error" in keys:
         raise keys["error"]  # type: ignore[misc]
