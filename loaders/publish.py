@@ -125,43 +125,37 @@ FACT_CODES: dict[str, dict[str, object]] = {
 def check_database(engine: Engine, settings: Settings, database: str) -> tuple[dict[str, int], list[str]]:
     """Row counts and every problem that must stop a publish.
 
-    One scan per table collects each code column's distinct values (cheap on LowCardinality),
-    the row count and the number of distinct (snapshot, person) pairs; the exact per-row counts
-    that a problem message reports are computed only for a column that has a bad value."""
+    Each code column's distinct values are read first (cheap on LowCardinality: the engine
+    works on dictionary positions); the exact per-row count that a problem message reports is
+    computed only for a column that has a bad value."""
     problems: list[str] = []
     counts: dict[str, int] = {}
     d = qi(database)
-    years: set[int] = set()
-    dup = 0
     for table, (cols, _) in FACT_TABLES.items():
         codes = list(FACT_CODES[table])
-        extra = ", groupUniqArray(snapshot_year), uniqExact(snapshot_year, person_key)" if table == "custody_facts" else ""
-        row = engine.query(f"SELECT count(), countIf(person_key = 0), "
-                           f"{', '.join(f'groupUniqArray({qi(c)})' for c in codes)}{extra} "
-                           f"FROM {d}.{qi(table)}").rows[0]
-        counts[table] = int(row[0] or 0)
-        bad_cols = [c for c, values in zip(codes, row[2:2 + len(codes)])
-                    if any(v == "" or v not in FACT_CODES[table][c] for v in values)]
+        n, zero_keys = engine.query(f"SELECT count(), countIf(person_key = 0) FROM {d}.{qi(table)}").rows[0]
+        counts[table] = int(n or 0)
+        bad_cols = [c for c in codes
+                    if any(v == "" or v not in FACT_CODES[table][c]
+                           for (v,) in engine.query(f"SELECT DISTINCT {qi(c)} FROM {d}.{qi(table)}").rows)]
         if bad_cols:
             checks = [f"countIf({qi(c)} = '' OR NOT has({arr(list(FACT_CODES[table][c]))}, toString({qi(c)})))"
                       for c in bad_cols]
             bad = engine.query(f"SELECT {', '.join(checks)} FROM {d}.{qi(table)}").rows[0]
-            for name, n in zip(bad_cols, bad):
-                if n:
-                    problems.append(f"{table}.{name}: {n} rows with an empty or unknown code")
-        if row[1]:
-            problems.append(f"{table}.person_key: {row[1]} rows with an empty or unknown code")
-        if table == "custody_facts":
-            years = {int(y) for y in row[2 + len(codes)]}
-            if row[3 + len(codes)] != row[0]:  # some (snapshot, person) pair occurs twice: count them
-                dup = engine.scalar(f"SELECT count() FROM (SELECT snapshot_year, person_key FROM {d}.custody_facts "
-                                    f"GROUP BY snapshot_year, person_key HAVING count() > 1)")
+            for name, k in zip(bad_cols, bad):
+                if k:
+                    problems.append(f"{table}.{name}: {k} rows with an empty or unknown code")
+        if zero_keys:
+            problems.append(f"{table}.person_key: {zero_keys} rows with an empty or unknown code")
+    years = {int(y) for (y,) in engine.query(f"SELECT DISTINCT snapshot_year FROM {d}.custody_facts").rows}
     missing = [y for y in settings.snapshot_years if y not in years]
     if missing:
         problems.append(f"custody_facts has no rows for snapshot year(s) {', '.join(map(str, missing))}")
     if counts.get("custody_facts", 0) == 0:
         problems.append("custody_facts is empty")
     # every custody row's person is counted once per snapshot (R1)
+    dup = engine.scalar(f"SELECT count() FROM (SELECT snapshot_year, person_key FROM {d}.custody_facts "
+                        f"GROUP BY snapshot_year, person_key HAVING count() > 1)")
     if dup:
         problems.append(f"custody_facts has {dup} people counted twice on one snapshot")
     return counts, problems
