@@ -133,6 +133,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     # each distinct statute is typed once; charges then take their statute's row
     engine.command(
         f"CREATE TABLE {s}.statute_types ENGINE = Memory AS SELECT c.statute AS statute, "
+        f"toUInt32(rowNumberInAllBlocks()) AS tc, "
         f"multiIf(x.otype != '', x.otype, w.otype != '', w.otype, "
         f"transform(c.chapter, {arr([k for k, _ in chap_types])}, {arr([v for _, v in chap_types])}, 'OTHER')) AS otype, "
         f"multiIf(x.osub != '', x.osub, w.osub != '', w.osub, "
@@ -146,8 +147,8 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"CREATE TABLE {s}.ch ENGINE = Memory AS SELECT c.eid AS eid, c.docket AS docket, c.filing AS filing, "
         f"c.charge_no AS charge_no, toLowCardinality(c.severity) AS severity, "
         f"toLowCardinality(c.disposition) AS disposition, c.sentence AS sentence, c.governing AS governing, "
-        f"toLowCardinality(st.otype) AS otype, toLowCardinality(st.osub) AS osub, c.statute AS statute, "
-        f"st.known AS known "
+        f"toLowCardinality(st.otype) AS otype, toLowCardinality(st.osub) AS osub, st.tc AS tc, "
+        f"c.statute AS statute, st.known AS known "
         f"FROM (SELECT * FROM {s}.t_charges WHERE eid IN (SELECT eid FROM {counted})) AS c "
         f"INNER JOIN {s}.statute_types AS st ON st.statute = c.statute")
     unknown = engine.query(f"SELECT statute, count() AS n FROM {s}.ch WHERE NOT known GROUP BY statute "
@@ -156,17 +157,19 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     step("governing offense (R9) and leading charge (R10)")
     # R9/R10 depend only on the placement's charges, so they are computed once per placement
     # (episode, docket, charge number) is unique, so the smallest (flag, filing, docket, charge
-    # number, ...) tuple is the one charge the rule picks; its last three fields are its offense
-    order = "filing, docket, charge_no, otype, osub, severity"
+    # number, ...) tuple is the one charge the rule picks; its last two fields are its statute's
+    # row in statute_types (offense type and sub-type) and whether it is a felony
+    order = "filing, docket, charge_no, tc, severity = 'F'"
     engine.command(
-        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT eid, n_all, n_gov, "
-        f"(g.5, g.6, g.7) AS gov, (l.5, l.6, l.7) AS lead FROM (SELECT eid, "
-        f"count() AS n_all, countIf(governing = 'Y' OR sentence = 'INCARCERATION') AS n_gov, "
+        f"CREATE TABLE {s}.gl ENGINE = Memory AS SELECT a.eid AS eid, a.n_all AS n_all, a.n_gov AS n_gov, "
+        f"(gt.otype, gt.osub, if(a.g.6, 'F', 'M')) AS gov, (lt.otype, lt.osub, if(a.l.6, 'F', 'M')) AS lead "
+        f"FROM (SELECT eid, count() AS n_all, countIf(governing = 'Y' OR sentence = 'INCARCERATION') AS n_gov, "
         # R9: the IMS flag first; else the first charge sentenced to incarceration in docket order
         f"minIf(tuple(governing != 'Y', {order}), governing = 'Y' OR sentence = 'INCARCERATION') AS g, "
         # R10: the first felony in docket order, else the first misdemeanour
         f"min(tuple(severity != 'F', {order})) AS l "
-        f"FROM {s}.ch GROUP BY eid)")
+        f"FROM {s}.ch GROUP BY eid) AS a "
+        f"LEFT JOIN {s}.statute_types AS gt ON gt.tc = a.g.5 LEFT JOIN {s}.statute_types AS lt ON lt.tc = a.l.5")
 
     step("keyed hashes of person ids")
     worker.join()

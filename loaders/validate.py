@@ -230,11 +230,11 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
     def make_people(salt: int) -> None:
         engine.command(
             f"CREATE TABLE {d}.t_people ENGINE = Memory AS SELECT {id_hash('person_id', salt)} AS pid, person_id, "
-            f"toDate32(date_of_birth) AS dob, assigned_sex AS sex, "
-            f"transform(gender_identity, {arr(labels)}, {arr(codes)}, 'UNKNOWN') AS gi, "
+            f"toDate32(date_of_birth) AS dob, toLowCardinality(assigned_sex) AS sex, "
+            f"toLowCardinality(transform(gender_identity, {arr(labels)}, {arr(codes)}, 'UNKNOWN')) AS gi, "
             # R4: five races; Hispanic as a race, Other, Unknown and empty are Other / Unknown
-            f"transform(race, ['AI', 'AS', 'PI', 'B', 'W'], ['AI', 'API', 'API', 'B', 'W'], 'OU') AS race5, "
-            f"if(ethnicity IN ('H', 'N'), ethnicity, 'U') AS eth3 FROM {_ok(db, 'people')}")
+            f"toLowCardinality(transform(race, ['AI', 'AS', 'PI', 'B', 'W'], ['AI', 'API', 'API', 'B', 'W'], 'OU')) "
+            f"AS race5, toLowCardinality(if(ethnicity IN ('H', 'N'), ethnicity, 'U')) AS eth3 FROM {_ok(db, 'people')}")
 
     p_salt = _injective(engine, db, "t_people", "pid", make_people)
 
@@ -264,9 +264,10 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
             f"CREATE TABLE {d}.t_episodes ENGINE = Memory AS SELECT {id_hash('episode_id', salt)} AS eid, "
             f"{id_hash('person_id', p_salt)} AS pid, episode_id, person_id, source_system, "
             # R5: Barnstable + Dukes = Cape and Islands, Franklin + Hampshire = Northwestern
-            f"transform(agency, ['BAR', 'DUK', 'FRA', 'HMP'], ['CAI', 'CAI', 'NWT', 'NWT'], agency) AS agency5, "
-            f"facility_type, multiIf(agency != 'DOC', 'NOT_APPLICABLE', security_level = '', 'UNKNOWN', security_level) "
-            f"AS security, custody_status AS status, admission_type, toDate32(admission_date) AS adm, "
+            f"toLowCardinality(transform(agency, ['BAR', 'DUK', 'FRA', 'HMP'], ['CAI', 'CAI', 'NWT', 'NWT'], agency)) "
+            f"AS agency5, toLowCardinality(facility_type) AS facility_type, toLowCardinality(multiIf(agency != 'DOC', "
+            f"'NOT_APPLICABLE', security_level = '', 'UNKNOWN', security_level)) AS security, "
+            f"toLowCardinality(custody_status) AS status, admission_type, toDate32(admission_date) AS adm, "
             f"if(release_date = '', NULL, toDate32(release_date)) AS rel FROM {_ok(db, 'custody_episodes')}")
 
     e_salt = _injective(engine, db, "t_episodes", "eid", make_episodes)
