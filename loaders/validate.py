@@ -173,17 +173,21 @@ def _file_rejects_sql(db: str, table: str) -> list[str]:
 
 
 def _file_rejects(engine: Engine, db: str, table: str) -> None:
-    """The single-row rules, then duplicate rows and duplicate ids. One scan of hashes decides
-    whether the exact duplicate queries can find anything: when every row hashes differently, no
-    two rows (or ids) are equal, so those queries are skipped; otherwise they run as written."""
+    """The single-row rules, then duplicate rows and duplicate ids. One scan counts the rows that
+    break a single-row rule and hashes rows and ids: the query that lists rule breakers runs only
+    when there are some, and when every row (id) hashes differently no two rows (ids) are equal,
+    so the exact duplicate queries are skipped; otherwise each query runs as written."""
     rules_sql, dup_sql, *unique_sql = _file_rejects_sql(db, table)
-    _insert_rejects(engine, db, table, [rules_sql])
     raw = f"{qi(db)}.{qi('raw_' + table)}"
     allcols = ", ".join(qi(c) for c in COLUMNS[table])
     key = UNIQUE_KEYS.get(table)
     key_distinct = f"uniqExact(cityHash64({', '.join(qi(c) for c in key)}))" if key else "count()"
-    n, rows_distinct, keys_distinct = engine.query(
-        f"SELECT count(), uniqExact(cityHash64({allcols})), {key_distinct} FROM {raw}").rows[0]
+    any_broken = " OR ".join(f"({cond})" for _, _, _, cond in single_row_rules(table))
+    # the same scan counts the rows that break a single-row rule: the query naming them runs only if any do
+    n, rows_distinct, keys_distinct, broken = engine.query(
+        f"SELECT count(), uniqExact(cityHash64({allcols})), {key_distinct}, countIf({any_broken}) FROM {raw}").rows[0]
+    if broken:
+        _insert_rejects(engine, db, table, [rules_sql])
     if rows_distinct != n:
         _insert_rejects(engine, db, table, [dup_sql])
     if keys_distinct != n:
