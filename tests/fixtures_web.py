@@ -3,7 +3,7 @@
 The page is served by the real app from ``api_live`` (tests/fixtures_api.py: synthetic data
 in this process's ``chdb://memory`` engine, uvicorn in a thread), so every click goes through
 the real URL API and its disclosure control. Playwright never downloads a browser: it launches
-``/usr/bin/chromium`` (``apt-get install chromium``); without it these tests are skipped.
+``/usr/bin/chromium`` (``apt-get install chromium``); scripts/test.sh installs it, and without it these tests fail.
 Screenshots go to ``artifacts/screenshots/`` (gitignored) for people to look at.
 """
 
@@ -24,7 +24,7 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshot
 @pytest.fixture(scope="session")
 def chromium_browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        pytest.fail(f"{CHROMIUM} is not installed: scripts/test.sh installs Debian's chromium")
     # Never let Playwright fetch a browser of its own.
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     from playwright.sync_api import sync_playwright

@@ -65,8 +65,8 @@ def test_psycopg_describe_and_server_side_cursor_paging(sql_live):
         assert isinstance(many[0][3], bool)
 
 
-@pytest.mark.skipif(shutil.which("psql") is None, reason="Debian's postgresql-client (psql) is not installed")
 def test_psql_dt_d_and_a_query(sql_live):
+    assert shutil.which("psql"), "scripts/test.sh installs Debian's postgresql-client"
     base = ["psql", "-h", sql_live.host, "-p", str(sql_live.port), "-U", "analyst", "-d", "crosstrack",
             "-X", "-v", "ON_ERROR_STOP=1"]
 
