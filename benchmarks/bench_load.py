@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -59,7 +60,8 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="use chdb://memory instead of an on-disk engine")
     args = ap.parse_args()
     console = Console(stderr=True)
-    with tempfile.TemporaryDirectory(prefix="crosstrack-bench-") as tmp:
+    # the embedded engine may still be merging parts in its folder when the block ends
+    with tempfile.TemporaryDirectory(prefix="crosstrack-bench-", ignore_cleanup_errors=True) as tmp:
         tmpd = Path(tmp)
         url = "chdb://memory" if args.memory else f"chdb://{(tmpd / 'chdb').as_posix()}"
         settings = load_settings(clickhouse_url=url, data_dir=tmpd / "data", person_key_secret="bench")
@@ -87,6 +89,7 @@ def main() -> None:
             loads.append((time.perf_counter() - t0, timings))
             assert rc == 0, f"load failed ({rc})"
         peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    shutil.rmtree(tmp, ignore_errors=True)
 
     t_raw = min(raws)
     t_load, best = min(loads, key=lambda x: x[0])
