@@ -58,8 +58,41 @@ def person_keys(secret: bytes, person_ids: list[str]) -> tuple[np.ndarray, np.nd
     return pk, rk
 
 
+class PersonKeys:
+    """The keyed hashes of every valid person (``stage.t_people``), computed in a thread.
+
+    They are pure Python (about 1 us per person), so they run while the engine, which releases
+    the GIL, goes on validating and building; ``write`` waits for them and stores them in
+    ``stage.keys`` (pid -> person_key, record_key)."""
+
+    def __init__(self, engine: Engine, settings: Settings, stage: str):
+        self._ids = engine.query_arrow(f"SELECT pid, person_id FROM {qi(stage)}.t_people")
+        self._secret = settings.secret_bytes()
+        self._out: dict[str, object] = {}
+        self._worker = threading.Thread(target=self._run, name="person-keys", daemon=True)
+        self._worker.start()
+
+    def _run(self) -> None:
+        try:
+            self._out["pk"], self._out["rk"] = person_keys(self._secret, self._ids.column("person_id").to_pylist())
+        except BaseException as err:  # noqa: BLE001 - re-raised in the calling thread
+            self._out["error"] = err
+
+    def write(self, engine: Engine, stage: str) -> None:
+        self._worker.join()
+        if "error" in self._out:
+            raise self._out["error"]  # type: ignore[misc]
+        engine.command(f"CREATE TABLE {qi(stage)}.keys (pid UInt64, person_key UInt64, record_key UInt32) "
+                       f"ENGINE = Memory")
+        engine.insert_arrow("keys", pa.table({"pid": self._ids.column("pid"), "person_key": pa.array(self._out["pk"]),
+                                              "record_key": pa.array(self._out["rk"])}), database=stage)
+        self._ids = None
+        self._out.clear()
+
+
 def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
-                step: Callable[[str], None] = lambda s: None) -> dict[str, object]:
+                step: Callable[[str], None] = lambda s: None,
+                keys: PersonKeys | None = None) -> dict[str, object]:
     """Create ``target.custody_facts`` and ``target.charge_facts``; returns notes for the summary.
 
     Staging tables join on ``pid`` / ``eid``, UInt64 hashes of the person and episode ids that
@@ -68,19 +101,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     s, t = qi(stage), qi(target)
     snaps = "[" + ", ".join(f"toDate32('{int(y):04d}-01-01')" for y in settings.snapshot_years) + "]"
 
-    # The keyed hashes are pure Python (about 1 us per person); they are computed for every
-    # valid person in a thread while the engine, which releases the GIL, builds the tables below.
-    ids = engine.query_arrow(f"SELECT pid, person_id FROM {s}.t_people")
-    keys: dict[str, object] = {}
-
-    def hmac_keys() -> None:
-        try:
-            keys["pk"], keys["rk"] = person_keys(settings.secret_bytes(), ids.column("person_id").to_pylist())
-        except BaseException as err:  # noqa: BLE001 - re-raised in the calling thread
-            keys["error"] = err
-
-    worker = threading.Thread(target=hmac_keys, name="person-keys", daemon=True)
-    worker.start()
+    keys = keys or PersonKeys(engine, settings, stage)
 
     step("choosing each person's placement on each snapshot (R1)")
     engine.command(
@@ -90,10 +111,14 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"arrayJoin(arrayFilter(x -> adm <= x AND ifNull(rel >= x, 1), {snaps})) AS snap FROM {s}.t_episodes) "
         f"GROUP BY snap, pid")
 
+    step("keyed hashes of person ids")
+    keys.write(engine, stage)
+
     step("applying exclusions and demographics (R2-R5)")
     # every chosen placement with the reason it is not counted ('' = counted)
     engine.command(
         f"CREATE TABLE {s}.cust ENGINE = Memory AS SELECT toUInt16(toYear(x.snap)) AS snapshot_year, x.snap AS snap, "
+        f"k.person_key AS person_key, k.record_key AS record_key, "
         # codes as LowCardinality already, as the fact tables store them
         f"x.pid AS pid, x.eid AS eid, toLowCardinality(e.agency5) AS agency, "
         f"toLowCardinality(e.facility_type) AS facility_type, toLowCardinality(e.security) AS security_level, "
@@ -107,7 +132,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         # R2: civil, safe keep, federal and compact placements and juveniles are not counted
         f"multiIf(e.status NOT IN ('PRETRIAL', 'SENTENCED'), e.status, age < 18, 'JUVENILE', '') AS excluded "
         f"FROM {s}.sel AS x INNER JOIN {s}.t_episodes AS e ON e.eid = x.eid "
-        f"INNER JOIN {s}.t_people AS p ON p.pid = x.pid")
+        f"INNER JOIN {s}.t_people AS p ON p.pid = x.pid INNER JOIN {s}.keys AS k ON k.pid = x.pid")
     excluded = engine.query(f"SELECT excluded, count() FROM {s}.cust WHERE excluded != '' "
                             f"GROUP BY excluded ORDER BY excluded").rows
     counted = f"(SELECT * FROM {s}.cust WHERE excluded = '')"
@@ -171,22 +196,13 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"FROM {s}.ch GROUP BY eid) AS a "
         f"LEFT JOIN {s}.statute_types AS gt ON gt.tc = a.g.5 LEFT JOIN {s}.statute_types AS lt ON lt.tc = a.l.5")
 
-    step("keyed hashes of person ids")
-    worker.join()
-    if "error" in keys:
-        raise keys["error"]  # type: ignore[misc]
-    engine.command(f"CREATE TABLE {s}.keys (pid UInt64, person_key UInt64, record_key UInt32) ENGINE = Memory")
-    engine.insert_arrow("keys", pa.table({"pid": ids.column("pid"), "person_key": pa.array(keys["pk"]),
-                                          "record_key": pa.array(keys["rk"])}), database=stage)
-    del ids
-
     step("writing custody_facts")
     engine.command(fact_ddl(target, "custody_facts"))
     na = "'NOT_APPLICABLE'"
     gov_ok = "c.offender_status = 'SENTENCED' AND g.n_gov > 0"
     lead_ok = "c.offender_status = 'PRETRIAL' AND g.n_all > 0"
     exprs = {
-        "snapshot_year": "c.snapshot_year", "person_key": "k.person_key", "record_key": "k.record_key",
+        "snapshot_year": "c.snapshot_year", "person_key": "c.person_key", "record_key": "c.record_key",
         "agency": "c.agency", "facility_type": "c.facility_type", "security_level": "c.security_level",
         "offender_status": "c.offender_status", "age_group": "c.age_group", "assigned_sex": "c.assigned_sex",
         "gender_identity": "c.gender_identity", "race": "c.race", "ethnicity": "c.ethnicity",
@@ -206,14 +222,14 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     assert list(exprs) == list(CUSTODY_FACTS)
     engine.command(
         f"INSERT INTO {t}.custody_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in exprs.items())} "
-        f"FROM {counted} AS c INNER JOIN {s}.keys AS k ON k.pid = c.pid "
+        f"FROM {counted} AS c "
         f"LEFT JOIN {s}.enr AS n ON n.snapshot_year = c.snapshot_year AND n.pid = c.pid "
         f"LEFT JOIN {s}.gl AS g ON g.eid = c.eid")
 
     step("writing charge_facts")
     engine.command(fact_ddl(target, "charge_facts"))
     cexprs = {
-        "snapshot_year": "c.snapshot_year", "person_key": "k.person_key", "record_key": "k.record_key",
+        "snapshot_year": "c.snapshot_year", "person_key": "c.person_key", "record_key": "c.record_key",
         "agency": "c.agency", "facility_type": "c.facility_type", "age_group": "c.age_group",
         "assigned_sex": "c.assigned_sex", "gender_identity": "c.gender_identity", "race": "c.race",
         "ethnicity": "c.ethnicity", "offense_type": "ch.otype", "offense_subtype": "ch.osub",
@@ -225,7 +241,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"INSERT INTO {t}.charge_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in cexprs.items())} "
         # the charges-and-convictions view is sentenced people only (R2)
         f"FROM {s}.ch AS ch INNER JOIN (SELECT * FROM {counted} WHERE offender_status = 'SENTENCED') AS c "
-        f"ON c.eid = ch.eid INNER JOIN {s}.keys AS k ON k.pid = c.pid")
+        f"ON c.eid = ch.eid")
     missing = engine.query(
         f"SELECT countIf(governing_offense_type = 'NOT_APPLICABLE' AND offender_status = 'SENTENCED'), "
         f"countIf(leading_charge_type = 'NOT_APPLICABLE' AND offender_status = 'PRETRIAL') FROM {t}.custody_facts").rows[0]

@@ -15,7 +15,7 @@ from rich.table import Table
 from crosstrack.config import Settings
 from crosstrack.engine import Engine, EngineError, EngineUnavailable
 from loaders.extract import ExtractError, Reject, find_files, stage_file
-from loaders.facts import build_facts
+from loaders.facts import PersonKeys, build_facts
 from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
 from loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
 
@@ -121,7 +121,9 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             names = {s.table: s.path.name for s in staged}
             parse_rejects = [r for s in staged for r in s.parse_rejects]
             vtask = progress.add_task("checking every row", total=4)
-            validate(engine, stage, parse_rejects, names)
+            jobs: dict[str, PersonKeys] = {}
+            validate(engine, stage, parse_rejects, names,
+                     on_people=lambda: jobs.setdefault("keys", PersonKeys(engine, settings, stage)))
             progress.update(vtask, completed=4)
             rejected_rows = count_rejected_rows(engine, stage)
             rejects = fetch_rejects(engine, stage, names) if rejected_rows else []
@@ -139,7 +141,7 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             def step(text: str) -> None:
                 progress.update(ftask, description=f"facts: {text}", advance=1)
 
-            notes = build_facts(engine, settings, stage, target, step)
+            notes = build_facts(engine, settings, stage, target, step, keys=jobs.get("keys"))
             progress.update(ftask, description="facts built", completed=8)
             lap("facts")
             counts, problems = check_database(engine, settings, target)
