@@ -1,10 +1,14 @@
 """Row checks of the staged raw extracts, as ClickHouse queries, and the typed tables they feed.
 
-Each table gets one scan for its single-row rules (an ARRAY JOIN over the rules that a row
-breaks), one for exact duplicate rows and one for duplicate ids; then references are checked
-against the rows of the tables they point to that passed. Every SQL literal here is a constant
-of this module; no extract value is ever written into SQL text. Messages say what is wrong and
-where, never the value.
+Each table gets its single-row rules (an ARRAY JOIN over the rules that a row breaks), exact
+duplicate rows and duplicate ids; then references are checked against the rows of the tables
+they point to that passed. The queries that name rejected rows are exact and run as written,
+but only when a cheaper pre-check says they can find something: one scan per table counts rule
+breakers and hashes rows and ids (all hashes distinct means no duplicates), and one join per
+table on UInt64 id hashes (with the ids compared too) counts reference problems. The typed
+tables carry those hashes (``pid``, ``eid``), made collision-free per table, for the fact
+joins. Every SQL literal here is a constant of this module; no extract value is ever written
+into SQL text. Messages say what is wrong and where, never the value.
 """
 
 from __future__ import annotations
