@@ -15,9 +15,10 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import Response, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import cache, formats
-from api.errors import ApiError, install_handlers
+from api.errors import ApiError, error_response, install_handlers
 from api.openapi_doc import install_openapi
 from api.params import FORMATS, RESERVED
 from api.service import Service, set_default_service
@@ -29,6 +30,58 @@ log = logging.getLogger("crosstrack.api")
 CACHE_CONTROL = "public, max-age=300"
 API_PREFIX = "/api/v1"
 CSV_STREAM_ROWS = 5000  # larger CSV pages stream (and are not kept as bytes in the cache)
+
+
+# Total bytes of request header names and values accepted (uvicorn's httptools parser takes far more).
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class SecurityHeadersMiddleware:
+    """Pure ASGI: ``X-Content-Type-Options: nosniff`` on every HTTP response that lacks it.
+
+    (Starlette's ``@app.middleware("http")`` runs each request through a task group and memory
+    streams; rewriting the start message costs next to nothing.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                    message["headers"] = [*headers, (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class HeaderSizeGuard:
+    """Pure ASGI: 431 in the standard error envelope when the request's headers total more than
+    ``max_bytes`` (names and values); such a request never reaches routing or the engine."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            total = 0
+            for name, value in scope["headers"]:
+                total += len(name) + len(value)
+            if total > self.max_bytes:
+                err = ApiError(431, "headers_too_large",
+                               f"The request's headers are too large; send at most {self.max_bytes} bytes "
+                               "of header names and values.",
+                               parameter="headers", allowed=f"at most {self.max_bytes} bytes of headers")
+                await error_response(err)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -98,11 +151,8 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST"],
                        allow_headers=["*"], expose_headers=["ETag", "Content-Disposition", "Link"])
 
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    app.add_middleware(HeaderSizeGuard, max_bytes=MAX_HEADER_BYTES)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every response, the 431 too
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and data version")
     def healthz() -> Response:
