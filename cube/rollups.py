@@ -92,8 +92,82 @@ def final_value_types(engine: Engine, model: Model, database: str) -> dict[str, 
     return out
 
 
-def build_rollups(engine: Engine, model: Model, database: str) -> list[str]:
-    """Build every declared rollup into ``database`` (a ``before_publish`` hook); returns the tables built."""
+def rollup_column_types(engine: Engine, model: Model, database: str,
+                        final_types: dict[str, dict[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """(column, type) of every rollup table, in order: the types ``CREATE ... AS SELECT`` would give
+    it, as the engine infers them from the base-row SELECT (no data read)."""
+    comp = Compiler(model)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for cube in model.cubes.values():
+        for pa in cube.pre_aggregations.values():
+            sql = comp.rollup_select(pa, database, final_types.get(pa.table)).sql(dialect=DIALECT)
+            out[pa.table] = [(r[0], r[1]) for r in engine.query(f"DESCRIBE TABLE ({sql})").rows]
+    return out
+
+
+def cluster_rollup_ddl(model: Model, database: str, cluster: str, final_types: dict[str, dict[str, str]],
+                       column_types: dict[str, list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
+    """(table, statements) for every rollup on a cluster (``CROSSTRACK_CLUSTER``).
+
+    A rollup groups by dimensions, not by person, so a shard-local rollup would count a group's
+    people on each shard separately. Each rollup is therefore built once, on the loading node,
+    from the Distributed facts (every shard: distinct counts, medians and cell keys merge exactly)
+    into a ReplicatedAggregatingMergeTree that every node holds whole (one Keeper path under
+    ``/clickhouse/tables/all/``, created ON CLUSTER), and the load waits until every replica has it.
+    ``CREATE ... ON CLUSTER ... AS SELECT`` would run the SELECT on every node, so the table is
+    created empty with the types the SELECT has (``rollup_column_types``) and filled by INSERT."""
+    from loaders.cluster import EVERY_NODE_PATH, REPLICA, _checked, _ident, drop_table_sql, sync_replica
+
+    comp = Compiler(model)
+    cl = _ident(cluster, "cluster")
+    out = []
+    for cube in model.cubes.values():
+        for pa in cube.pre_aggregations.values():
+            table = _table_sql(database, pa.table)
+            cols = column_types[pa.table]
+            order = exp.Tuple(expressions=[exp.column(d, quoted=True) for d in (GROUPING_COL, *pa.dimensions)])
+            comment = exp.Literal.string(ROLLUP_COMMENT + rollup_fingerprint(model, pa.table)).sql(dialect=DIALECT)
+            body = ", ".join(
+                f"{exp.to_identifier(c, quoted=True).sql(dialect=DIALECT)} "
+                f"{exp.DataType.build(t, dialect=DIALECT).sql(dialect=DIALECT)}" for c, t in cols)
+            names = ", ".join(exp.to_identifier(c, quoted=True).sql(dialect=DIALECT) for c, _ in cols)
+            stmts = [drop_table_sql(database, pa.table, cl),
+                     _checked(f"CREATE TABLE {table} ON CLUSTER {cl} ({body}) "
+                              f"ENGINE = ReplicatedAggregatingMergeTree('{EVERY_NODE_PATH}', '{REPLICA}') "
+                              f"ORDER BY {order.sql(dialect=DIALECT)} COMMENT {comment}"),
+                     f"INSERT INTO {table} ({names}) "
+                     f"{comp.rollup_select(pa, database, final_types.get(pa.table)).sql(dialect=DIALECT)}"]
+            for extra in comp.rollup_groupings_selects(pa, database):
+                gcols = ", ".join(exp.to_identifier(e.alias_or_name, quoted=True).sql(dialect=DIALECT)
+                                  for e in extra.expressions)
+                stmts.append(f"INSERT INTO {table} ({gcols}) {extra.sql(dialect=DIALECT)} "
+                             "SETTINGS group_by_use_nulls = 0, force_grouping_standard_compatibility = 1")
+            stmts.append(sync_replica(database, pa.table, cl))
+            out.append((pa.table, stmts))
+    return out
+
+
+def _configured_cluster() -> str:
+    from crosstrack.config import get_settings
+
+    return get_settings().cluster
+
+
+def build_rollups(engine: Engine, model: Model, database: str, *, cluster: str | None = None) -> list[str]:
+    """Build every declared rollup into ``database`` (a ``before_publish`` hook); returns the tables built.
+
+    ``cluster``: the ClickHouse cluster the version lives on; None reads ``CROSSTRACK_CLUSTER``
+    from the configuration, '' is one machine (plain AggregatingMergeTree, built as always)."""
+    if cluster is None:
+        cluster = _configured_cluster()
+    if cluster:
+        finals = final_value_types(engine, model, database)
+        plan = cluster_rollup_ddl(model, database, cluster, finals,
+                                  rollup_column_types(engine, model, database, finals))
+        for _, stmts in plan:
+            for sql in stmts:
+                engine.command(sql)
+        return [table for table, _ in plan]
     built = []
     for table, stmts in rollup_ddl(model, database, final_value_types(engine, model, database)):
         engine.command(f"DROP TABLE IF EXISTS {_table_sql(database, table)}")

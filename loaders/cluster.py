@@ -141,3 +141,138 @@ def every_node_table(database: str, table: str, columns: Mapping[str, str], orde
                      cluster: str) -> str:
     """A small table every node holds whole (``load_history``, rollups)."""
     return replicated_table(database, table, columns, order_by, cluster, sharded=False)
+
+
+def sync_replica(database: str, table: str, cluster: str) -> str:
+    """Wait until every replica of ``table`` on the cluster has fetched the parts written so far.
+
+    A load writes each shard (or, for an every-node table, the cluster) through one replica; the
+    others fetch in the background. The load syncs them before it checks, builds rollups from,
+    or publishes a version, so whichever replica a reader lands on holds every row.
+    (sqlglot has no tree for SYSTEM statements; it keeps this one as a ``Command``.)"""
+    return (f"SYSTEM SYNC REPLICA ON CLUSTER {_ident(cluster, 'cluster')} "
+            f"{_ident(database, 'database')}.{_ident(table, 'table')}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The one object that decides which statements a load issues for tables that outlive it.
+# ---------------------------------------------------------------------------------------------
+
+def _qi(name: str) -> str:
+    # the single-node loaders' quoting (loaders.validate.qi), kept here so the statements they
+    # issue are byte-for-byte what they were before the cluster path existed
+    return "`" + name.replace("`", "") + "`"
+
+
+HISTORY_COLUMNS: dict[str, str] = {
+    "version_id": "String", "version_number": "UInt32", "database": "String",
+    "loaded_at": "DateTime64(3, 'UTC')", "source_checksums": "String", "row_counts": "String",
+    "rejected_rows": "UInt64", "snapshot_years": "Array(UInt16)",
+}
+HISTORY_ORDER_BY = ("version_number",)
+
+
+class Layout:
+    """Every statement a load issues for databases and tables that outlive it: one machine
+    (``cluster == ''``: plain MergeTree, as the loaders always did) or a cluster (ON CLUSTER,
+    replicated locals, Distributed facts sharded by person_key, every-node load_history).
+
+    Staging databases are not here: they hold one load's working tables, are read only by the
+    node that loads, and stay local to it on a cluster too."""
+
+    def __init__(self, cluster: str = ""):
+        self.cluster = _ident(cluster, "cluster") if cluster else ""
+
+    @classmethod
+    def for_settings(cls, settings: Any) -> "Layout":
+        return cls(getattr(settings, "cluster", "") or "")
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.cluster)
+
+    # -- databases -----------------------------------------------------------------------------
+    def create_database(self, database: str, *, if_not_exists: bool = False) -> list[str]:
+        if self.is_cluster:
+            return [create_database(database, self.cluster)]
+        return [f"CREATE DATABASE {'IF NOT EXISTS ' if if_not_exists else ''}{_qi(database)}"]
+
+    def drop_database(self, database: str) -> str:
+        if self.is_cluster:
+            return drop_database(database, self.cluster)
+        return f"DROP DATABASE IF EXISTS {_qi(database)} SYNC"
+
+    # -- fact tables -----------------------------------------------------------------------------
+    def fact_table(self, database: str, table: str) -> list[str]:
+        """Create one fact table: ``<table>`` is what loaders insert into and readers query."""
+        columns, order_by = FACT_TABLES[table]
+        if self.is_cluster:
+            if "person_key" not in columns:
+                raise ClusterDDLError(f"fact table {table!r} has no person_key to shard by")
+            return [replicated_table(database, table + LOCAL_SUFFIX, columns, order_by, self.cluster),
+                    distributed_table(database, table, columns, self.cluster)]
+        body = ", ".join(f"{_qi(c)} {t}" for c, t in columns.items())
+        return [f"CREATE TABLE {_qi(database)}.{_qi(table)} ({body}) ENGINE = MergeTree "
+                f"ORDER BY ({', '.join(_qi(c) for c in order_by)})"]
+
+    @property
+    def insert_settings(self) -> dict[str, Any] | None:
+        """Settings of an INSERT into a fact table (None on one machine: the engine's defaults)."""
+        return dict(INSERT_SETTINGS) if self.is_cluster else None
+
+    def sync_facts(self, database: str) -> list[str]:
+        """After the facts are written: every replica of every shard holds them (cluster only)."""
+        if not self.is_cluster:
+            return []
+        return [sync_replica(database, table + LOCAL_SUFFIX, self.cluster) for table in FACT_TABLES]
+
+    # -- load_history (the publish pointer) ------------------------------------------------------
+    def history_table(self, database: str) -> list[str]:
+        if self.is_cluster:
+            return [create_database(database, self.cluster),
+                    every_node_table(database, "load_history", HISTORY_COLUMNS, HISTORY_ORDER_BY, self.cluster)]
+        cols = ", ".join(f"{c} {t}" for c, t in HISTORY_COLUMNS.items())
+        return [f"CREATE DATABASE IF NOT EXISTS {_qi(database)}",
+                f"CREATE TABLE IF NOT EXISTS {_qi(database)}.load_history ({cols}) ENGINE = MergeTree "
+                f"ORDER BY {', '.join(HISTORY_ORDER_BY)}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rehearsal on one node (tests; chDB has no cluster, no Keeper and no {shard}/{replica} macros)
+# ---------------------------------------------------------------------------------------------
+
+def single_node_equivalent(sql: str) -> str | None:
+    """The statement a one-node, one-shard cluster would amount to, runnable on chDB: ON CLUSTER
+    removed, ``Replicated*MergeTree(path, replica)`` -> ``*MergeTree``, a ``Distributed`` table ->
+    an ``Alias`` of its local table (one shard holds every row, so reads and inserts through it
+    reach exactly that table). ``SYSTEM SYNC REPLICA`` has nothing to wait for: None.
+
+    This is how the cluster path is exercised without a cluster; it proves the SQL around the
+    engines (columns, types, ORDER BY, COMMENT, INSERT ... SELECT) is valid ClickHouse and that a
+    load through this layout builds the same facts and rollups. It proves nothing about Keeper,
+    replication or the network."""
+    if sql.lstrip().upper().startswith("SYSTEM SYNC REPLICA"):
+        return None
+    tree = sqlglot.parse_one(sql, read=DIALECT)
+    for oc in list(tree.find_all(sqlglot.exp.OnCluster)):
+        oc.pop()
+    prop = tree.find(sqlglot.exp.EngineProperty)
+    if prop is not None and isinstance(prop.this, (sqlglot.exp.Anonymous, sqlglot.exp.Func)):
+        name = prop.this.name
+        args = prop.this.expressions
+        if name.startswith("Replicated") and name.endswith("MergeTree"):
+            prop.set("this", sqlglot.exp.Anonymous(this=name[len("Replicated"):], expressions=[]))
+        elif name == "Distributed":
+            db, local = args[1].name, args[2].name
+            schema = tree.this
+            if isinstance(schema, sqlglot.exp.Schema):
+                tree.set("this", schema.this)  # Alias takes its columns from the aliased table
+            prop.set("this", sqlglot.exp.Anonymous(this="Alias", expressions=[
+                sqlglot.exp.Literal.string(db), sqlglot.exp.Literal.string(local)]))
+    return tree.sql(dialect=DIALECT)
+
+
+def drop_table_sql(database: str, table: str, cluster: str) -> str:
+    """Drop one table on every node (SYNC: its Keeper path is free for a rebuild)."""
+    return _checked(f"DROP TABLE IF EXISTS {_ident(database, 'database')}.{_ident(table, 'table')} "
+                    f"ON CLUSTER {_ident(cluster, 'cluster')} SYNC")

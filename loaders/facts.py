@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from crosstrack.config import Settings
 from crosstrack.engine import Engine
+from loaders.cluster import Layout
 from loaders.schema import (CHAPTER_TYPES, CHARGE_FACTS, CUSTODY_FACTS, FACT_TABLES, OTHER_SUBTYPE_OF_TYPE)
 from loaders.statutes import load_statutes
 from loaders.validate import arr, q, qi
@@ -29,10 +30,8 @@ OPEN_END = "toDate32('2299-12-31')"
 
 
 def fact_ddl(database: str, table: str) -> str:
-    cols, order = FACT_TABLES[table]
-    body = ", ".join(f"{qi(c)} {t}" for c, t in cols.items())
-    return (f"CREATE TABLE {qi(database)}.{qi(table)} ({body}) ENGINE = MergeTree "
-            f"ORDER BY ({', '.join(qi(c) for c in order)})")
+    """The single-machine DDL of one fact table (``Layout('').fact_table``)."""
+    return Layout().fact_table(database, table)[0]
 
 
 def person_keys(secret: bytes, person_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +98,9 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     validation made collision-free (``loaders.validate.id_hash``); the ids themselves are read
     once more only to compute the HMAC keys."""
     s, t = qi(stage), qi(target)
+    # one machine: plain MergeTree facts; a cluster: Distributed facts over replicated locals, and
+    # the INSERTs below go through the Distributed tables (staging stays on this node)
+    layout = Layout.for_settings(settings)
     snaps = "[" + ", ".join(f"toDate32('{int(y):04d}-01-01')" for y in settings.snapshot_years) + "]"
 
     keys = keys or PersonKeys(engine, settings, stage)
@@ -197,7 +199,8 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"LEFT JOIN {s}.statute_types AS gt ON gt.tc = a.g.5 LEFT JOIN {s}.statute_types AS lt ON lt.tc = a.l.5")
 
     step("writing custody_facts")
-    engine.command(fact_ddl(target, "custody_facts"))
+    for sql in layout.fact_table(target, "custody_facts"):
+        engine.command(sql)
     na = "'NOT_APPLICABLE'"
     gov_ok = "c.offender_status = 'SENTENCED' AND g.n_gov > 0"
     lead_ok = "c.offender_status = 'PRETRIAL' AND g.n_all > 0"
@@ -224,10 +227,11 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"INSERT INTO {t}.custody_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in exprs.items())} "
         f"FROM {counted} AS c "
         f"LEFT JOIN {s}.enr AS n ON n.snapshot_year = c.snapshot_year AND n.pid = c.pid "
-        f"LEFT JOIN {s}.gl AS g ON g.eid = c.eid")
+        f"LEFT JOIN {s}.gl AS g ON g.eid = c.eid", settings=layout.insert_settings)
 
     step("writing charge_facts")
-    engine.command(fact_ddl(target, "charge_facts"))
+    for sql in layout.fact_table(target, "charge_facts"):
+        engine.command(sql)
     cexprs = {
         "snapshot_year": "c.snapshot_year", "person_key": "c.person_key", "record_key": "c.record_key",
         "agency": "c.agency", "facility_type": "c.facility_type", "age_group": "c.age_group",
@@ -241,7 +245,9 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"INSERT INTO {t}.charge_facts SELECT {', '.join(f'{e} AS {qi(c)}' for c, e in cexprs.items())} "
         # the charges-and-convictions view is sentenced people only (R2)
         f"FROM {s}.ch AS ch INNER JOIN (SELECT * FROM {counted} WHERE offender_status = 'SENTENCED') AS c "
-        f"ON c.eid = ch.eid")
+        f"ON c.eid = ch.eid", settings=layout.insert_settings)
+    for sql in layout.sync_facts(target):
+        engine.command(sql)
     missing = engine.query(
         f"SELECT countIf(governing_offense_type = 'NOT_APPLICABLE' AND offender_status = 'SENTENCED'), "
         f"countIf(leading_charge_type = 'NOT_APPLICABLE' AND offender_status = 'PRETRIAL') FROM {t}.custody_facts").rows[0]

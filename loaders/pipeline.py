@@ -14,6 +14,7 @@ from rich.table import Table
 
 from crosstrack.config import Settings
 from crosstrack.engine import Engine, EngineError, EngineUnavailable
+from loaders.cluster import Layout
 from loaders.extract import ExtractError, Reject, find_files, stage_file
 from loaders.facts import PersonKeys, build_facts
 from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
@@ -66,11 +67,13 @@ def _summarise_rejects(console: Console, rejects: list[Reject], rejected_rows: i
 
 def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_report: Path | None = None,
              console: Console | None = None, before_publish: Iterable[Hook] = (),
-             timings: dict[str, float] | None = None) -> int:
+             timings: dict[str, float] | None = None, engine: Engine | None = None) -> int:
     """Load one extract folder. Exit codes: 0 published; 1 too many rejected rows; 2 the extract
     cannot be read (missing file, wrong header); 3 the engine failed or the built facts failed
     their checks. Anything but 0 leaves the published version exactly as it was. ``timings``, if
-    given, receives the seconds spent in each phase (read, validate, facts, checks, publish)."""
+    given, receives the seconds spent in each phase (read, validate, facts, checks, publish).
+    ``engine`` replaces ``Engine.from_settings(settings)`` (the same interface; tests pass one that
+    records every statement). ``settings.cluster`` selects the cluster DDL (``loaders.cluster``)."""
     console = console or Console(stderr=True)
     source = Path(source)
     started = time.perf_counter()
@@ -82,7 +85,7 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
         timings[phase] = timings.get(phase, 0.0) + now - clock[0]
         clock[0] = now
     try:
-        engine = Engine.from_settings(settings)
+        engine = engine if engine is not None else Engine.from_settings(settings)
         ensure_history(engine, settings)
         dropped = drop_stale(engine, settings)
         if dropped:
@@ -104,8 +107,11 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
         return EXIT_BAD_INPUT
 
     try:
+        # the staging database holds this load's working tables and stays on this node; the
+        # version database is created on every node of a cluster (settings.cluster)
         engine.command(f"CREATE DATABASE {qi(stage)}")
-        engine.command(f"CREATE DATABASE {qi(target)}")
+        for sql in Layout.for_settings(settings).create_database(target):
+            engine.command(sql)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=False,
                       disable=not console.is_terminal) as progress:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from crosstrack.config import Settings
 from crosstrack.engine import Engine, EngineError
+from loaders.cluster import Layout
 from loaders.schema import (AGE_GROUPS, AGENCIES, ASSIGNED_SEX, DISPOSITIONS, ETHNICITIES, FACILITY_TYPES,
                             FACT_TABLES, GENDER_IDENTITIES, OFFENDER_STATUSES, OFFENSE_SUBTYPES, OFFENSE_TYPES,
                             RACES, SECURITY_LEVELS, SEVERITIES)
@@ -41,11 +42,10 @@ def history_table(settings: Settings) -> str:
 
 
 def ensure_history(engine: Engine, settings: Settings) -> None:
-    engine.command(f"CREATE DATABASE IF NOT EXISTS {qi(settings.database)}")
-    engine.command(
-        f"CREATE TABLE IF NOT EXISTS {history_table(settings)} (version_id String, version_number UInt32, "
-        f"database String, loaded_at DateTime64(3, 'UTC'), source_checksums String, row_counts String, "
-        f"rejected_rows UInt64, snapshot_years Array(UInt16)) ENGINE = MergeTree ORDER BY version_number")
+    """``<database>.load_history``: a MergeTree on one machine; on a cluster a copy on every node
+    (``loaders.cluster.Layout``), so any node resolves the current version by itself."""
+    for sql in Layout.for_settings(settings).history_table(settings.database):
+        engine.command(sql)
 
 
 def _history_exists(engine: Engine, settings: Settings) -> bool:
@@ -95,10 +95,11 @@ def drop_stale(engine: Engine, settings: Settings, keep: int = KEEP_PUBLISHED) -
     """Drop staging databases, databases no load_history row points at (killed or failed loads),
     and published databases older than the ``keep`` newest."""
     keep_dbs = {v.database for v in published_versions(engine, settings)[:keep]}
+    layout = Layout.for_settings(settings)  # on a cluster: dropped on every node
     dropped = []
     for name in sorted(_version_databases(engine, settings)):
         if name not in keep_dbs:
-            engine.command(f"DROP DATABASE IF EXISTS {qi(name)} SYNC")
+            engine.command(layout.drop_database(name))
             dropped.append(name)
     return dropped
 
