@@ -85,7 +85,7 @@ def _rollup_hook(settings):
         raise typer.Exit(4) from None
 
     def hook(engine, database):
-        built = build_rollups(engine, model, database)
+        built = build_rollups(engine, model, database, cluster=settings.cluster)
         console.print(f"built {len(built)} rollup(s): {', '.join(built)}")
 
     return hook
