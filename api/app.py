@@ -14,13 +14,14 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import cache, formats
 from api.errors import ApiError, error_response, install_handlers
 from api.openapi_doc import install_openapi
-from api.params import FORMATS, RESERVED
+from api.params import FORMATS, RESERVED, parse_params
 from api.service import Service, set_default_service
 from crosstrack.config import Settings
 from crosstrack.engine import EngineUnavailable
@@ -204,17 +205,48 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         body = describe_dataset(service, ds, version, extra)
         return _json(body, headers=headers)
 
-    @app.get(API_PREFIX + "/{dataset}", tags=["datasets"], summary="Query a dataset",
-             include_in_schema=False)
-    def query(dataset: str, request: Request) -> Response:
+    def _default_format(request: Request) -> str:
+        if any(k == "format" for k, _ in request.query_params.multi_items()):
+            return "json"
+        return negotiate(request.headers.get("accept"))
+
+    def _answer_headers(version_id: str, url: str) -> tuple[str, dict[str, str]]:
+        etag = _etag(version_id, url, str(settings.k))
+        return etag, {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept",
+                      "Link": f'<{url}>; rel="canonical"'}
+
+    def _query_known(dataset: str, request: Request) -> Response | None:
+        """The answer when it needs no engine work: the version is known exactly without a look-up
+        and the rendered body is cached (or the client's ETag matches). Runs on the event loop, so
+        cached answers never wait for a worker thread behind slow first-time questions. None: go
+        the full way (in a worker thread). Same checks, errors and bytes as the full way."""
+        ds = service.dataset(dataset)
+        default_format = _default_format(request)
+        version = cache.known_version(service)
+        if version is None:
+            return None
+        extra = service.known_extra_codes(ds, version)
+        if extra is None:
+            return None
+        question = parse_params(ds, request.query_params.multi_items(), service.settings,
+                                default_format=default_format,
+                                extra_codes=extra)
+        url = question.url()
+        etag, headers = _answer_headers(version.version_id, url)
+        if _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+        hit = cache.cached_body(service, version.version_id, url, question.format)
+        if hit is None:
+            return None
+        return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
+
+    def _query(dataset: str, request: Request) -> Response:
         ds = service.dataset(dataset)
         items = list(request.query_params.multi_items())
-        default_format = "json" if any(k == "format" for k, _ in items) else negotiate(request.headers.get("accept"))
+        default_format = _default_format(request)
         version = service.version()
         question = service.parse(ds.name, items, default_format=default_format, version=version)
-        etag = _etag(version.version_id, question.url(), str(settings.k))
-        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept",
-                   "Link": f'<{question.url()}>; rel="canonical"'}
+        etag, headers = _answer_headers(version.version_id, question.url())
         if _not_modified(request, etag):
             return Response(status_code=304, headers=headers)
         hit = cache.cached_body(service, version.version_id, question.url(), question.format)
@@ -233,6 +265,14 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         cache.keep_body(service, version.version_id, question.url(), question.format,
                         cache.RenderedBody(body, media, etag, extra))
         return Response(body, media_type=media, headers=headers)
+
+    @app.get(API_PREFIX + "/{dataset}", tags=["datasets"], summary="Query a dataset",
+             include_in_schema=False)
+    async def query(dataset: str, request: Request) -> Response:
+        known = _query_known(dataset, request)
+        if known is not None:
+            return known
+        return await run_in_threadpool(_query, dataset, request)
 
     from api.cube_compat import install_cube_compat
 

@@ -281,6 +281,17 @@ class VersionClock(Generic[T]):
         self._failed: tuple[int, BaseException] | None = None
         self.lookups = 0
 
+    def peek(self) -> T | None:
+        """The current version when it is known exact without a look-up (what :meth:`current`
+        would return at once), else None; never waits and never asks the engine."""
+        with self._cond:
+            if self._done and not self._running and self._value_gen is not None and self._generation is not None \
+                    and self._generation() == self._value_gen:
+                return self._value
+            if self.max_age_s > 0 and self._done and time.monotonic() - self._value_at <= self.max_age_s:
+                return self._value
+        return None
+
     def current(self) -> T:
         with self._cond:
             if self._done and not self._running and self._value_gen is not None and self._generation is not None \
@@ -423,6 +434,15 @@ def install(service: Any, max_bytes: int | None = None, *, max_age_s: float = 0.
     handle = CacheHandle(cache, clock)
     service.cache_handle = handle
     return handle
+
+
+def known_version(service: Any) -> Any | None:
+    """The service's current data version if its clock knows it exactly without a look-up, else None
+    (so an event-loop caller can serve a cached body without blocking on the engine)."""
+    handle = getattr(service, "cache_handle", None)
+    if not isinstance(handle, CacheHandle) or handle.clock is None or not handle.cache.enabled:
+        return None
+    return handle.clock.peek()
 
 
 def cached_body(service: Any, version_id: str, canonical_url: str, shape: str) -> RenderedBody | None:

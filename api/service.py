@@ -161,6 +161,11 @@ class Service:
             self._extra_codes[key] = out
         return out
 
+    def known_extra_codes(self, ds: Dataset, version: DataVersion) -> dict[str, list[str]] | None:
+        """:meth:`extra_codes` when already known for this version (no engine query), else None."""
+        with self._codes_lock:
+            return self._extra_codes.get((version.version_id, ds.name))
+
     def parse(self, dataset: str, items: Iterable[tuple[str, str]], *, default_format: str = "json",
               version: DataVersion | None = None) -> Question:
         ds = self.dataset(dataset)
