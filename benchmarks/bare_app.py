@@ -1,7 +1,8 @@
 """A bare FastAPI app that returns fixed bytes: the ceiling benchmark (b) compares cached answers to.
 
 ``BARE_BODY_FILE`` names a file with the body; ``BARE_MEDIA_TYPE`` its media type. Served with
-the same uvicorn options as crosstrack (uvloop, httptools, no access log).
+the same uvicorn options as crosstrack (uvloop, httptools, no access log). The endpoint is
+``async`` (answered on the event loop), like crosstrack's cached answers.
 """
 
 from __future__ import annotations
@@ -24,5 +25,5 @@ def healthz() -> Response:
 
 
 @app.get("/api/v1/{dataset}")
-def bare(dataset: str) -> Response:
+async def bare(dataset: str) -> Response:  # async: no worker-thread hop, the strictest ceiling
     return Response(BODY, media_type=MEDIA)
