@@ -201,9 +201,15 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
         if _not_modified(request, etag):
             return Response(status_code=304, headers=headers)
-        extra = service.extra_codes(ds, version) if version else {}
-        body = describe_dataset(service, ds, version, extra)
-        return _json(body, headers=headers)
+        if version is None:
+            return _json(describe_dataset(service, ds, None, {}), headers=headers)
+        url = f"{API_PREFIX}/{ds.name}/metadata"
+        hit = cache.cached_body(service, version.version_id, url, "metadata")
+        if hit is not None:  # the description is a function of the model, the version and k
+            return Response(hit.body, media_type=hit.media_type, headers=headers)
+        body = orjson.dumps(describe_dataset(service, ds, version, service.extra_codes(ds, version)))
+        cache.keep_body(service, version.version_id, url, "metadata", cache.RenderedBody(body, "application/json", etag))
+        return Response(body, media_type="application/json", headers=headers)
 
     def _default_format(request: Request) -> str:
         if any(k == "format" for k, _ in request.query_params.multi_items()):
