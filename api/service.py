@@ -218,22 +218,42 @@ class Service:
         # governing people count, requested or not.
         rules = ds.rules.__class__(ds.rules.people_members, ds.rules.cell_key_member,
                                    tuple(r for r in ds.rules.measures if r.name in q.measures))
+        # Per dimension: (member, name, label column, code -> label) looked up once, not per row.
+        dim_cols = [(d.member, d.name, f"{d.name}_label", _labeller(d)) for d in dims]
+        measures = q.measures
+        protect = self.disclosure.protect
         rows: list[dict[str, Any]] = []
         suppressed = 0
         for raw in result.data:
-            prot = self.disclosure.protect(raw, rules)
+            prot = protect(raw, rules)
             row: dict[str, Any] = {}
-            for d in dims:
-                code = raw.get(d.member)
-                row[d.name] = code
-                row[f"{d.name}_label"] = d.label(code)
-            for m in q.measures:
-                row[m] = prot.values.get(m)
+            for member, name, label_col, label in dim_cols:
+                code = raw.get(member)
+                row[name] = code
+                row[label_col] = label(code)
+            values = prot.values
+            for m in measures:
+                row[m] = values.get(m)
             row["suppressed"] = prot.suppressed
             suppressed += prot.suppressed
             rows.append(row)
         _sort(rows, q, ds)
         return FullResult(tuple(rows), suppressed)
+
+
+def _labeller(dim: Any) -> Callable[[Any], str]:
+    """``dim.label`` as a dictionary look-up (the first label of a code wins, as in the scan)."""
+    labels: dict[str, str] = {}
+    for c, lab in dim.codes or ():
+        labels.setdefault(c, lab)
+
+    def label(code: Any) -> str:
+        key = str(code)
+        if key in labels:
+            return labels[key]
+        return "" if code is None else key
+
+    return label
 
 
 def _numeric(v: Any) -> bool:
