@@ -13,13 +13,14 @@ import datetime as dt
 import decimal
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
-from cube.compiler import Compiled, Compiler
+from cube.compiler import Column, Compiled, Compiler
 from cube.model import Model
 from crosstrack.engine import DIALECT, Engine
 
@@ -50,6 +51,34 @@ def _value(v: Any) -> Any:
     return v
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What :meth:`QueryEngine.load` needs of a compiled query, with its SQL rendered once."""
+
+    sql: str
+    columns: tuple[Column, ...]
+    rollup: str | None
+    needs_join_nulls: bool
+    count_sql: str | None
+
+
+PLAN_CACHE_SIZE = 512  # compiled + rendered queries kept per QueryEngine (least recently used go)
+
+
+def _freeze(v: Any) -> Any:
+    """An exact, hashable image of a JSON-like query (types kept: 1, 1.0, True and "1" differ).
+
+    Raises TypeError for anything else, and such a query is simply compiled without the cache."""
+    t = type(v)
+    if t is str or t is int or t is float or t is bool or v is None:
+        return (t, v)
+    if t is dict:
+        return (dict, tuple((_freeze(k), _freeze(x)) for k, x in v.items()))
+    if t is list or t is tuple:
+        return (t, tuple(_freeze(x) for x in v))
+    raise TypeError(t.__name__)
+
+
 class QueryEngine:
     """Compile and run Cube REST queries against one published database at a time."""
 
@@ -60,6 +89,10 @@ class QueryEngine:
         self.compiler = Compiler(model)
         self._tables: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+        # (query, database, internal, rollup tables used) -> _Plan. The compiler is a pure function
+        # of these and the (immutable) model, so a new data version — a new database — never gets
+        # an older version's SQL.
+        self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
 
     # Rollup tables present in a database and built for this model by this engine (their COMMENT
     # carries the rollup's fingerprint: a table from an older model or engine is ignored, never
@@ -91,6 +124,7 @@ class QueryEngine:
                 self._tables.clear()
             else:
                 self._tables.pop(database, None)
+            self._plans.clear()
 
     def _compile(self, query: dict, database: str, internal: bool, rollups: bool) -> Compiled:
         available = self.rollup_tables(database) if (rollups and self.use_rollups) else None
@@ -99,20 +133,45 @@ class QueryEngine:
     def compile(self, query: dict, *, database: str, internal: bool = False, rollups: bool = True) -> exp.Expression:
         return self._compile(query, database, internal, rollups).tree
 
+    def _plan(self, query: dict, database: str, internal: bool, rollups: bool) -> _Plan:
+        available = self.rollup_tables(database) if (rollups and self.use_rollups) else None
+        try:
+            key: tuple | None = (_freeze(query), database, bool(internal),
+                                 None if available is None else frozenset(available))
+        except TypeError:
+            key = None
+        if key is not None:
+            with self._lock:
+                plan = self._plans.get(key)
+                if plan is not None:
+                    self._plans.move_to_end(key)
+                    return plan
+        compiled = self.compiler.compile(query, database=database, internal=internal, rollups=available)
+        # Rendered without sqlglot's defensive copy: the trees were built for this call only.
+        plan = _Plan(_DIALECT.generate(compiled.tree, copy=False), tuple(compiled.columns), compiled.rollup,
+                     compiled.needs_join_nulls,
+                     _DIALECT.generate(compiled.count_tree, copy=False)
+                     if query.get("total") and compiled.count_tree is not None else None)
+        if key is not None:
+            with self._lock:
+                self._plans[key] = plan
+                while len(self._plans) > PLAN_CACHE_SIZE:
+                    self._plans.popitem(last=False)
+        return plan
+
     def load(self, query: dict, *, database: str, settings: dict | None = None, internal: bool = False,
              rollups: bool = True) -> LoadResult:
-        compiled = self._compile(query, database, internal, rollups)
+        plan = self._plan(query, database, internal, rollups)
         run_settings = dict(settings or {})
-        if compiled.needs_join_nulls:
+        if plan.needs_join_nulls:
             run_settings["join_use_nulls"] = 1
-        # Rendered once, without sqlglot's defensive copy: the tree was built for this call only.
-        sql = _DIALECT.generate(compiled.tree, copy=False)
+        sql = plan.sql
         rows = self.engine.query(sql, settings=run_settings)
         index = {name: i for i, name in enumerate(rows.columns)}
         data = []
         for row in rows.rows:
             item: dict[str, Any] = {}
-            for c in compiled.columns:
+            for c in plan.columns:
                 v = _value(row[index[c.alias]])
                 item[c.key] = v
                 for k in c.extra_keys:
@@ -120,10 +179,8 @@ class QueryEngine:
             data.append(item)
         total = None
         if query.get("total"):
-            total = int(self.engine.query(_DIALECT.generate(compiled.count_tree, copy=False),
-                                          settings=run_settings).rows[0][0])
-        return LoadResult(data, total, self.annotation(compiled), sql, compiled.rollup,
-                          [c.key for c in compiled.columns])
+            total = int(self.engine.query(plan.count_sql, settings=run_settings).rows[0][0])
+        return LoadResult(data, total, self.annotation(plan), sql, plan.rollup, [c.key for c in plan.columns])
 
     def _meta_index(self) -> dict[str, dict]:
         # Built once per model (immutable after load), not per QueryEngine.
@@ -137,7 +194,7 @@ class QueryEngine:
             self.model.__dict__["_meta_index"] = index
         return index
 
-    def annotation(self, compiled: Compiled) -> dict[str, Any]:
+    def annotation(self, compiled: Compiled | _Plan) -> dict[str, Any]:
         """Cube's ``annotation`` block: title, shortTitle, type (and format/meta) per member."""
         meta_by_name = self._meta_index()
         out: dict[str, dict] = {"measures": {}, "dimensions": {}, "segments": {}, "timeDimensions": {}}
