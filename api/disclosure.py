@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from crosstrack.config import MIN_K
 
@@ -134,6 +134,7 @@ class Disclosure:
             raise ValueError(f"k must be at least {MIN_K}; it can be raised, never lowered")
         self.k = k
         self.table = table or PerturbationTable()
+        self._protectors: dict[DatasetRules, Callable[[Mapping[str, Any]], tuple[dict[str, Any], bool]]] = {}
 
     # --- single values -----------------------------------------------------------------------
     def perturb_count(self, true: int, cell_key: int, label: str, floor: int) -> int:
@@ -155,35 +156,81 @@ class Disclosure:
     # --- rows ----------------------------------------------------------------------------------
     def protect(self, raw: Mapping[str, Any], rules: DatasetRules) -> Protected:
         """Publishable values of one aggregated row (keyed by view members) — P1, P2, K1–K5."""
-        counts = {m: _as_int(raw.get(m)) for m in rules.people_members}
-        cell_key = _as_int(raw.get(rules.cell_key_member))
-        suppressed = any(0 < n < self.k for n in counts.values())
-        values: dict[str, Any] = {}
+        values, suppressed = self.protector(rules)(raw)
+        return Protected(values, suppressed)
+
+    def protector(self, rules: DatasetRules) -> Callable[[Mapping[str, Any]], tuple[dict[str, Any], bool]]:
+        """``raw row -> (values, suppressed)`` for ``rules``: :meth:`protect` with every per-measure
+        constant (stream label and its CRC, floor, kind) worked out once, not per row.
+
+        The values are exactly those of :meth:`perturb_count`, :meth:`perturb_mean` and
+        :meth:`perturb_median` (same key streams, same table, same arithmetic)."""
+        fn = self._protectors.get(rules)
+        if fn is None:
+            fn = self._build_protector(rules)
+            if len(self._protectors) >= 256:
+                self._protectors.clear()
+            self._protectors[rules] = fn
+        return fn
+
+    def _build_protector(self, rules: DatasetRules) -> Callable[[Mapping[str, Any]], tuple[dict[str, Any], bool]]:
+        k = self.k
+        noise = self.table.noise
+        people_members = rules.people_members
+        cell_key_member = rules.cell_key_member
+        names = [r.name for r in rules.measures]
+        # (name, member, kind code, CRC of the stream label, floor, governing people member)
+        steps: list[tuple[str, str, int, int, int, str]] = []
         for rule in rules.measures:
-            if suppressed:
-                values[rule.name] = None
-                continue
-            people = counts.get(rule.governed_by, 0)
-            value = raw.get(rule.member)
             if rule.kind == "people":
                 # The cell's people count draws from the shared "people" stream, so the same count
                 # asked through any view gets the same noise (no averaging across views); any
                 # other people-kind measure (a subgroup's count) gets its own stream, so that
                 # differences between measures of one cell do not cancel the noise.
-                label = "people" if rule.member in rules.people_members else f"people:{rule.name}"
-                floor = self.k if rule.member in rules.people_members else 1
-                values[rule.name] = self.perturb_count(_as_int(value), cell_key, label, floor)
+                own = rule.member in people_members
+                label, code, floor = ("people" if own else f"people:{rule.name}"), 0, (k if own else 1)
             elif rule.kind == "count":
-                values[rule.name] = self.perturb_count(_as_int(value), cell_key, f"count:{rule.name}", 1)
+                label, code, floor = f"count:{rule.name}", 0, 1
             elif rule.kind == "mean":
-                values[rule.name] = (None if people <= 0 or value is None
-                                     else self.perturb_mean(float(value), people, cell_key, f"mean:{rule.name}"))
+                label, code, floor = f"mean:{rule.name}", 1, 0
             elif rule.kind == "median":
-                values[rule.name] = (None if people <= 0 or value is None
-                                     else self.perturb_median(float(value), people, cell_key, f"median:{rule.name}"))
+                label, code, floor = f"median:{rule.name}", 2, 0
             else:  # fail safe: an unknown kind is never published
-                values[rule.name] = None
-        return Protected(values, suppressed)
+                label, code, floor = "", 3, 0
+            steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, rule.governed_by))
+
+        def protect_row(raw: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+            get = raw.get
+            counts = {m: _as_int(get(m)) for m in people_members}
+            cell_key = _as_int(get(cell_key_member))
+            if any(0 < n < k for n in counts.values()):
+                return dict.fromkeys(names), True
+            high = (cell_key % KEY_MODULUS) << 32
+            values: dict[str, Any] = {}
+            for name, member, code, crc, floor, governed_by in steps:
+                value = get(member)
+                if code == 0:  # people / count: perturb_count
+                    true = _as_int(value)
+                    values[name] = (0 if true <= 0
+                                    else max(true + noise(true, floor, _mix64(high | crc) >> 32), floor))
+                    continue
+                people = counts.get(governed_by, 0)
+                if code == 3 or people <= 0 or value is None:
+                    values[name] = None
+                elif code == 1:  # perturb_mean
+                    mean = float(value)
+                    draw = (_mix64(high | crc) >> 32) / (KEY_MODULUS / 2) - 1.0
+                    total = mean * people
+                    total_p = total + draw * MEAN_TOTAL_SHARE * mean
+                    values[name] = round(max(total_p, 0.0) / people, MEAN_DECIMALS)
+                else:  # perturb_median
+                    median = float(value)
+                    draw = (_mix64(high | crc) >> 32) / (KEY_MODULUS / 2) - 1.0
+                    amplitude = max(MEDIAN_MIN_DAYS, MEDIAN_SHARE * median * math.sqrt(k / max(people, 1)))
+                    values[name] = max(int(round(median + draw * amplitude)), 0)
+            return values, False
+
+        return protect_row
 
     def protect_all(self, rows: Iterable[Mapping[str, Any]], rules: DatasetRules) -> list[Protected]:
         return [self.protect(r, rules) for r in rows]

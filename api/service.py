@@ -221,21 +221,20 @@ class Service:
         # Per dimension: (member, name, label column, code -> label) looked up once, not per row.
         dim_cols = [(d.member, d.name, f"{d.name}_label", _labeller(d)) for d in dims]
         measures = q.measures
-        protect = self.disclosure.protect
+        protect = self.disclosure.protector(rules)  # Disclosure.protect, constants worked out once
         rows: list[dict[str, Any]] = []
         suppressed = 0
         for raw in result.data:
-            prot = protect(raw, rules)
+            values, withheld = protect(raw)
             row: dict[str, Any] = {}
             for member, name, label_col, label in dim_cols:
                 code = raw.get(member)
                 row[name] = code
                 row[label_col] = label(code)
-            values = prot.values
             for m in measures:
                 row[m] = values.get(m)
-            row["suppressed"] = prot.suppressed
-            suppressed += prot.suppressed
+            row["suppressed"] = withheld
+            suppressed += withheld
             rows.append(row)
         _sort(rows, q, ds)
         return FullResult(tuple(rows), suppressed)
