@@ -51,6 +51,32 @@ def _value(v: Any) -> Any:
     return v
 
 
+_PLAIN = frozenset({int, str, bool, type(None)})  # values _value returns unchanged
+
+
+def _shape(names: tuple[str, ...], rows: list[tuple], columns: tuple[Column, ...]) -> list[dict[str, Any]]:
+    """Rows keyed like Cube (``column.key`` and its ``extra_keys``), values through :func:`_value`.
+
+    Column-wise: a column whose values are all plain (int, str, bool, None) is taken as it is;
+    only the others go through :func:`_value`."""
+    if not rows:
+        return []
+    index = {name: i for i, name in enumerate(names)}
+    by_position = list(zip(*rows))
+    keys: list[str] = []
+    cols: list[Any] = []
+    for c in columns:
+        col = by_position[index[c.alias]]
+        if not _PLAIN.issuperset(map(type, col)):
+            col = list(map(_value, col))
+        for key in (c.key, *c.extra_keys):
+            keys.append(key)
+            cols.append(col)
+    if not cols:
+        return [{} for _ in rows]
+    return [dict(zip(keys, values)) for values in zip(*cols)]
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What :meth:`QueryEngine.load` needs of a compiled query, with its SQL rendered once."""
@@ -167,16 +193,7 @@ class QueryEngine:
             run_settings["join_use_nulls"] = 1
         sql = plan.sql
         rows = self.engine.query(sql, settings=run_settings)
-        index = {name: i for i, name in enumerate(rows.columns)}
-        data = []
-        for row in rows.rows:
-            item: dict[str, Any] = {}
-            for c in plan.columns:
-                v = _value(row[index[c.alias]])
-                item[c.key] = v
-                for k in c.extra_keys:
-                    item[k] = v
-            data.append(item)
+        data = _shape(rows.columns, rows.rows, plan.columns)
         total = None
         if query.get("total"):
             total = int(self.engine.query(plan.count_sql, settings=run_settings).rows[0][0])

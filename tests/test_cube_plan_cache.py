@@ -70,3 +70,33 @@ def test_cache_is_bounded_and_forget_clears(qe, monkeypatch):
     assert len(qe._plans) == 3
     qe.forget(DB_A)
     assert len(qe._plans) == 0
+
+
+def test_column_wise_shaping_equals_row_by_row():
+    """Rows shaped column by column are the row-by-row shaping: keys, extra keys, NaN -> None,
+    Decimal -> float, datetimes as Cube strings, plain values untouched."""
+    import datetime as dt
+    import decimal
+
+    from cube.compiler import Column
+
+    names = ("a", "b", "c", "d", "e")
+    rows = [(1, 1.5, decimal.Decimal("2.5"), dt.datetime(2024, 1, 1, 3, 4, 5, 6000), "x"),
+            (None, float("nan"), None, dt.date(2023, 2, 3), True),
+            (3, float("inf"), decimal.Decimal("1"), None, None)]
+    columns = (Column("e", "v.e", "dimension", "string"), Column("a", "v.a", "measure", "number"),
+               Column("b", "v.b", "measure", "number"), Column("c", "v.c", "measure", "number"),
+               Column("d", "v.d.day", "time", "time", ("v.d",)), Column("a", "v.a", "measure", "number"))
+    expected = []
+    for row in rows:
+        item = {}
+        for c in columns:
+            v = cq._value(row[names.index(c.alias)])
+            item[c.key] = v
+            for k in c.extra_keys:
+                item[k] = v
+        expected.append(item)
+    got = cq._shape(names, rows, columns)
+    assert got == expected and [list(r) for r in got] == [list(r) for r in expected]
+    assert got[1]["v.b"] is None and got[0]["v.d"] == "2024-01-01T03:04:05.006"
+    assert cq._shape(names, [], columns) == []
