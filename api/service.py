@@ -280,19 +280,22 @@ def _sort(rows: list[dict[str, Any]], q: Question, ds: Dataset) -> None:
     for name, desc in reversed(q.order):
         dim = ds.dimensions.get(name) if name in q.dimensions else None
         index = dim.code_index() if dim is not None else {}
+        # Keys: ascending (is null, value or 0); descending, reversed, (is not null, value or 0)
+        # — a dimension's value is its code's position in the code list (unknown codes last).
+        present, absent = (True, False) if desc else (False, True)
+        null_key = (absent, 0)
+        if index:
+            position, unknown = index.get, len(index)
 
-        def value(r: dict[str, Any], name: str = name, index: dict[str, int] = index) -> Any:
-            v = r.get(name)
-            if v is None:
-                return None
-            if index:
-                return index.get(str(v), len(index))
-            return v
-
-        if desc:
-            rows.sort(key=lambda r: ((v := value(r)) is not None, v if v is not None else 0), reverse=True)
+            def key(r: dict[str, Any], name: str = name) -> Any:
+                v = r.get(name)
+                return null_key if v is None else (present, position(str(v), unknown))
         else:
-            rows.sort(key=lambda r: ((v := value(r)) is None, v if v is not None else 0))
+            def key(r: dict[str, Any], name: str = name) -> Any:
+                v = r.get(name)
+                return null_key if v is None else (present, v)
+
+        rows.sort(key=key, reverse=desc)
 
 
 _default: Service | None = None
