@@ -199,33 +199,39 @@ class Disclosure:
                 label, code, floor = "", 3, 0
             steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, rule.governed_by))
 
+        def draw32(x: int) -> int:  # key_stream: _mix64(x) >> 32, written out (one call, not two)
+            x = (x + 0x9E3779B97F4A7C15) & _M64
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+            return (x ^ (x >> 31)) >> 32
+
         def protect_row(raw: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             get = raw.get
             counts = {m: _as_int(get(m)) for m in people_members}
             cell_key = _as_int(get(cell_key_member))
-            if any(0 < n < k for n in counts.values()):
-                return dict.fromkeys(names), True
+            for n in counts.values():
+                if 0 < n < k:
+                    return dict.fromkeys(names), True
             high = (cell_key % KEY_MODULUS) << 32
             values: dict[str, Any] = {}
             for name, member, code, crc, floor, governed_by in steps:
                 value = get(member)
                 if code == 0:  # people / count: perturb_count
                     true = _as_int(value)
-                    values[name] = (0 if true <= 0
-                                    else max(true + noise(true, floor, _mix64(high | crc) >> 32), floor))
+                    values[name] = 0 if true <= 0 else max(true + noise(true, floor, draw32(high | crc)), floor)
                     continue
                 people = counts.get(governed_by, 0)
                 if code == 3 or people <= 0 or value is None:
                     values[name] = None
                 elif code == 1:  # perturb_mean
                     mean = float(value)
-                    draw = (_mix64(high | crc) >> 32) / (KEY_MODULUS / 2) - 1.0
+                    draw = draw32(high | crc) / (KEY_MODULUS / 2) - 1.0
                     total = mean * people
                     total_p = total + draw * MEAN_TOTAL_SHARE * mean
                     values[name] = round(max(total_p, 0.0) / people, MEAN_DECIMALS)
                 else:  # perturb_median
                     median = float(value)
-                    draw = (_mix64(high | crc) >> 32) / (KEY_MODULUS / 2) - 1.0
+                    draw = draw32(high | crc) / (KEY_MODULUS / 2) - 1.0
                     amplitude = max(MEDIAN_MIN_DAYS, MEDIAN_SHARE * median * math.sqrt(k / max(people, 1)))
                     values[name] = max(int(round(median + draw * amplitude)), 0)
             return values, False
