@@ -179,8 +179,8 @@ class Disclosure:
         people_members = rules.people_members
         cell_key_member = rules.cell_key_member
         names = [r.name for r in rules.measures]
-        # (name, member, kind code, CRC of the stream label, floor, governing people member)
-        steps: list[tuple[str, str, int, int, int, str]] = []
+        # (name, member, kind code, CRC of the stream label, floor, governing people count's position)
+        steps: list[tuple[str, str, int, int, int, int]] = []
         for rule in rules.measures:
             if rule.kind == "people":
                 # The cell's people count draws from the shared "people" stream, so the same count
@@ -197,7 +197,9 @@ class Disclosure:
                 label, code, floor = f"median:{rule.name}", 2, 0
             else:  # fail safe: an unknown kind is never published
                 label, code, floor = "", 3, 0
-            steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, rule.governed_by))
+            # the governing count's position among the row's people counts (-1: none, so never published)
+            governed = people_members.index(rule.governed_by) if rule.governed_by in people_members else -1
+            steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, governed))
 
         def draw32(x: int) -> int:  # key_stream: _mix64(x) >> 32, written out (one call, not two)
             x = (x + 0x9E3779B97F4A7C15) & _M64
@@ -207,20 +209,20 @@ class Disclosure:
 
         def protect_row(raw: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             get = raw.get
-            counts = {m: _as_int(get(m)) for m in people_members}
+            counts = [_as_int(get(m)) for m in people_members]
             cell_key = _as_int(get(cell_key_member))
-            for n in counts.values():
+            for n in counts:
                 if 0 < n < k:
                     return dict.fromkeys(names), True
             high = (cell_key % KEY_MODULUS) << 32
             values: dict[str, Any] = {}
-            for name, member, code, crc, floor, governed_by in steps:
+            for name, member, code, crc, floor, governed in steps:
                 value = get(member)
                 if code == 0:  # people / count: perturb_count
                     true = _as_int(value)
                     values[name] = 0 if true <= 0 else max(true + noise(true, floor, draw32(high | crc)), floor)
                     continue
-                people = counts.get(governed_by, 0)
+                people = counts[governed] if governed >= 0 else 0
                 if code == 3 or people <= 0 or value is None:
                     values[name] = None
                 elif code == 1:  # perturb_mean
