@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     pg_password: str = Field(default="", description="Password the SQL surface requires (empty: none).")
     pg_tls_cert: str = Field(default="", description="PEM certificate for TLS on the SQL surface.")
     pg_tls_key: str = Field(default="", description="PEM private key for TLS on the SQL surface.")
+    pg_tls_required: bool = Field(default=False, description="Refuse plain (non-TLS) SQL connections; needs the TLS certificate and key.")
+    pg_max_connections: int = Field(default=64, ge=1, le=10_000, description="Most concurrent SQL-surface connections; more get SQLSTATE 53300.")
     max_page_size: int = Field(default=10_000, ge=1, le=1_000_000, description="Largest page of rows one request may ask for.")
     max_dimensions: int = Field(default=6, ge=1, le=20, description="Most dimensions one request may group by.")
     max_filter_values: int = Field(default=200, ge=1, le=10_000, description="Most filter values in one request.")

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import math
 import os
 import socket
 import socketserver
@@ -30,6 +31,7 @@ SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 MAX_MESSAGE = 16 * 1024 * 1024  # a query bigger than this is not a BI query
+STARTUP_TIMEOUT_S = 30.0  # TLS handshake + startup packet + password must finish within this
 
 # Type OIDs (pg_type.oid) used by the surface.
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
@@ -280,14 +282,20 @@ class PgHandler(socketserver.StreamRequestHandler):
     # -- startup
     def handle(self) -> None:
         self.tx_status = b"I"
+        self.has_slot = False
         try:
+            self.request.settimeout(STARTUP_TIMEOUT_S)  # a client that never finishes startup
             if not self.startup():
                 return
+            self.request.settimeout(None)  # BI tools keep idle connections open
             self.loop()
         except (ConnectionError, ssl.SSLError, OSError, struct.error):
             return
         except Exception:
             log.exception("SQL surface connection failed")
+        finally:
+            if self.has_slot:
+                self.server.release_slot()
 
     def _rebind_tls(self) -> None:
         assert self.server.tls is not None
@@ -335,9 +343,17 @@ class PgHandler(socketserver.StreamRequestHandler):
                 break
             params[key] = body.cstr()
         if self.server.require_tls and not tls_done:
-            self.send_error(PgError("28000", "this server requires TLS (sslmode=require)", severity="FATAL"))
+            self.send_error(PgError("28000", "TLS is required: this server refuses plain connections; "
+                                    "connect with sslmode=require", severity="FATAL"))
             self.flush()
             return False
+        if not self.server.take_slot():
+            cap = self.server.max_connections
+            self.send_error(PgError("53300", f"too many connections: the SQL surface allows at most {cap} at once; "
+                                    "try again when another client disconnects", severity="FATAL"))
+            self.flush()
+            return False
+        self.has_slot = True
         self.user = params.get("user", "")
         if self.server.verifier is not None and not self.authenticate():
             return False
@@ -446,12 +462,25 @@ class PgHandler(socketserver.StreamRequestHandler):
         elif word in ("COMMIT", "ROLLBACK"):
             self.tx_status = b"I"
 
+    def check_rate(self) -> None:
+        """One token per query from this client's address (``api.ratelimit.TokenBuckets``)."""
+        buckets = self.server.rate_limit
+        if buckets is None:
+            return
+        wait = buckets.take(str(self.client_address[0]) if self.client_address else "unknown")
+        if wait > 0.0:
+            retry = max(1, math.ceil(wait))
+            per_minute = int(buckets.capacity)
+            raise PgError("53400", f"too many queries from this address; try again in {retry} s",
+                          hint=f"at most {per_minute} queries per minute per client; the connection stays open")
+
     def simple_query(self, sql: str) -> None:
         if self.tx_status == b"E" and not sql.strip().rstrip(";").strip().upper().startswith(("ROLLBACK", "COMMIT", "ABORT", "END")):
             self.send_error(PgError("25P02", "current transaction is aborted, commands ignored until end of transaction block"))
             self.ready()
             return
         try:
+            self.check_rate()
             results = self.session.run_simple(sql)
         except PgError:
             if self.tx_status == b"T":
@@ -532,6 +561,7 @@ class PgHandler(socketserver.StreamRequestHandler):
         if portal.result is None:
             if self.tx_status == b"E":
                 raise PgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+            self.check_rate()
             portal.result = self.session.execute(portal.prepared, portal.params)
         return portal.result
 
@@ -590,16 +620,81 @@ class PgHandler(socketserver.StreamRequestHandler):
 
 
 class PgServer(socketserver.ThreadingTCPServer):
+    """One thread per connection, bounded.
+
+    ``max_connections`` sessions at once (a slot is taken once the startup packet is read, so
+    the refusal is a proper 53300 ErrorResponse the driver can show). Connections still in
+    startup hold a thread but no slot; they are bounded by ``STARTUP_TIMEOUT_S`` and, so that a
+    flood cannot start unbounded threads, beyond ``2 * max_connections + 16`` live handler
+    threads a new connection is closed at once without a thread. ``rate_limit`` (a
+    ``TokenBuckets`` or None) charges one token per query to the client's address.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], session_factory, *, password: str = "",
-                 tls: ssl.SSLContext | None = None, require_tls: bool = False):
+                 tls: ssl.SSLContext | None = None, require_tls: bool = False,
+                 max_connections: int = 64, rate_limit: Any = None):
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
         self.session_factory = session_factory
         self.verifier = ScramVerifier(password) if password else None
         self.tls = tls
         self.require_tls = require_tls
+        self.max_connections = max_connections
+        self.max_threads = 2 * max_connections + 16
+        self.rate_limit = rate_limit
+        self._sessions = 0
+        self._live_threads = 0
+        self._count_lock = threading.Lock()
         super().__init__(address, PgHandler)
+
+    @property
+    def sessions(self) -> int:
+        """Connections currently holding a slot (past startup, not yet closed)."""
+        return self._sessions
+
+    @property
+    def live_threads(self) -> int:
+        """Handler threads running (in startup or in a session)."""
+        return self._live_threads
+
+    def take_slot(self) -> bool:
+        with self._count_lock:
+            if self._sessions >= self.max_connections:
+                return False
+            self._sessions += 1
+            return True
+
+    def release_slot(self) -> None:
+        with self._count_lock:
+            self._sessions -= 1
+
+    def process_request(self, request, client_address) -> None:
+        with self._count_lock:
+            if self._live_threads >= self.max_threads:
+                full = True
+            else:
+                full = False
+                self._live_threads += 1
+        if full:
+            log.warning("SQL surface: %d connection threads live; closing a new connection", self.max_threads)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            with self._count_lock:
+                self._live_threads -= 1
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._count_lock:
+                self._live_threads -= 1
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:

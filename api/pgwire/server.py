@@ -9,6 +9,7 @@ from typing import Any
 
 from api.pgwire.protocol import PgServer, tls_context
 from api.pgwire.session import SqlSession, SqlSurface
+from api.ratelimit import TokenBuckets
 
 log = logging.getLogger("crosstrack.pgwire")
 
@@ -21,9 +22,15 @@ def make_server(settings: Any, service: Any, host: str | None = None, port: int 
         if not (settings.pg_tls_cert and settings.pg_tls_key):
             raise ValueError("CROSSTRACK_PG_TLS_CERT and CROSSTRACK_PG_TLS_KEY must be set together")
         tls = tls_context(settings.pg_tls_cert, settings.pg_tls_key)
+    if settings.pg_tls_required and tls is None:
+        # Fail closed: refusing to start beats silently serving plain connections.
+        raise ValueError("CROSSTRACK_PG_TLS_REQUIRED needs CROSSTRACK_PG_TLS_CERT and CROSSTRACK_PG_TLS_KEY")
+    per_minute = settings.rate_limit_per_minute
     return PgServer((host or settings.pg_host, settings.pg_port if port is None else port),
                     lambda startup: SqlSession(surface, startup),
-                    password=settings.pg_password, tls=tls)
+                    password=settings.pg_password, tls=tls, require_tls=settings.pg_tls_required,
+                    max_connections=settings.pg_max_connections,
+                    rate_limit=TokenBuckets(per_minute) if per_minute > 0 else None)
 
 
 def start_sql_server(settings: Any, service: Any, *, host: str | None = None,
