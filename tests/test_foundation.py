@@ -140,3 +140,12 @@ def test_compose_file_is_accepted_by_docker_compose():
         res = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), *extra, "config", "-q"],
                              capture_output=True, text=True, env=_env())
         assert res.returncode == 0, res.stderr
+
+
+def test_readme_documents_every_setting():
+    from crosstrack.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [f"CROSSTRACK_{name.upper()}" for name in Settings.model_fields
+               if f"`CROSSTRACK_{name.upper()}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
