@@ -401,3 +401,108 @@ def test_web_pages_follow_the_api_links_k3(api_live, new_page):
     # Changing the question starts again at its first page.
     page.check("#d-ethnicity")
     assert "offset=0" in settle(page)
+
+
+def settle_to(page: Any, url: str) -> str:
+    """Wait until the URL shown is exactly ``url``, answered (after Back/Forward, say)."""
+    page.wait_for_function(
+        """u => { const a = document.getElementById('api-url');
+                 return a.getAttribute('data-state') === 'canonical' && a.textContent.trim() === u
+                        && !document.getElementById('results').hasAttribute('aria-busy'); }""", arg=url)
+    return settle(page)
+
+
+def test_web_sort_by_measure_descending_feeds_order_k2_k3(api_live, new_page, screenshot):
+    """K2/K3: sorting by a measure, descending, puts order=-people in the canonical URL, the page's address and
+    the downloads; the table's rows are the API's rows for that URL, largest first, withheld last."""
+    page = new_page()
+    page.goto(api_live.url + "/?dataset=population&dimensions=snapshot_year,race&measures=people&snapshot_year=2024")
+    settle(page)
+    assert page.get_attribute('#table thead th[data-name="snapshot_year"]', "aria-sort") == "ascending"
+    page.select_option("#sort-by", "people")
+    settle(page)
+    page.check("#sort-desc")
+    shown = settle(page)
+    assert "order=-people,snapshot_year,race" in shown, shown
+    body = api_live.client.get(shown).json()
+    assert body["meta"]["query"]["order"][0] == "-people"
+    assert urljoin(api_live.url, body["meta"]["canonical_url"]) == shown
+    assert_table_matches(page, body)
+    values = [r["values"][0] for r in table_rows(page)]
+    published = [float(v) for v in values if v != ""]
+    assert published == sorted(published, reverse=True) and len(published) > 1
+    assert all(v == "" for v in values[len(published):]), "withheld cells sort last"
+    # aria-sort names the sorted column only; the sort rides in the page address and the downloads.
+    assert page.get_attribute('#table thead th[data-name="people"]', "aria-sort") == "descending"
+    assert page.get_attribute('#table thead th[data-name="race"]', "aria-sort") is None
+    assert parse_qs(urlsplit(page.url).query)["order"] == ["-people"]
+    assert "order=-people," in page.get_attribute("#download-csv", "href")
+    assert page.get_attribute("#download-json", "href") == shown
+    screenshot(page, "sorted")
+
+    # Keyboard: a column heading is a button; Enter sorts by it, again reverses, and focus stays on it.
+    page.focus('#table thead button[data-name="race"]')
+    page.keyboard.press("Enter")
+    shown = settle(page)
+    assert "order=race,snapshot_year" in shown
+    assert page.get_attribute('#table thead th[data-name="race"]', "aria-sort") == "ascending"
+    assert page.evaluate("document.activeElement.getAttribute('data-name')") == "race"
+    assert page.input_value("#sort-by") == "race" and page.is_checked("#sort-asc")
+    page.keyboard.press("Enter")
+    shown = settle(page)
+    assert "order=-race,snapshot_year" in shown
+    assert_table_matches(page, api_live.client.get(shown).json())
+
+    # A saved link restores the sort.
+    again = new_page()
+    again.goto(page.url)
+    assert settle(again) == shown
+    assert again.input_value("#sort-by") == "race" and again.is_checked("#sort-desc")
+    # Removing the sorted dimension drops its sort key (the API allows only chosen fields).
+    page.uncheck("#d-race")
+    assert "order=snapshot_year" in settle(page) and "order" not in parse_qs(urlsplit(page.url).query)
+
+
+def test_web_back_and_forward_step_through_queries_k3(api_live, new_page):
+    """K3: each change the user makes is a history entry: Back restores the earlier query (controls, URL shown,
+    table), Forward the later one; opening the page only normalises its address (no extra entry)."""
+    page = new_page()
+    page.goto(api_live.url + "/?dataset=population&measures=people&dimensions=snapshot_year")
+    first = settle(page)
+    rows_first = table_rows(page)
+    length = page.evaluate("history.length")
+    assert parse_qs(urlsplit(page.url).query)["dimensions"] == ["snapshot_year"]
+
+    page.check("#d-race")
+    second = settle(page)
+    rows_second = table_rows(page)
+    assert page.evaluate("history.length") == length + 1
+    page.select_option("#sort-by", "people")
+    third = settle(page)
+    assert "order=people," in third and len({first, second, third}) == 3
+
+    page.go_back()
+    assert settle_to(page, second) == second
+    assert page.is_checked("#d-race") and page.input_value("#sort-by") == ""
+    assert table_rows(page) == rows_second
+    assert_table_matches(page, api_live.client.get(second).json())
+    assert "order" not in parse_qs(urlsplit(page.url).query)
+
+    page.go_back()
+    assert settle_to(page, first) == first
+    assert not page.is_checked("#d-race")
+    assert table_rows(page) == rows_first
+
+    page.go_forward()
+    page.go_forward()
+    assert settle_to(page, third) == third
+    assert page.is_checked("#d-race") and page.input_value("#sort-by") == "people"
+    assert_table_matches(page, api_live.client.get(third).json())
+
+    # Back across a dataset change reloads the earlier dataset's controls.
+    page.select_option("#dataset", "custody")
+    custody = settle(page)
+    assert "/api/v1/custody?" in custody
+    page.go_back()
+    assert settle_to(page, third) == third
+    assert page.input_value("#dataset") == "population"

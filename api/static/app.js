@@ -19,11 +19,13 @@
   var ui = {};
   var datasets = [];
   var meta = null;          // normalized metadata of the chosen dataset
-  var state = null;         // {dataset, dims: [], measures: [], filters: {dim: [codes]}}
+  var state = null;         // {dataset, dims: [], measures: [], filters: {dim: [codes]}, order: ["-x", "a"], offset}
   var lastResult = null;    // last JSON envelope shown
   var fetchSeq = 0;
   var controller = null;
   var debounceTimer = null;
+  var headerFocus = null;   // the header button a keyboard user sorted with, focused again after the answer
+  var loadSeq = 0;          // the latest dataset load wins (Back/Forward can start several)
 
   // ---------------------------------------------------------------- helpers
   function $(id) { return document.getElementById(id); }
@@ -221,6 +223,14 @@
     }
     state.dims = meta.dims.map(function (d) { return d.name; }).filter(function (n) { return state.dims.indexOf(n) >= 0; });
     state.measures = meta.measures.map(function (m) { return m.name; }).filter(function (n) { return state.measures.indexOf(n) >= 0; });
+    // Sort keys may only name a chosen dimension or measure (the API's rule); one key per field.
+    var seenOrder = {};
+    state.order = (state.order || []).filter(function (o) {
+      var f = orderField(o);
+      if (seenOrder[f] || (state.dims.indexOf(f) < 0 && state.measures.indexOf(f) < 0)) return false;
+      seenOrder[f] = true;
+      return true;
+    });
     Object.keys(state.filters).forEach(function (k) {
       var d = dim(k);
       if (!d) { delete state.filters[k]; return; }
@@ -233,6 +243,10 @@
 
   function enc(s) { return encodeURIComponent(s); }
 
+  // An order key is a field name, led by "-" for descending (the API's `order` syntax).
+  function orderField(o) { return String(o).replace(/^[+-]/, ""); }
+  function orderDesc(o) { return String(o).charAt(0) === "-"; }
+
   function queryString() {
     var parts = [];
     if (state.dims.length) parts.push("dimensions=" + state.dims.map(enc).join(","));
@@ -241,6 +255,7 @@
       var f = state.filters[d.name];
       if (f && f.length) parts.push(enc(d.name) + "=" + f.map(enc).join(","));
     });
+    if (state.order.length) parts.push("order=" + state.order.map(enc).join(","));
     if (state.offset > 0) parts.push("offset=" + state.offset);
     return parts.join("&");
   }
@@ -262,9 +277,10 @@
 
   function parsePageUrl() {
     var params = new URLSearchParams(window.location.search);
-    var out = { dataset: params.get("dataset"), dims: null, measures: null, filters: {}, offset: 0 };
+    var out = { dataset: params.get("dataset"), dims: null, measures: null, filters: {}, order: [], offset: 0 };
     params.forEach(function (value, key) {
-      if (key === "dataset" || key === "format") return;
+      if (key === "dataset" || key === "format" || key === "limit") return;
+      if (key === "order") { out.order = out.order.concat(splitValues(value)); return; }
       if (key === "offset") { out.offset = Math.max(0, parseInt(value, 10) || 0); return; }
       if (key === "dimensions") out.dims = (out.dims || []).concat(splitValues(value));
       else if (key === "measures") out.measures = (out.measures || []).concat(splitValues(value));
@@ -279,6 +295,7 @@
       dims: meta.yearDim ? [meta.yearDim.name] : [],
       measures: meta.defaultMeasures.length ? meta.defaultMeasures.slice() : (meta.measures.length ? [meta.measures[0].name] : []),
       filters: {},
+      order: [],
       offset: 0
     };
   }
@@ -444,6 +461,45 @@
       det.appendChild(fs);
       ui.filterList.appendChild(det);
     });
+
+    renderSortControl();
+  }
+
+  // Sort: one column among the chosen dimensions and measures, ascending or descending. The
+  // first order key is the one shown; keys after it (from a saved link) are kept until the
+  // user picks another column.
+  function renderSortControl() {
+    var current = state.order.length ? state.order[0] : "";
+    var field = current ? orderField(current) : "";
+    clear(ui.sortBy);
+    ui.sortBy.appendChild(el("option", { value: "" }, "Breakdown order (default)"));
+    state.dims.forEach(function (n) {
+      var d = dim(n);
+      ui.sortBy.appendChild(el("option", { value: n }, d ? d.title : n));
+    });
+    state.measures.forEach(function (n) {
+      var mm = measure(n);
+      ui.sortBy.appendChild(el("option", { value: n }, mm ? mm.title : n));
+    });
+    ui.sortBy.value = field;
+    var desc = current ? orderDesc(current) : false;
+    ui.sortAsc.checked = !desc;
+    ui.sortDesc.checked = desc;
+    ui.sortAsc.disabled = ui.sortDesc.disabled = !field;
+  }
+
+  function setSort(field, desc) {
+    var key = field ? (desc ? "-" : "") + field : null;
+    state.order = key ? [key] : [];
+    changed();
+  }
+
+  // Table headers sort too: a new column starts ascending (a dimension) or descending (a
+  // measure: largest first); the sorted column again reverses it.
+  function sortByColumn(field, isMeasure) {
+    var current = state.order.length ? state.order[0] : "";
+    if (current && orderField(current) === field) setSort(field, !orderDesc(current));
+    else setSort(field, !!isMeasure);
   }
 
   function focusLater(kind, name) {
@@ -464,16 +520,51 @@
   }
 
   // ---------------------------------------------------------------- the query cycle
-  function changed(keepPage) {
+  // history: "push" (a user's change: Back returns to the query before it), "replace" (the
+  // page normalising the address it was opened with) or "none" (restoring from Back/Forward).
+  function changed(keepPage, history) {
     if (keepPage !== true) state.offset = 0;
     var active = document.activeElement && document.activeElement.id;
     enforceRules();
     renderControls();
     if (active && $(active)) $(active).focus();
-    window.history.replaceState(null, "", pageUrl());
+    writeHistory(history || "push");
     showUrl(absolute(apiUrl()), "pending");
     clearTimeout(debounceTimer);
     debounceTimer = setTimeout(runQuery, 250);
+  }
+
+  function writeHistory(mode) {
+    if (mode === "none") return;
+    var url = pageUrl();
+    var here = window.location.pathname + window.location.search;
+    if (mode === "push" && url !== here) window.history.pushState({ crosstrack: true }, "", url);
+    else window.history.replaceState({ crosstrack: true }, "", url);
+  }
+
+  // Back/Forward: the address holds the query; bring the controls and results back to it.
+  function restoreFromAddress() {
+    var fromPage = parsePageUrl();
+    var names = datasets.map(function (d) { return d.name; });
+    if (!names.length) return;
+    var name = fromPage.dataset && names.indexOf(fromPage.dataset) >= 0 ? fromPage.dataset : names[0];
+    if (meta && state && name === state.dataset) {
+      applyPageState(name, fromPage.dataset === name ? fromPage : null);
+      ui.dataset.value = name;
+      changed(true, "none");
+    } else {
+      loadDataset(name, fromPage.dataset === name ? fromPage : null, "none").catch(showError);
+    }
+  }
+
+  function applyPageState(name, fromPage) {
+    state = defaultState(name);
+    if (!fromPage) return;
+    if (fromPage.dims) state.dims = fromPage.dims.slice();
+    if (fromPage.measures) state.measures = fromPage.measures.slice();
+    state.order = fromPage.order.slice();
+    state.offset = fromPage.offset || 0;
+    Object.keys(fromPage.filters).forEach(function (k) { state.filters[k] = fromPage.filters[k].slice(); });
   }
 
   function showUrl(url, st) {
@@ -612,6 +703,15 @@
     return names.map(shortName);
   }
 
+  // The first key the rows were sorted on, as the API answered it (it appends the dimensions).
+  function answeredOrder(body) {
+    var q = (body.meta && body.meta.query) || {};
+    var o = q.order;
+    if (typeof o === "string") o = splitValues(o);
+    if (!Array.isArray(o)) o = state.order.length ? state.order : resultDims(body);
+    return o.length ? String(o[0]).replace(/^\+/, "") : null;
+  }
+
   function isSuppressed(row) {
     return row.suppressed === true || row.suppressed === 1 || row.suppressed === "true";
   }
@@ -654,15 +754,23 @@
     ui.tableCaption.textContent = meta.title + ": " + measures.map(function (n) { var mm = measure(n); return mm ? mm.title : n; }).join(", ") +
       (dims.length ? " by " + dims.map(function (n) { var dd = dim(n); return dd ? dd.title : n; }).join(", ") : "");
     var tr = el("tr");
-    dims.forEach(function (n) {
-      var d = dim(n) || { title: n, description: "" };
-      tr.appendChild(el("th", { scope: "col", "data-name": n, title: d.description || null }, d.title));
-    });
-    measures.forEach(function (n) {
-      var mm = measure(n) || { title: n, description: "" };
-      tr.appendChild(el("th", { scope: "col", className: "num", "data-name": n, title: mm.description || null }, mm.title));
-    });
+    var sorted = answeredOrder(body);
+    function header(n, member, isMeasure) {
+      var th = el("th", { scope: "col", className: isMeasure ? "num" : null, "data-name": n, title: member.description || null });
+      if (sorted && orderField(sorted) === n) th.setAttribute("aria-sort", orderDesc(sorted) ? "descending" : "ascending");
+      var b = el("button", { type: "button", className: "sort-button", "data-name": n }, member.title);
+      b.addEventListener("click", function () { headerFocus = n; sortByColumn(n, isMeasure); });
+      th.appendChild(b);
+      tr.appendChild(th);
+    }
+    dims.forEach(function (n) { header(n, dim(n) || { title: n, description: "" }, false); });
+    measures.forEach(function (n) { header(n, measure(n) || { title: n, description: "" }, true); });
     ui.thead.appendChild(tr);
+    if (headerFocus !== null) {
+      var again = ui.thead.querySelector('button[data-name="' + CSS.escape(headerFocus) + '"]');
+      headerFocus = null;
+      if (again) again.focus();
+    }
     var supText = suppressedText();
     rows.slice(0, MAX_TABLE_ROWS).forEach(function (row) {
       var sup = isSuppressed(row);
@@ -752,14 +860,15 @@
   }
 
   // ---------------------------------------------------------------- chart (plain SVG)
-  function distinct(rows, n) {
+  // Values of one column in code-list order, or in the rows' own order (keepOrder: the user sorted).
+  function distinct(rows, n, keepOrder) {
     var seen = {}, out = [];
     rows.forEach(function (r) {
       var k = String(r[n]);
       if (!seen[k]) { seen[k] = true; out.push({ code: k, label: r[n + "_label"] !== undefined && r[n + "_label"] !== null ? String(r[n + "_label"]) : k }); }
     });
     var d = dim(n);
-    if (d && d.codes.length) {
+    if (!keepOrder && d && d.codes.length) {
       var order = d.codes.map(function (c) { return c.code; });
       out.sort(function (a, b) { return order.indexOf(a.code) - order.indexOf(b.code); });
     }
@@ -810,7 +919,7 @@
       if (series.length > MAX_LINE_SERIES) return noChart("Too many lines to draw (" + series.length + "); filter " + (dim(others[0]) || { title: others[0] }).title + " to " + MAX_LINE_SERIES + " values or fewer to see a chart.");
       drawLine(rows, yearName, others[0] || null, series, cm, mm);
     } else if (!yearVaries && others.length === 1) {
-      var cats = distinct(rows, others[0]);
+      var cats = distinct(rows, others[0], state.order.length > 0);  // bars follow a chosen sort
       if (cats.length > MAX_BAR_CATEGORIES) return noChart("Too many categories for a chart; the table has every value.");
       drawBars(rows, others[0], cats, cm, mm);
     } else if (varying.length === 0) {
@@ -946,26 +1055,19 @@
   }
 
   // ---------------------------------------------------------------- start-up
-  function loadDataset(name, fromPage) {
+  function loadDataset(name, fromPage, history) {
+    var seq = ++loadSeq;
     return fetchJSON(API_ROOT + "/" + enc(name) + "/metadata").then(function (raw) {
+      if (seq !== loadSeq) return;
       meta = normalizeMeta(raw, name);
-      if (fromPage) {
-        state = defaultState(name);
-        if (fromPage.dims) state.dims = fromPage.dims.slice();
-        if (fromPage.measures) state.measures = fromPage.measures.slice();
-        state.offset = fromPage.offset || 0;
-        state.filters = {};
-        Object.keys(fromPage.filters).forEach(function (k) { state.filters[k] = fromPage.filters[k].slice(); });
-        // R13 filters depend on others: apply the prerequisites first, then the rest.
-        enforceRules();
-      } else {
-        state = defaultState(name);
-      }
+      applyPageState(name, fromPage);
+      // R13 filters depend on others: apply the prerequisites first, then the rest.
+      enforceRules();
       enforceRules();
       renderDatasetSelect();
       renderDefinitions();
       renderNotes(null);
-      changed(true);
+      changed(true, history);
     });
   }
 
@@ -991,11 +1093,12 @@
       thead: document.querySelector("#table thead"), tbody: document.querySelector("#table tbody"), tableCaption: $("table-caption"),
       suppressedNote: $("suppressed-note"), pager: $("pager"), pageNext: $("page-next"), pagePrev: $("page-prev"),
       pageInfo: $("page-info"), disclosureBody: $("disclosure-body"), dataVersion: $("data-version"),
-      defList: $("definition-list"), defFocus: $("definition-focus")
+      defList: $("definition-list"), defFocus: $("definition-focus"),
+      sortBy: $("sort-by"), sortAsc: $("sort-asc"), sortDesc: $("sort-desc")
     };
 
     ui.dataset.addEventListener("change", function () {
-      loadDataset(ui.dataset.value, null).catch(showError);
+      loadDataset(ui.dataset.value, null, "push").catch(showError);
     });
     ui.byYear.addEventListener("change", function () {
       if (!meta.yearDim) return;
@@ -1006,6 +1109,11 @@
       if (lastResult) renderChart(lastResult.data || [], resultDims(lastResult), resultMeasures(lastResult));
     });
     ui.copy.addEventListener("click", copyUrl);
+    ui.sortBy.addEventListener("change", function () { setSort(ui.sortBy.value, ui.sortDesc.checked); });
+    [ui.sortAsc, ui.sortDesc].forEach(function (r) {
+      r.addEventListener("change", function () { if (ui.sortBy.value) setSort(ui.sortBy.value, ui.sortDesc.checked); });
+    });
+    window.addEventListener("popstate", restoreFromAddress);
     ui.pageNext.addEventListener("click", function () { goPage(ui.pageNext); });
     ui.pagePrev.addEventListener("click", function () { goPage(ui.pagePrev); });
     var resizeTimer = null, lastWidth = window.innerWidth;
@@ -1028,7 +1136,7 @@
       var fromPage = parsePageUrl();
       var names = datasets.map(function (d) { return d.name; });
       var name = fromPage.dataset && names.indexOf(fromPage.dataset) >= 0 ? fromPage.dataset : names[0];
-      return loadDataset(name, fromPage.dataset === name ? fromPage : null);
+      return loadDataset(name, fromPage.dataset === name ? fromPage : null, "replace");
     }).catch(function (err) {
       showUrl("", "error");
       showError(err);
