@@ -4,6 +4,8 @@ data) as the live URL API of ``fixtures_api.api_live``."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,3 +48,14 @@ def sql_live(api_live: Any) -> Iterator[LiveSql]:
         yield LiveSql(host, port, api_live)
     finally:
         stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate and key for the SQL surface's TLS tests (Debian's openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is not installed: scripts/test.sh installs it")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")], check=True, capture_output=True)
+    return str(d / "cert.pem"), str(d / "key.pem")

@@ -3,23 +3,12 @@ step JDBC-style drivers use (Parse / Describe statement / Sync) — real psycopg
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import psycopg
 import pytest
 
 from api.pgwire.client import connect
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is not installed: scripts/test.sh installs it")
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")], check=True, capture_output=True)
-    return str(d / "cert.pem"), str(d / "key.pem")
 
 
 @pytest.fixture(scope="module")

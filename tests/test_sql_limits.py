@@ -9,10 +9,8 @@ connections over loopback sockets.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import struct
-import subprocess
 import time
 
 import psycopg
@@ -176,19 +174,9 @@ def test_abuse_rate_limit_off_when_zero(start):
 
 
 # --- 3. TLS required -------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tls_pair(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is not installed: scripts/test.sh installs it")
-    d = tmp_path_factory.mktemp("tls-req")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")], check=True, capture_output=True)
-    return str(d / "cert.pem"), str(d / "key.pem")
-
-
-def test_issue8_tls_required_refuses_plain_startup_28000(start, tls_pair, api_live):
+def test_issue8_tls_required_refuses_plain_startup_28000(start, tls_files, api_live):
     """Issue 8 TLS: with pg_tls_required, a plain startup gets 28000 "TLS is required"; TLS works."""
-    cert, key = tls_pair
+    cert, key = tls_files
     stop = start(pg_tls_cert=cert, pg_tls_key=key, pg_tls_required=True)
     host, port = stop.address
     with pytest.raises(psycopg.OperationalError) as info:
@@ -201,9 +189,9 @@ def test_issue8_tls_required_refuses_plain_startup_28000(start, tls_pair, api_li
             assert len(conn.execute(QUERY.format(y="%s"), (_year(api_live),)).fetchall()) == 5
 
 
-def test_issue8_tls_optional_by_default_still_accepts_plain(start, tls_pair):
+def test_issue8_tls_optional_by_default_still_accepts_plain(start, tls_files):
     """Issue 8 TLS: without pg_tls_required (the default) plain clients are still served."""
-    cert, key = tls_pair
+    cert, key = tls_files
     stop = start(pg_tls_cert=cert, pg_tls_key=key)
     host, port = stop.address
     with connect(host, port, sslmode="disable") as conn:
