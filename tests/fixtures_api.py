@@ -26,7 +26,7 @@ SEED = 7
 SCALE = 0.2
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -35,13 +35,13 @@ def _free_port() -> int:
 class ThreadServer:
     """uvicorn on 127.0.0.1:<free port> in a daemon thread of this process."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, *, lifespan: str = "off", log_config: Any = None, timeout_keep_alive: int = 5):
         import uvicorn
 
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
-                                lifespan="off")
+                                lifespan=lifespan, log_config=log_config, timeout_keep_alive=timeout_keep_alive)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"api-test-{self.port}", daemon=True)
 

@@ -6,73 +6,34 @@ it over real HTTP; every server it starts is stopped at the end of the test that
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from contextlib import closing
 from typing import Any, Callable, Iterator
 
 import pytest
+from fixtures_api import ThreadServer
 
 
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _servers() -> Iterator[Callable[..., ThreadServer]]:
+    started: list[ThreadServer] = []
 
+    def _serve(app: Any, **kw: Any) -> ThreadServer:
+        srv = ThreadServer(app, lifespan="on", timeout_keep_alive=30, **kw).start()
+        started.append(srv)
+        return srv
 
-class LiveServer:
-    def __init__(self, app: Any, *, log_config: Any = None):
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="on", log_config=log_config, timeout_keep_alive=30)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
-
-    def start(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    yield _serve
+    for srv in started:
+        srv.stop()
 
 
 @pytest.fixture
-def serve_asgi() -> Iterator[Callable[..., LiveServer]]:
-    started: list[LiveServer] = []
-
-    def _serve(app: Any, **kw: Any) -> LiveServer:
-        srv = LiveServer(app, **kw).start()
-        started.append(srv)
-        return srv
-
-    yield _serve
-    for srv in started:
-        srv.stop()
+def serve_asgi() -> Iterator[Callable[..., ThreadServer]]:
+    yield from _servers()
 
 
 @pytest.fixture(scope="module")
-def serve_asgi_module() -> Iterator[Callable[..., LiveServer]]:
+def serve_asgi_module() -> Iterator[Callable[..., ThreadServer]]:
     """``serve_asgi`` for module-scoped apps."""
-    started: list[LiveServer] = []
-
-    def _serve(app: Any, **kw: Any) -> LiveServer:
-        srv = LiveServer(app, **kw).start()
-        started.append(srv)
-        return srv
-
-    yield _serve
-    for srv in started:
-        srv.stop()
+    yield from _servers()
 
 
 # --- identifier capture (K6 / P3) ----------------------------------------------------------------

@@ -306,9 +306,9 @@ def test_engine_unavailable_gives_503(api_live):
     from api.app import create_app
     from api.service import Service, set_default_service
     from crosstrack.config import load_settings
-    from fixtures_api import ThreadServer, _free_port
+    from fixtures_api import ThreadServer, free_port
 
-    down = load_settings(clickhouse_url=f"http://127.0.0.1:{_free_port()}", data_dir=api_live.settings.data_dir)
+    down = load_settings(clickhouse_url=f"http://127.0.0.1:{free_port()}", data_dir=api_live.settings.data_dir)
     server = ThreadServer(create_app(down, service=Service(down))).start()
     try:
         _err(httpx.get(server.url + POP, timeout=30), 503, "engine_unavailable")

@@ -13,24 +13,17 @@ import httpx
 import pytest
 
 from api.server import _loop_options
+from fixtures_api import free_port
 
 
 def test_server_uses_uvloop_and_httptools():
     assert _loop_options() == {"loop": "uvloop", "http": "httptools"}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_crosstrack_serve_subprocess_on_disk(tmp_path: Path):
     """The CLI serves the URL API over the embedded on-disk engine; SIGTERM stops it cleanly."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CROSSTRACK_DATA_DIR": str(tmp_path / "data"), "CROSSTRACK_PORT": str(port),
            "CROSSTRACK_PG_PORT": "0", "CROSSTRACK_PERSON_KEY_SECRET": "serve-test"}
     cli = [sys.executable, "-m", "crosstrack"]
