@@ -25,7 +25,6 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-import cube
 from crosstrack.config import load_settings
 from crosstrack.engine import Engine
 from cube.rollups import build_rollups
@@ -34,7 +33,6 @@ from loaders.cluster import INSERT_SETTINGS, LOCAL_SUFFIX, Layout, single_node_e
 from loaders.publish import current_version, drop_stale
 from loaders.schema import FACT_TABLES
 
-ROOT = Path(__file__).resolve().parent.parent
 CLUSTER = "east_coast"
 YEARS = [2023, 2024]
 
@@ -80,11 +78,6 @@ class RecordingEngine:
 def _settings(tmp: Path, database: str, cluster: str):
     return load_settings(clickhouse_url="chdb://memory", data_dir=tmp / database, database=database,
                          person_key_secret="test-secret", snapshot_years=YEARS, cluster=cluster)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return cube.load_model(ROOT / "models")
 
 
 @pytest.fixture(scope="module")

@@ -34,11 +34,6 @@ CODE_LISTS = {
 
 
 @pytest.fixture(scope="module")
-def model() -> cube.Model:
-    return cube.load_model(MODELS)
-
-
-@pytest.fixture(scope="module")
 def meta(model) -> dict:
     return model.meta()
 

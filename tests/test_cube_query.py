@@ -14,25 +14,12 @@ import pytest
 from sqlglot import exp
 
 import cube
-from crosstrack.config import load_settings
-from crosstrack.engine import Engine
 from cube.query import QueryEngine
 from cube.rollups import build_rollups
 from cube.testing import SHOP_LINE_ITEMS, SHOP_ORDERS, SHOP_USERS, build_shop, build_synthetic, create_tables, insert
 
-ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FACTS_DB, SHOP_DB, TINY_DB = "cube_tq_facts", "cube_tq_shop", "cube_tq_tiny"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine.from_settings(load_settings(clickhouse_url="chdb://memory"))
-
-
-@pytest.fixture(scope="module")
-def model() -> cube.Model:
-    return cube.load_model(ROOT / "models")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 import cube
-from crosstrack.config import load_settings
 from crosstrack.engine import Engine
 from cube.compiler import GROUPING_COL, Compiler
 from cube.query import QueryEngine
@@ -29,16 +28,6 @@ DB, TINY_DB, OLD_DB, KEYS_DB = "cube_tr_facts", "cube_tr_tiny", "cube_tr_old", "
 # view used to query each cube's members (every rollup dimension and measure is in it)
 VIEW = {"custody_snapshot": "incarceration_time", "charge_snapshot": "charges"}
 PROGRAM_MEASURES = ["record_count", "total_enrollments", "enrollments_beh", "enrollments_relig", "cell_key"]
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine.from_settings(load_settings(clickhouse_url="chdb://memory"))
-
-
-@pytest.fixture(scope="module")
-def model() -> cube.Model:
-    return cube.load_model(ROOT / "models")
 
 
 @pytest.fixture(scope="module")
