@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ class Engine:
     # --- execution -------------------------------------------------------------------------
     def _run(self, fn, *args, **kwargs):
         try:
-            with self._lock if self.embedded else _nolock:
+            with self._lock if self.embedded else nullcontext():
                 return fn(*args, **kwargs)
         except (OperationalError,) as err:
             raise EngineUnavailable(f"ClickHouse at {_safe_url(self.url)} is unavailable") from err
@@ -150,17 +151,6 @@ class Engine:
     def close(self) -> None:
         if not self.embedded:
             self._client.close()
-
-
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_nolock = _NoLock()
 
 
 def _safe_url(url: str) -> str:
