@@ -337,63 +337,12 @@ class VersionClock(Generic[T]):
         return value
 
 
-_READ_PREFIXES = ("select", "with", "show", "describe", "desc", "exists", "explain", "(")
-
-
-class WriteCounter:
-    """Counts statements that may write through one embedded engine (chDB: only this process can).
-
-    The embedded engine belongs to one process, so a new version can only be published through
-    this process's engine; every ``command``, ``insert_arrow`` and non-read ``query`` moves the
-    counter before and after it runs. A ClickHouse server can be written by anyone, so there the
-    counter is not used and every request looks the version up (shared among concurrent ones).
-    """
-
-    def __init__(self) -> None:
-        self.value = 0
-        self._lock = threading.Lock()
-
-    def bump(self) -> None:
-        with self._lock:
-            self.value += 1
-
-    def wrap(self, engine: Any) -> None:
-        if getattr(engine, "_crosstrack_write_counter", None) is not None:
-            return
-        from sqlglot import exp
-
-        def counted(fn: Callable[..., Any], is_write: Callable[..., bool]) -> Callable[..., Any]:
-            def call(*args: Any, **kwargs: Any) -> Any:
-                if not is_write(*args, **kwargs):
-                    return fn(*args, **kwargs)
-                self.bump()
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    self.bump()
-            return call
-
-        def query_writes(sql: Any = "", *_: Any, **__: Any) -> bool:
-            if isinstance(sql, exp.Expression):
-                return not isinstance(sql, exp.Query)
-            return not str(sql).lstrip().lower().startswith(_READ_PREFIXES)
-
-        always = lambda *a, **k: True  # noqa: E731
-        engine.command = counted(engine.command, always)
-        engine.insert_arrow = counted(engine.insert_arrow, always)
-        engine.query = counted(engine.query, query_writes)
-        engine.query_arrow = counted(engine.query_arrow, query_writes)
-        engine._crosstrack_write_counter = self
-
-
-def _engine_counter(engine: Any) -> WriteCounter | None:
+def _engine_writes(engine: Any) -> int | None:
+    """The embedded engine's write count (see ``Engine.writes``); None on a ClickHouse server,
+    which anyone can write, so every request there looks the version up."""
     if engine is None or not getattr(engine, "embedded", False):
         return None
-    counter = getattr(engine, "_crosstrack_write_counter", None)
-    if counter is None:
-        counter = WriteCounter()
-        counter.wrap(engine)
-    return counter
+    return getattr(engine, "writes", None)
 
 
 @dataclass
@@ -421,8 +370,7 @@ def install(service: Any, max_bytes: int | None = None, *, max_age_s: float = 0.
 
     def generation() -> int | None:
         # Only an engine already open is looked at (the service opens it lazily).
-        counter = _engine_counter(getattr(service, "_engine", None))
-        return counter.value if counter is not None else None
+        return _engine_writes(getattr(service, "_engine", None))
 
     # The class's version() (the instance attribute set below shadows it for callers).
     clock = VersionClock(lambda: type(service).version(service),

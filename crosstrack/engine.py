@@ -59,6 +59,15 @@ def render(sql: str | exp.Expression) -> str:
     return sql.sql(dialect=DIALECT) if isinstance(sql, exp.Expression) else sql
 
 
+_READ_PREFIXES = ("select", "with", "show", "describe", "desc", "exists", "explain", "(")
+
+
+def _may_write(sql: str | exp.Expression) -> bool:
+    if isinstance(sql, exp.Expression):
+        return not isinstance(sql, exp.Query)
+    return not sql.lstrip().lower().startswith(_READ_PREFIXES)
+
+
 def _error_code(err: BaseException) -> int | None:
     m = re.search(r"Code: (\d+)", str(err))
     return int(m.group(1)) if m else None
@@ -74,6 +83,8 @@ class Engine:
         self.url = url
         self.database = database
         self.embedded = url.startswith("chdb://")
+        self._writes = 0
+        self._writes_lock = threading.Lock()
         self._lock = threading.RLock()
         try:
             if self.embedded:
@@ -108,7 +119,27 @@ class Engine:
                 return existing
         return cls(url, user=settings.clickhouse_user, password=settings.clickhouse_password, database=settings.database)
 
+    @property
+    def writes(self) -> int:
+        """Moves before and after every statement that may write through this engine.
+
+        On the embedded engine only this process can publish, so while this number stands still
+        a version looked up earlier is still the current one (the API's cache relies on it).
+        """
+        return self._writes
+
+    def _bump_writes(self) -> None:
+        with self._writes_lock:
+            self._writes += 1
+
     # --- execution -------------------------------------------------------------------------
+    def _run_write(self, fn, *args, **kwargs):
+        self._bump_writes()
+        try:
+            return self._run(fn, *args, **kwargs)
+        finally:
+            self._bump_writes()
+
     def _run(self, fn, *args, **kwargs):
         try:
             with self._lock if self.embedded else nullcontext():
@@ -123,13 +154,14 @@ class Engine:
 
     def query(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
               settings: dict[str, Any] | None = None) -> Rows:
-        result = self._run(self._client.query, render(sql), parameters=parameters or None, settings=settings or None)
+        run = self._run_write if _may_write(sql) else self._run
+        result = run(self._client.query, render(sql), parameters=parameters or None, settings=settings or None)
         return Rows(tuple(result.column_names), list(result.result_rows))
 
     def query_arrow(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
                     settings: dict[str, Any] | None = None) -> pa.Table:
-        return self._run(self._client.query_arrow, render(sql), parameters=parameters or None,
-                         settings=settings or None)
+        run = self._run_write if _may_write(sql) else self._run
+        return run(self._client.query_arrow, render(sql), parameters=parameters or None, settings=settings or None)
 
     def scalar(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None) -> Any:
         rows = self.query(sql, parameters).rows
@@ -137,10 +169,11 @@ class Engine:
 
     def command(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
                 settings: dict[str, Any] | None = None) -> Any:
-        return self._run(self._client.command, render(sql), parameters=parameters or None, settings=settings or None)
+        return self._run_write(self._client.command, render(sql), parameters=parameters or None,
+                               settings=settings or None)
 
     def insert_arrow(self, table: str, data: pa.Table, database: str | None = None) -> None:
-        self._run(self._client.insert_arrow, table, data, database=database)
+        self._run_write(self._client.insert_arrow, table, data, database=database)
 
     def ping(self) -> bool:
         try:

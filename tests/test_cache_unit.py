@@ -200,17 +200,16 @@ def test_version_clock_skips_lookups_only_while_nothing_could_have_published():
 
 
 def test_write_counter_counts_writes_not_reads_on_the_real_engine():
-    from api.cache import _engine_counter
+    from api.cache import _engine_writes
     from crosstrack.config import load_settings
     from crosstrack.engine import Engine
 
     engine = Engine.from_settings(load_settings(clickhouse_url="chdb://memory"))
-    counter = _engine_counter(engine)
-    assert counter is not None and _engine_counter(engine) is counter
-    before = counter.value
+    assert _engine_writes(engine) is not None and _engine_writes(engine) == engine.writes
+    before = _engine_writes(engine)
     engine.query("SELECT 1")
     engine.scalar("SELECT count() FROM numbers(3)")
-    assert counter.value == before
+    assert _engine_writes(engine) == before
     engine.command("CREATE DATABASE IF NOT EXISTS cache_unit_writes")
-    assert counter.value == before + 2
+    assert _engine_writes(engine) == before + 2
     engine.command("DROP DATABASE IF EXISTS cache_unit_writes")
