@@ -223,12 +223,19 @@ class _Loader:
                     meta=self._typed(m, "meta", dict, {}),
                     public=self._typed(m, "public", bool, self._typed(m, "shown", bool, True)))
 
+    def _member_type(self, cube: Cube, loc: _Loc, member: dict, kind: str, allowed) -> str | None:
+        """The member's type, or None (and an error, and the member marked broken) when it is not allowed."""
+        typ = member.get("type")
+        if typ in allowed:
+            return typ
+        self.broken.add((cube.name, member["name"]))
+        self.err(loc, "bad-value", f"{kind} type '{typ}' is not one of {', '.join(allowed)}"
+                                   f"{_did_you_mean(typ, allowed)}", "type", value=True)
+        return None
+
     def load_measure(self, cube: Cube, loc: _Loc, m: dict) -> None:
-        typ = m.get("type")
-        if typ not in MEASURE_TYPES:
-            self.broken.add((cube.name, m["name"]))
-            self.err(loc, "bad-value", f"measure type '{typ}' is not one of {', '.join(MEASURE_TYPES)}"
-                                       f"{_did_you_mean(typ, MEASURE_TYPES)}", "type", value=True)
+        typ = self._member_type(cube, loc, m, "measure", MEASURE_TYPES)
+        if typ is None:
             return
         if typ != "count" and "sql" not in m:
             self.err(loc, "missing-key", f"a '{typ}' measure needs 'sql'")
@@ -248,11 +255,8 @@ class _Loader:
         self.check_meta_shape(loc, meas.meta)
 
     def load_dimension(self, cube: Cube, loc: _Loc, d: dict) -> None:
-        typ = d.get("type")
-        if typ not in DIMENSION_TYPES:
-            self.broken.add((cube.name, d["name"]))
-            self.err(loc, "bad-value", f"dimension type '{typ}' is not one of {', '.join(DIMENSION_TYPES)}"
-                                       f"{_did_you_mean(typ, DIMENSION_TYPES)}", "type", value=True)
+        typ = self._member_type(cube, loc, d, "dimension", DIMENSION_TYPES)
+        if typ is None:
             return
         dim = Dimension(cube.name, d["name"], typ, self.template(loc, d, "sql"),
                         primary_key=self._typed(d, "primary_key", bool, False), format=self._typed(d, "format", str),
