@@ -132,7 +132,8 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
                 name=name, member=_full(view, m["name"]), title=m.get("shortTitle") or m.get("title") or name,
                 description=m.get("description") or "", type=m.get("type") or "number", kind=kind,
                 governed_by=governed, format=m.get("format"))
-            rules.append(MeasureRule(name, _full(view, m["name"]), kind, governed))
+            key = mm.get("key")
+            rules.append(MeasureRule(name, _full(view, m["name"]), kind, governed, _full(view, key) if key else ""))
         if not any(m.member == people for m in measures.values()):
             log.warning("view %s: people member %s is not a public measure; not published", view, people)
             continue

@@ -45,6 +45,13 @@ BASE_NOISE_WEIGHTS: dict[int, int] = {-2: 15, -1: 20, 0: 30, 1: 20, 2: 15}
 MEAN_TOTAL_SHARE = 0.5  # total days move by at most half of one average person's days
 MEDIAN_SHARE = 0.10  # a median of a k-person cell moves by at most 10% ...
 MEDIAN_MIN_DAYS = 2.0  # ... and every median by up to 2 days at least
+# K8: a median of a small odd cell is one person's days. Below MEDIAN_SMALL_CELL published people
+# it moves by up to MEDIAN_SMALL_MIN_DAYS at least and is given to the nearest MEDIAN_SMALL_STEP
+# days, so the published value spreads over ~2 x 15 + 10 possible true values (measured exact
+# recovery ~0.02, the same as guessing; tests/test_attacks_recovery.py).
+MEDIAN_SMALL_CELL = 20
+MEDIAN_SMALL_MIN_DAYS = 15.0
+MEDIAN_SMALL_STEP = 10
 MEAN_DECIMALS = 1
 
 KINDS = ("people", "count", "mean", "median")
@@ -111,6 +118,7 @@ class MeasureRule:
     member: str  # view.member
     kind: str  # people | count | mean | median
     governed_by: str  # the view member counting the cell's distinct people
+    key: str = ""  # K7: the view member keying this value's noise ("" = the people cell key)
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,20 @@ class DatasetRules:
     people_members: tuple[str, ...]
     cell_key_member: str
     measures: tuple[MeasureRule, ...] = field(default=())
+
+    @property
+    def key_members(self) -> tuple[str, ...]:
+        """Every cell key the measures draw from: the people key first, then record keys (K7)."""
+        out = [self.cell_key_member]
+        for r in self.measures:
+            if r.key and r.key not in out:
+                out.append(r.key)
+        return tuple(out)
+
+    def only(self, names: Iterable[str]) -> "DatasetRules":
+        keep = set(names)
+        return DatasetRules(self.people_members, self.cell_key_member,
+                            tuple(r for r in self.measures if r.name in keep))
 
 
 @dataclass(frozen=True)
@@ -148,20 +170,28 @@ class Disclosure:
         total_p = total + draw * MEAN_TOTAL_SHARE * mean
         return round(max(total_p, 0.0) / people, MEAN_DECIMALS)
 
-    def perturb_median(self, median: float, people: int, cell_key: int, label: str) -> int:
+    def perturb_median(self, median: float, people: int, cell_key: int, label: str,
+                       published_people: int | None = None) -> int:
+        """``people`` is the cell's true count (it sizes the noise); ``published_people`` its
+        published count, which alone decides the small-cell rule (K8), so that which rule applied
+        tells nothing the published count does not."""
         draw = key_stream(cell_key, label) / (KEY_MODULUS / 2) - 1.0
-        amplitude = max(MEDIAN_MIN_DAYS, MEDIAN_SHARE * median * math.sqrt(self.k / max(people, 1)))
-        return max(int(round(median + draw * amplitude)), 0)
+        amplitude = MEDIAN_SHARE * median * math.sqrt(self.k / max(people, 1))
+        shown = people if published_people is None else published_people
+        if shown < MEDIAN_SMALL_CELL:
+            moved = median + draw * max(MEDIAN_SMALL_MIN_DAYS, amplitude)
+            return max(int(round(moved / MEDIAN_SMALL_STEP)) * MEDIAN_SMALL_STEP, 0)
+        return max(int(round(median + draw * max(MEDIAN_MIN_DAYS, amplitude))), 0)
 
     # --- rows ----------------------------------------------------------------------------------
     def protect(self, raw: Mapping[str, Any], rules: DatasetRules) -> Protected:
-        """Publishable values of one aggregated row (keyed by view members) — P1, P2, K1–K5."""
+        """Publishable values of one aggregated row (keyed by view members) — P1, P2, K1–K8."""
         values, suppressed = self.protector(rules)(raw)
         return Protected(values, suppressed)
 
     def protector(self, rules: DatasetRules) -> Callable[[Mapping[str, Any]], tuple[dict[str, Any], bool]]:
         """``raw row -> (values, suppressed)`` for ``rules``: :meth:`protect` with every per-measure
-        constant (stream label and its CRC, floor, kind) worked out once, not per row.
+        constant (stream label and its CRC, floor, kind, key) worked out once, not per row.
 
         The values are exactly those of :meth:`perturb_count`, :meth:`perturb_mean` and
         :meth:`perturb_median` (same key streams, same table, same arithmetic)."""
@@ -177,10 +207,15 @@ class Disclosure:
         k = self.k
         noise = self.table.noise
         people_members = rules.people_members
-        cell_key_member = rules.cell_key_member
+        key_members = rules.key_members
         names = [r.name for r in rules.measures]
-        # (name, member, kind code, CRC of the stream label, floor, governing people count's position)
-        steps: list[tuple[str, str, int, int, int, int]] = []
+        # every people count the row must reach k on: the governing counts, and each requested
+        # people-kind measure on its own value (K9: a subgroup's count of 3 is never published)
+        thresholded = list(people_members) + [r.member for r in rules.measures
+                                              if r.kind == "people" and r.member not in people_members]
+        people_crc = zlib.crc32(b"people")
+        # (name, member, kind code, CRC of the stream label, floor, governing count's position, key position)
+        steps: list[tuple[str, str, int, int, int, int, int]] = []
         for rule in rules.measures:
             if rule.kind == "people":
                 # The cell's people count draws from the shared "people" stream, so the same count
@@ -188,7 +223,7 @@ class Disclosure:
                 # other people-kind measure (a subgroup's count) gets its own stream, so that
                 # differences between measures of one cell do not cancel the noise.
                 own = rule.member in people_members
-                label, code, floor = ("people" if own else f"people:{rule.name}"), 0, (k if own else 1)
+                label, code, floor = ("people" if own else f"people:{rule.name}"), 0, k
             elif rule.kind == "count":
                 label, code, floor = f"count:{rule.name}", 0, 1
             elif rule.kind == "mean":
@@ -199,7 +234,10 @@ class Disclosure:
                 label, code, floor = "", 3, 0
             # the governing count's position among the row's people counts (-1: none, so never published)
             governed = people_members.index(rule.governed_by) if rule.governed_by in people_members else -1
-            steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, governed))
+            # K7: people counts from the people's key; record counts, means and medians from the key
+            # the model names for what they count (default: the people's key)
+            key_at = key_members.index(rule.key) if rule.kind != "people" and rule.key else 0
+            steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, governed, key_at))
 
         def draw32(x: int) -> int:  # key_stream: _mix64(x) >> 32, written out (one call, not two)
             x = (x + 0x9E3779B97F4A7C15) & _M64
@@ -209,15 +247,16 @@ class Disclosure:
 
         def protect_row(raw: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             get = raw.get
-            counts = [_as_int(get(m)) for m in people_members]
-            cell_key = _as_int(get(cell_key_member))
-            for n in counts:
+            for m in thresholded:
+                n = _as_int(get(m))
                 if 0 < n < k:
                     return dict.fromkeys(names), True
-            high = (cell_key % KEY_MODULUS) << 32
+            counts = [_as_int(get(m)) for m in people_members]
+            highs = [(_as_int(get(m)) % KEY_MODULUS) << 32 for m in key_members]
             values: dict[str, Any] = {}
-            for name, member, code, crc, floor, governed in steps:
+            for name, member, code, crc, floor, governed, key_at in steps:
                 value = get(member)
+                high = highs[key_at]
                 if code == 0:  # people / count: perturb_count
                     true = _as_int(value)
                     values[name] = 0 if true <= 0 else max(true + noise(true, floor, draw32(high | crc)), floor)
@@ -231,14 +270,46 @@ class Disclosure:
                     total = mean * people
                     total_p = total + draw * MEAN_TOTAL_SHARE * mean
                     values[name] = round(max(total_p, 0.0) / people, MEAN_DECIMALS)
-                else:  # perturb_median
+                else:  # perturb_median, sized by the governing count as published (K8)
                     median = float(value)
                     draw = draw32(high | crc) / (KEY_MODULUS / 2) - 1.0
-                    amplitude = max(MEDIAN_MIN_DAYS, MEDIAN_SHARE * median * math.sqrt(k / max(people, 1)))
-                    values[name] = max(int(round(median + draw * amplitude)), 0)
+                    amplitude = MEDIAN_SHARE * median * math.sqrt(k / max(people, 1))
+                    shown = max(people + noise(people, k, draw32(highs[0] | people_crc)), k)
+                    if shown < MEDIAN_SMALL_CELL:
+                        moved = median + draw * max(MEDIAN_SMALL_MIN_DAYS, amplitude)
+                        values[name] = max(int(round(moved / MEDIAN_SMALL_STEP)) * MEDIAN_SMALL_STEP, 0)
+                    else:
+                        values[name] = max(int(round(median + draw * max(MEDIAN_MIN_DAYS, amplitude))), 0)
             return values, False
 
         return protect_row
+
+    # --- several codes of a filter (K4: a bounded space of people sets) -------------------------
+    def combine(self, parts: Iterable[tuple[dict[str, Any], bool]], rules: DatasetRules,
+                weights: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
+        """One published row for a filter on several codes, from the published rows of its
+        single-code cells (``parts``; a code with no people has no part).
+
+        The row is withheld when any part is; counts are the sum of the parts' published counts;
+        a mean is the mean of the parts' published means weighted by their published governing
+        counts (``weights``: mean name -> the part's value naming that count). Nothing here reads
+        a true value, so a filter on several codes publishes only what adding rows would give."""
+        names = [r.name for r in rules.measures]
+        parts = list(parts)
+        if any(withheld for _, withheld in parts):
+            return dict.fromkeys(names), True
+        values: dict[str, Any] = {}
+        for rule in rules.measures:
+            if rule.kind in ("people", "count"):
+                values[rule.name] = sum(int(v[rule.name] or 0) for v, _ in parts)
+            elif rule.kind == "mean":
+                w = weights[rule.name]
+                den = sum(int(v[w] or 0) for v, _ in parts if v[rule.name] is not None)
+                num = sum(float(v[rule.name]) * int(v[w] or 0) for v, _ in parts if v[rule.name] is not None)
+                values[rule.name] = round(num / den, MEAN_DECIMALS) if den > 0 else None
+            else:  # a median does not combine over codes; service refuses such a question first
+                values[rule.name] = None
+        return values, False
 
     def protect_all(self, rows: Iterable[Mapping[str, Any]], rules: DatasetRules) -> list[Protected]:
         return [self.protect(r, rules) for r in rows]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from api.catalog import SNAPSHOT_DIMENSION, Dataset, build_catalog
-from api.disclosure import Disclosure
+from api.disclosure import DatasetRules, Disclosure, MeasureRule
 from api.errors import ApiError
 from api.params import Question, parse_params
 from crosstrack.config import Settings
@@ -196,14 +196,40 @@ class Service:
                           self.disclosure.describe())
 
     def _compute(self, ds: Dataset, q: Question, version: DataVersion) -> FullResult:
+        # K4: a published people set is always a cell of the table lattice (one code or every code
+        # of each dimension). A filter on several codes of a dimension that is not asked for is
+        # answered from that dimension's single-code cells, each protected on its own, and then
+        # added up (Disclosure.combine): withheld when any part is withheld. So however many
+        # overlapping code sets are asked for, each small cell has exactly one published value to
+        # average, and a multi-code filter tells nothing that adding published rows would not.
+        split = [name for name, codes in q.filters if len(codes) > 1 and name not in q.dimensions]
+        requested = ds.rules.only(q.measures)
+        if split:
+            medians = [r.name for r in requested.measures if r.kind == "median"]
+            if medians:
+                dim = split[0]
+                raise ApiError(
+                    400, "median_over_codes",
+                    f"A median ({medians[0]}) cannot be combined over several codes of {dim}: medians of "
+                    f"parts do not add up. Add {dim} to dimensions to get one median per code, or filter "
+                    f"on one code of {dim}.", parameter=dim, allowed=[f"dimensions={dim}", f"{dim}=<one code>"])
+        weights: dict[str, str] = {}
+        extra: list[MeasureRule] = []
+        if split:
+            for r in requested.measures:
+                if r.kind == "mean":
+                    weights[r.name] = f"\0{r.governed_by}"
+                    if all(x.name != weights[r.name] for x in extra):
+                        extra.append(MeasureRule(weights[r.name], r.governed_by, "people", r.governed_by))
+        rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra))
         dims = [ds.dimensions[d] for d in q.dimensions]
-        needed = [ds.measures[m].member for m in q.measures]
-        for member in ds.rules.people_members:
+        inner = dims + [ds.dimensions[d] for d in split]
+        needed = [r.member for r in rules.measures]
+        for member in (*ds.rules.people_members, *rules.key_members):
             if member not in needed:
                 needed.append(member)
-        needed.append(ds.rules.cell_key_member)
         query: dict[str, Any] = {
-            "dimensions": [d.member for d in dims],
+            "dimensions": [d.member for d in inner],
             "measures": needed,
             "filters": [{"member": ds.dimensions[name].member, "operator": "equals", "values": list(codes)}
                         for name, codes in q.filters],
@@ -214,18 +240,21 @@ class Service:
                                         settings=query_limits(self.settings), internal=True)
         if len(result.data) > self.settings.query_max_result_rows:
             raise QueryLimitExceeded("the query result had more rows than the configured limit")
-        # Only the rules of the requested measures are applied; suppression looks at every
-        # governing people count, requested or not.
-        rules = ds.rules.__class__(ds.rules.people_members, ds.rules.cell_key_member,
-                                   tuple(r for r in ds.rules.measures if r.name in q.measures))
         # Per dimension: (member, name, label column, code -> label) looked up once, not per row.
         dim_cols = [(d.member, d.name, f"{d.name}_label", _labeller(d)) for d in dims]
         measures = q.measures
         protect = self.disclosure.protector(rules)  # Disclosure.protect, constants worked out once
+        if split:
+            groups: dict[tuple, list[tuple[dict[str, Any], bool]]] = {}
+            for raw in result.data:
+                groups.setdefault(tuple(raw.get(d.member) for d in dims), []).append(protect(raw))
+            cells = [(dict(zip([d.member for d in dims], codes)), self.disclosure.combine(parts, rules, weights))
+                     for codes, parts in groups.items()]
+        else:
+            cells = [(raw, protect(raw)) for raw in result.data]
         rows: list[dict[str, Any]] = []
         suppressed = 0
-        for raw in result.data:
-            values, withheld = protect(raw)
+        for raw, (values, withheld) in cells:
             row: dict[str, Any] = {}
             for member, name, label_col, label in dim_cols:
                 code = raw.get(member)

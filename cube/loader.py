@@ -23,6 +23,8 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMATS = ("number", "percent", "currency", "imageUrl", "link", "id")
 DISCLOSURE_KINDS = ("people", "count", "mean", "median")
 COUNT_TYPES = ("count", "count_distinct")
+# the median forms the disclosure control knows (R7: quantileExactInclusive matches the FAQ's median)
+MEDIAN_FORM = re.compile(r"^\s*(quantileExact(Inclusive)?\(\s*0?\.5\s*\)|median(Exact)?)\s*\(", re.IGNORECASE)
 
 # key -> expected python type(s); a tuple of types means any of them.
 TOP_KEYS = {"cubes": list, "views": list}
@@ -535,6 +537,8 @@ class _Loader:
             if kind not in DISCLOSURE_KINDS:
                 self.err(loc, "bad-disclosure", f"meta.disclosure.kind '{kind}' is not one of {', '.join(DISCLOSURE_KINDS)}"
                                                 f"{_did_you_mean(kind, DISCLOSURE_KINDS)}", "meta")
+            else:
+                self.check_kind_fits(cube, loc, m, kind, disc)
             gov = disc.get("governed_by")
             if gov is not None:
                 g = cube.measures.get(gov)
@@ -547,6 +551,44 @@ class _Loader:
             elif kind in ("mean", "median", "count"):
                 self.err(loc, "bad-disclosure", "meta.disclosure needs governed_by: the count of people that decides "
                                                 "whether this value may be published", "meta")
+
+    def check_kind_fits(self, cube: Cube, loc: _Loc, m: Measure, kind: str, disc: dict) -> None:
+        """K9, P2: a measure's aggregation must be a form its disclosure kind can protect, so that
+        no model edit publishes one person's value (a max, a min, a raw column) or an unprotected
+        count. Each refusal says why, at the measure's meta."""
+        why = None
+        if m.type in ("min", "max"):
+            why = (f"a '{m.type}' is one person's value and is never published (P2); publish a mean or a "
+                   "median instead")
+        elif m.type == "count_distinct_approx":
+            why = "an approximate distinct count cannot be thresholded exactly at k (P1); use count_distinct"
+        elif kind == "people" and not self._is_people_count(m):
+            why = (f"a people count must be a count or count_distinct measure (or a number measure that is "
+                   f"exactly one of them), not '{m.type}'")
+        elif kind == "count" and not (m.type in ("count", "sum") or self._is_people_count(m)):
+            why = f"a record count must be a count or sum measure, not '{m.type}'"
+        elif kind == "mean" and m.type != "avg":
+            why = f"a mean must be an avg measure, not '{m.type}'"
+        elif kind == "median" and not (m.type == "number" and m.sql is not None and MEDIAN_FORM.match(m.sql.text)):
+            why = ("a median must be a number measure whose sql is quantileExactInclusive(0.5)(...), "
+                   "quantileExact(0.5)(...) or median(...)")
+        if why:
+            self.err(loc, "disclosure-kind-mismatch", f"meta.disclosure.kind '{kind}' does not fit this measure: {why}",
+                     "meta")
+            return
+        key = disc.get("key")
+        if key is None:
+            if kind == "count":
+                self.err(loc, "bad-disclosure", "a record count needs meta.disclosure.key: a hidden sum of the "
+                                                "counted records' own keys (K7), e.g. sum({CUBE}.row_key)", "meta")
+            return
+        k = cube.measures.get(key) if isinstance(key, str) else None
+        if k is None:
+            self.err(loc, "bad-disclosure", f"meta.disclosure.key '{key}' is not a measure of "
+                                            f"'{cube.name}'{_did_you_mean(str(key), cube.measures)}", "meta")
+        elif k.public or k.type != "sum":
+            self.err(loc, "bad-disclosure", f"meta.disclosure.key '{key}' must be a hidden (public: false) sum of "
+                                            "record keys", "meta")
 
     def _is_people_count(self, m: Measure) -> bool:
         if m.type in COUNT_TYPES:

@@ -29,6 +29,17 @@ from loaders.validate import arr, q, qi
 OPEN_END = "toDate32('2299-12-31')"
 
 
+# K7: every record carries its own fixed random key, so that a count of charges or enrollments is
+# perturbed from a key of the records it counts, not of the people who hold them (two cells with the
+# same people and different charges must not get the same noise). Each key is a hash of the
+# person's secret-keyed hashes (unknowable without the secret) and the record's identity, so the
+# same extract loaded again gets the same keys and the same published values (K3).
+ROW_KEY = "toUInt32(sipHash64(c.person_key, c.record_key, c.snapshot_year) % 4294967296)"
+CHARGE_KEY = ("toUInt32(sipHash64(c.person_key, c.record_key, c.snapshot_year, ch.docket, ch.charge_no) "
+              "% 4294967296)")
+ENROLLMENT_KEY = "sipHash64(c.person_key, c.record_key, pr.program, pr.psi, pr.start) % 4294967296"
+
+
 def fact_ddl(database: str, table: str) -> str:
     """The single-machine DDL of one fact table (``Layout('').fact_table``)."""
     return Layout().fact_table(database, table)[0]
@@ -142,7 +153,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     step("program enrollments since admission (R8)")
     engine.command(
         f"CREATE TABLE {s}.enr ENGINE = Memory AS SELECT c.snapshot_year AS snapshot_year, c.pid AS pid, "
-        f"count() AS total, countIf(pr.psi = 'BEH') AS beh, countIf(pr.psi = 'EDU') AS edu, "
+        f"count() AS total, toUInt32(sum({ENROLLMENT_KEY}) % 4294967296) AS ekey, countIf(pr.psi = 'BEH') AS beh, countIf(pr.psi = 'EDU') AS edu, "
         f"countIf(pr.psi = 'SUP') AS sup, countIf(pr.psi = 'WORK') AS work, countIf(pr.psi = 'REINV') AS reinv, "
         f"countIf(pr.psi = 'RELIG') AS relig "
         f"FROM {counted} AS c INNER JOIN {s}.t_programs AS pr ON pr.pid = c.pid "
@@ -206,6 +217,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     lead_ok = "c.offender_status = 'PRETRIAL' AND g.n_all > 0"
     exprs = {
         "snapshot_year": "c.snapshot_year", "person_key": "c.person_key", "record_key": "c.record_key",
+        "row_key": ROW_KEY, "enrollment_key": "toUInt32(n.ekey)",
         "agency": "c.agency", "facility_type": "c.facility_type", "security_level": "c.security_level",
         "offender_status": "c.offender_status", "age_group": "c.age_group", "assigned_sex": "c.assigned_sex",
         "gender_identity": "c.gender_identity", "race": "c.race", "ethnicity": "c.ethnicity",
@@ -234,6 +246,7 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         engine.command(sql)
     cexprs = {
         "snapshot_year": "c.snapshot_year", "person_key": "c.person_key", "record_key": "c.record_key",
+        "row_key": CHARGE_KEY,
         "agency": "c.agency", "facility_type": "c.facility_type", "age_group": "c.age_group",
         "assigned_sex": "c.assigned_sex", "gender_identity": "c.gender_identity", "race": "c.race",
         "ethnicity": "c.ethnicity", "offense_type": "ch.otype", "offense_subtype": "ch.osub",

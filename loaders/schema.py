@@ -146,7 +146,9 @@ PSI_AREAS = {  # R8
 CUSTODY_FACTS: dict[str, str] = {
     "snapshot_year": "UInt16",             # R1: the snapshot is January 1 of this year
     "person_key": "UInt64",                # HMAC(secret, person_id); counted, never returned
-    "record_key": "UInt32",                # per-person random key for the cell-key method (P4)
+    "record_key": "UInt32",                # per-person random key: the cell key of people counts (P4)
+    "row_key": "UInt32",                   # this record's own key: the cell key of record counts (K7)
+    "enrollment_key": "UInt32",            # sum of this record's enrollments' own keys (K7, R8)
     "agency": "LowCardinality(String)",    # AGENCIES
     "facility_type": "LowCardinality(String)",
     "security_level": "LowCardinality(String)",
@@ -179,6 +181,7 @@ CHARGE_FACTS: dict[str, str] = {
     "snapshot_year": "UInt16",
     "person_key": "UInt64",
     "record_key": "UInt32",
+    "row_key": "UInt32",                      # this charge record's own key (K7)
     "agency": "LowCardinality(String)",
     "facility_type": "LowCardinality(String)",
     "age_group": "LowCardinality(String)",

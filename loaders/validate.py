@@ -327,7 +327,7 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
         _insert_rejects(engine, db, "program_enrollments", [pr_refs])
     engine.command(
         f"CREATE TABLE {d}.t_programs ENGINE = Memory AS SELECT {id_hash('person_id', p_salt)} AS pid, psi_area AS psi, "
-        f"toDate32(start_date) AS start FROM {_ok(db, 'program_enrollments')}")
+        f"program, toDate32(start_date) AS start FROM {_ok(db, 'program_enrollments')}")
 
 
 def id_hash(col: str, salt: int) -> str:

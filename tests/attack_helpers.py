@@ -18,6 +18,7 @@ class Score:
     hits: int = 0
     tries: int = 0
     truths: list[int] = field(default_factory=list)
+    fallbacks: list[int] = field(default_factory=list)  # truths of targets the API gave nothing on
 
     def add(self, estimate: float, truth: int, *, clip: bool = True) -> None:
         guess = round(estimate)
@@ -27,9 +28,19 @@ class Score:
         self.hits += int(guess == truth)
         self.truths.append(truth)
 
+    def withheld(self, truth: int) -> None:
+        """The route answered "withheld": the attacker learns nothing and falls back on the best
+        constant guess (scored with hindsight, the attacker's most favourable prior)."""
+        self.tries += 1
+        self.truths.append(truth)
+        self.fallbacks.append(truth)
+
     @property
     def rate(self) -> float:
-        return self.hits / self.tries if self.tries else 0.0
+        if not self.tries:
+            return 0.0
+        mode = Counter(self.truths).most_common(1)[0][0]
+        return (self.hits + sum(t == mode for t in self.fallbacks)) / self.tries
 
     @property
     def guess_rate(self) -> float:
@@ -40,6 +51,7 @@ class Score:
 
     def line(self) -> str:
         return (f"{self.name}: recovered {self.hits}/{self.tries} = {self.rate:.3f} "
+                f"({len(self.fallbacks)} withheld, scored as the best guess) "
                 f"(best constant guess {self.guess_rate:.3f})")
 
 
