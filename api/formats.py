@@ -26,6 +26,7 @@ def disclosure_summary(result: SafeResult) -> dict[str, Any]:
         "method": d.get("method"),
         "suppression": d.get("suppression"),
         "perturbation": {k: v for k, v in (d.get("perturbation") or {}).items() if k != "counts_table"},
+        "several_codes": d.get("several_codes"),
         "why_totals_differ": d.get("why_totals_differ"),
         "details": f"/api/v1/{result.dataset.name}/metadata",
     }
