@@ -590,14 +590,17 @@ class _Loader:
             self.err(loc, "bad-disclosure", f"meta.disclosure.key '{key}' must be a hidden (public: false) sum of "
                                             "record keys", "meta")
 
-    def _is_people_count(self, m: Measure) -> bool:
-        if m.type in COUNT_TYPES:
+    def _is_people_count(self, m: Measure, distinct: bool = False) -> bool:
+        """A count of people: count or count_distinct (``distinct``: count_distinct only), or a
+        number measure that is exactly one of those."""
+        types = ("count_distinct",) if distinct else COUNT_TYPES
+        if m.type in types:
             return True
         # number measure that is exactly one count measure, e.g. record_count: "{people}"
         if m.type == "number" and m.sql is not None and len(m.sql.resolved) == 1 and m.sql.resolved[0]:
             _, c, n = m.sql.resolved[0]
             inner = self.cubes[c].measures.get(n)
-            return inner is not None and inner is not m and inner.type in COUNT_TYPES and \
+            return inner is not None and inner is not m and inner.type in types and \
                 m.sql.tree.sql() == "__ref_0__"
         return False
 
@@ -685,11 +688,14 @@ class _Loader:
         disc = view.meta.get("disclosure")
         if disc is None:
             return
-        if not isinstance(disc, dict) or set(disc) - {"people", "cell_key"}:
-            self.err(loc, "bad-disclosure", "meta.disclosure of a view is {people: <member>, cell_key: <member>}", "meta")
+        if not isinstance(disc, dict) or set(disc) - {"people", "cell_key", "records"}:
+            self.err(loc, "bad-disclosure", "meta.disclosure of a view is {people: <member>, cell_key: <member>, "
+                                            "records: <member> (optional)}", "meta")
             return
-        for key in ("people", "cell_key"):
+        for key in ("people", "cell_key", "records"):
             name = disc.get(key)
+            if key == "records" and name is None:
+                continue
             vm = view.members.get(name) if isinstance(name, str) else None
             if vm is None or vm.kind != "measure":
                 measures = [n for n, x in view.members.items() if x.kind == "measure"]
@@ -697,9 +703,14 @@ class _Loader:
                                                 f"'{view.name}'{_did_you_mean(name, measures)}", "meta")
                 continue
             m = self.cubes[vm.cube].measures[vm.member]
-            if key == "people" and not self._is_people_count(m):
-                self.err(loc, "bad-disclosure", f"meta.disclosure.people '{name}' is a '{m.type}' measure, not a count "
+            if key in ("people", "records") and not self._is_people_count(m):
+                self.err(loc, "bad-disclosure", f"meta.disclosure.{key} '{name}' is a '{m.type}' measure, not a count "
                                                 "of people", "meta")
+            elif key == "people" and not self._is_people_count(m, distinct=True):
+                # P1: the threshold counts distinct people, never records (a person in five
+                # snapshots is five records and still one person)
+                self.err(loc, "bad-disclosure", f"meta.disclosure.people '{name}' must count distinct people "
+                                                f"(count_distinct), not '{m.type}'", "meta")
             if key == "cell_key" and m.public:
                 self.err(loc, "bad-disclosure", f"meta.disclosure.cell_key '{name}' must be hidden (public: false)", "meta")
         for n, vm in view.members.items():

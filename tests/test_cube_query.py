@@ -262,7 +262,7 @@ def test_rollup_tables_are_aggregating_merge_trees_with_states(engine, facts):
     types = dict(engine.query(f"SELECT name, type FROM system.columns WHERE database = '{FACTS_DB}' "
                               "AND table = 'custody_snapshot__by_agency'").rows)
     assert types["median_days__0"].startswith("AggregateFunction(quantileExactInclusive(0.5)")
-    assert types["people__0"].startswith("AggregateFunction(uniqExact")
+    assert types["distinct_people__0"].startswith("AggregateFunction(uniqExact")
 
 
 # --- joins, fan-out, operators (shop model) ---------------------------------------------------------
