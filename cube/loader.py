@@ -216,9 +216,23 @@ class _Loader:
 
     def check_meta_shape(self, loc: _Loc, meta: dict, key="meta") -> None:
         codes = meta.get("codes") if isinstance(meta, dict) else None
+        if isinstance(codes, dict):
+            codes = self.codes_from_mapping(loc, meta, key)
         if codes is not None:
             if not isinstance(codes, list) or not all(isinstance(x, dict) and set(x) >= {"code", "label"} for x in codes):
-                self.err(loc, "bad-meta", "meta.codes must be a list of {code, label}", key)
+                self.err(loc, "bad-meta", "meta.codes must be a mapping {code: label} or a list of {code, label}", key)
+
+    def codes_from_mapping(self, loc: _Loc, meta: dict, key: str) -> list | None:
+        """``codes: {F: Felony, M: Misdemeanor}`` (the form Cube's YAML reader accepts: it reads
+        every string value, meta included, as a Python f-string, and a bare ``F`` breaks it; keys
+        are kept as they are) becomes the list of {code, label} the rest of crosstrack reads."""
+        codes = meta["codes"]
+        bad = [c for c, lab in codes.items() if not isinstance(c, str) or not isinstance(lab, str)]
+        if bad:
+            self.err(loc, "bad-meta", f"meta.codes: code {bad[0]!r} and its label must be strings (quote them)", key)
+            return None
+        meta["codes"] = [{"code": c, "label": lab} for c, lab in codes.items()]
+        return meta["codes"]
 
     def _common(self, m: dict) -> dict:
         return dict(title=self._typed(m, "title", str), description=self._typed(m, "description", str),
