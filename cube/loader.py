@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cube.errors import Diagnostic, ModelError
+from cube.factcheck import check_fact_columns
 from cube.model import (DIMENSION_TYPES, GRANULARITIES, MEASURE_TYPES, RELATIONSHIPS, Cube, Dimension, Join,
                         Measure, Model, PreAggregation, Segment, View, ViewMember)
 from cube.sqlexpr import Template, TemplateError, parse_template, placeholder_refs
@@ -754,9 +755,12 @@ def collect(path: Path | str) -> tuple[Model | None, list[Diagnostic]]:
         return None, [Diagnostic(str(path), 1, 1, "not-found", "<file>", "no such model file or folder")]
     if not files:
         return None, [Diagnostic(str(path), 1, 1, "not-found", "<folder>", "no .yml or .yaml model files")]
+    texts = {}
     for f in files:
-        ld.load_file(_display(f), f.read_text(encoding="utf-8"))
+        texts[_display(f)] = f.read_text(encoding="utf-8")
+        ld.load_file(_display(f), texts[_display(f)])
     ld.resolve_all()
+    check_fact_columns(ld, texts)  # cube/factcheck.py: columns against the published fact schema
     model = Model(ld.cubes, ld.views, [_display(f) for f in files])
     return model, sorted(ld.diags, key=lambda d: (d.file, d.line, d.col))
 
