@@ -66,3 +66,9 @@ def test_default_measure_and_metadata_say_which_is_which(service):
     assert "distinct" in ds.measures["distinct_people"].description.lower()
     assert service.dataset("programs").people_measure == "record_count"
     assert service.dataset("charges").people_measure == "people"
+    from api.app import describe_dataset
+    meta = describe_dataset(service, ds, service.version(), {})
+    assert meta["default_measures"] == ["people"]
+    assert (meta["counting"]["records"], meta["counting"]["distinct_people"]) == ("people", "distinct_people")
+    prog = describe_dataset(service, service.dataset("programs"), service.version(), {})
+    assert (prog["counting"]["records"], prog["counting"]["distinct_people"]) == ("record_count", "distinct_people")
