@@ -288,6 +288,18 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     return app
 
 
+def _counting(ds) -> dict[str, Any]:
+    """Which measure counts records and which distinct people, over several snapshots (R1, P1):
+    the view's meta.disclosure names them (records, people)."""
+    disc = (ds.meta or {}).get("disclosure") or {}
+    distinct = str(disc.get("people") or ds.people_measure)
+    records = str(disc.get("records") or distinct)
+    return {"records": records, "distinct_people": distinct,
+            "rule": f"R1: over several snapshot years a person is counted once per snapshot in '{records}' (the "
+                    f"FAQ's records); '{distinct}' counts each person once. Within one snapshot they are equal. "
+                    f"A cell is published only when at least k distinct people contribute to it (P1)."}
+
+
 def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]]) -> dict[str, Any]:
     settings = service.settings
     dims = []
@@ -319,6 +331,7 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
         "dimensions": dims,
         "measures": measures,
         "default_measures": [ds.people_measure],
+        "counting": _counting(ds),
         "disclosure": service.disclosure.describe(),
         "parameters": {
             "dimensions": "comma-separated dimension names to group by (model order is used)",

@@ -61,11 +61,15 @@ class Dataset:
     measures: dict[str, Measure]
     rules: DatasetRules
     meta: dict[str, Any] = field(default_factory=dict)
+    # meta.disclosure.records: the default measure, counting records (a person once per selected
+    # snapshot, R1); the threshold still counts distinct people (meta.disclosure.people)
+    records_member: str | None = None
 
     @property
     def people_measure(self) -> str:
-        """Short name of the measure counting the cell's distinct people."""
-        member = self.rules.people_members[0]
+        """Short name of the default measure: the records count when the view names one (R1),
+        else the measure counting the cell's distinct people."""
+        member = self.records_member or self.rules.people_members[0]
         for m in self.measures.values():
             if m.member == member:
                 return m.name
@@ -142,5 +146,5 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
             name=view, title=cube.get("title") or view, description=cube.get("description") or "",
             dimensions=dims, measures=measures,
             rules=DatasetRules(governing, _full(view, disc["cell_key"]), tuple(rules)),
-            meta=vmeta)
+            meta=vmeta, records_member=_full(view, disc["records"]) if disc.get("records") else None)
     return datasets

@@ -182,6 +182,15 @@ class Compiler:
             return tree
         arg = substitute(m.sql, own_alias=own, table_alias=alias_of,
                          member_expr=lambda c, n: self.dim_expr(c, n, alias_of)) if m.sql is not None else None
+        if arg is None and m.type == "count":
+            # As Cube: a count without sql counts the cube's primary key (several keys: their
+            # concatenation), so the NULL row a LEFT JOIN adds for an unmatched one-side row is
+            # not counted on the many side; without a primary key it counts rows.
+            pks = [self.dim_expr(cube, pk.name, alias_of) for pk in self.model.cubes[cube].primary_keys]
+            if len(pks) == 1:
+                arg = pks[0]
+            elif pks:
+                arg = exp.func("concat", *[exp.func("toString", k) for k in pks])
         if m.filters:
             cond = exp.and_(*[exp.Paren(this=substitute(f, own_alias=own, table_alias=alias_of,
                                                          member_expr=lambda c, n: self.dim_expr(c, n, alias_of)))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cube.errors import Diagnostic, ModelError
+from cube.factcheck import check_fact_columns
 from cube.model import (DIMENSION_TYPES, GRANULARITIES, MEASURE_TYPES, RELATIONSHIPS, Cube, Dimension, Join,
                         Measure, Model, PreAggregation, Segment, View, ViewMember)
 from cube.sqlexpr import Template, TemplateError, parse_template, placeholder_refs
@@ -216,9 +217,23 @@ class _Loader:
 
     def check_meta_shape(self, loc: _Loc, meta: dict, key="meta") -> None:
         codes = meta.get("codes") if isinstance(meta, dict) else None
+        if isinstance(codes, dict):
+            codes = self.codes_from_mapping(loc, meta, key)
         if codes is not None:
             if not isinstance(codes, list) or not all(isinstance(x, dict) and set(x) >= {"code", "label"} for x in codes):
-                self.err(loc, "bad-meta", "meta.codes must be a list of {code, label}", key)
+                self.err(loc, "bad-meta", "meta.codes must be a mapping {code: label} or a list of {code, label}", key)
+
+    def codes_from_mapping(self, loc: _Loc, meta: dict, key: str) -> list | None:
+        """``codes: {F: Felony, M: Misdemeanor}`` (the form Cube's YAML reader accepts: it reads
+        every string value, meta included, as a Python f-string, and a bare ``F`` breaks it; keys
+        are kept as they are) becomes the list of {code, label} the rest of crosstrack reads."""
+        codes = meta["codes"]
+        bad = [c for c, lab in codes.items() if not isinstance(c, str) or not isinstance(lab, str)]
+        if bad:
+            self.err(loc, "bad-meta", f"meta.codes: code {bad[0]!r} and its label must be strings (quote them)", key)
+            return None
+        meta["codes"] = [{"code": c, "label": lab} for c, lab in codes.items()]
+        return meta["codes"]
 
     def _common(self, m: dict) -> dict:
         return dict(title=self._typed(m, "title", str), description=self._typed(m, "description", str),
@@ -590,14 +605,17 @@ class _Loader:
             self.err(loc, "bad-disclosure", f"meta.disclosure.key '{key}' must be a hidden (public: false) sum of "
                                             "record keys", "meta")
 
-    def _is_people_count(self, m: Measure) -> bool:
-        if m.type in COUNT_TYPES:
+    def _is_people_count(self, m: Measure, distinct: bool = False) -> bool:
+        """A count of people: count or count_distinct (``distinct``: count_distinct only), or a
+        number measure that is exactly one of those."""
+        types = ("count_distinct",) if distinct else COUNT_TYPES
+        if m.type in types:
             return True
         # number measure that is exactly one count measure, e.g. record_count: "{people}"
         if m.type == "number" and m.sql is not None and len(m.sql.resolved) == 1 and m.sql.resolved[0]:
             _, c, n = m.sql.resolved[0]
             inner = self.cubes[c].measures.get(n)
-            return inner is not None and inner is not m and inner.type in COUNT_TYPES and \
+            return inner is not None and inner is not m and inner.type in types and \
                 m.sql.tree.sql() == "__ref_0__"
         return False
 
@@ -685,11 +703,14 @@ class _Loader:
         disc = view.meta.get("disclosure")
         if disc is None:
             return
-        if not isinstance(disc, dict) or set(disc) - {"people", "cell_key"}:
-            self.err(loc, "bad-disclosure", "meta.disclosure of a view is {people: <member>, cell_key: <member>}", "meta")
+        if not isinstance(disc, dict) or set(disc) - {"people", "cell_key", "records"}:
+            self.err(loc, "bad-disclosure", "meta.disclosure of a view is {people: <member>, cell_key: <member>, "
+                                            "records: <member> (optional)}", "meta")
             return
-        for key in ("people", "cell_key"):
+        for key in ("people", "cell_key", "records"):
             name = disc.get(key)
+            if key == "records" and name is None:
+                continue
             vm = view.members.get(name) if isinstance(name, str) else None
             if vm is None or vm.kind != "measure":
                 measures = [n for n, x in view.members.items() if x.kind == "measure"]
@@ -697,9 +718,14 @@ class _Loader:
                                                 f"'{view.name}'{_did_you_mean(name, measures)}", "meta")
                 continue
             m = self.cubes[vm.cube].measures[vm.member]
-            if key == "people" and not self._is_people_count(m):
-                self.err(loc, "bad-disclosure", f"meta.disclosure.people '{name}' is a '{m.type}' measure, not a count "
+            if key in ("people", "records") and not self._is_people_count(m):
+                self.err(loc, "bad-disclosure", f"meta.disclosure.{key} '{name}' is a '{m.type}' measure, not a count "
                                                 "of people", "meta")
+            elif key == "people" and not self._is_people_count(m, distinct=True):
+                # P1: the threshold counts distinct people, never records (a person in five
+                # snapshots is five records and still one person)
+                self.err(loc, "bad-disclosure", f"meta.disclosure.people '{name}' must count distinct people "
+                                                f"(count_distinct), not '{m.type}'", "meta")
             if key == "cell_key" and m.public:
                 self.err(loc, "bad-disclosure", f"meta.disclosure.cell_key '{name}' must be hidden (public: false)", "meta")
         for n, vm in view.members.items():
@@ -729,9 +755,12 @@ def collect(path: Path | str) -> tuple[Model | None, list[Diagnostic]]:
         return None, [Diagnostic(str(path), 1, 1, "not-found", "<file>", "no such model file or folder")]
     if not files:
         return None, [Diagnostic(str(path), 1, 1, "not-found", "<folder>", "no .yml or .yaml model files")]
+    texts = {}
     for f in files:
-        ld.load_file(_display(f), f.read_text(encoding="utf-8"))
+        texts[_display(f)] = f.read_text(encoding="utf-8")
+        ld.load_file(_display(f), texts[_display(f)])
     ld.resolve_all()
+    check_fact_columns(ld, texts)  # cube/factcheck.py: columns against the published fact schema
     model = Model(ld.cubes, ld.views, [_display(f) for f in files])
     return model, sorted(ld.diags, key=lambda d: (d.file, d.line, d.col))
 

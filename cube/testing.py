@@ -140,3 +140,39 @@ def build_shop(engine: Engine, database: str) -> None:
         "order_id": pa.array([x[1] for x in SHOP_LINE_ITEMS], pa.uint32()),
         "product": [x[2] for x in SHOP_LINE_ITEMS],
         "qty": pa.array([x[3] for x in SHOP_LINE_ITEMS], pa.int64())}), database=database)
+
+
+# Agencies (one side) and their placements (many side): one_to_many with a time dimension, and
+# an agency without placements, so a LEFT JOIN adds a NULL placement row (the fan-out count case).
+STAY_AGENCIES = [("BER", "West"), ("BRI", "South"), ("ESS", "North"), ("HMD", "West"), ("SUF", "Boston")]
+
+
+def stay_rows(seed: int = 14) -> list[tuple]:
+    """(id, agency, person, status, days, admitted_at) for every agency but HMD, 2020-2022."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(1, 121):
+        agency = rng.choice(["BER", "BER", "BRI", "ESS", "SUF", "SUF"])
+        month, day = rng.randint(1, 12), rng.randint(1, 28)
+        rows.append((i, agency, rng.randint(1, 60), rng.choice(["PRETRIAL", "SENTENCED"]), rng.randint(1, 400),
+                     f"{rng.choice([2020, 2021, 2022])}-{month:02d}-{day:02d} {rng.randint(0, 23):02d}:00:00"))
+    return rows
+
+
+def build_stays(engine: Engine, database: str) -> None:
+    import datetime as dt
+    db = exp.to_identifier(database, quoted=True).sql(dialect=DIALECT)
+    engine.command(f"DROP DATABASE IF EXISTS {db}")
+    engine.command(f"CREATE DATABASE {db}")
+    engine.command(f"CREATE TABLE {db}.stay_agencies (code String, region String) ENGINE = MergeTree ORDER BY code")
+    engine.command(f"CREATE TABLE {db}.stay_placements (id UInt32, agency String, person UInt32, status String, "
+                   f"days Int64, admitted_at DateTime('UTC')) ENGINE = MergeTree ORDER BY id")
+    engine.insert_arrow("stay_agencies", pa.table({"code": [a for a, _ in STAY_AGENCIES],
+                                                    "region": [r for _, r in STAY_AGENCIES]}), database=database)
+    rows = stay_rows()
+    engine.insert_arrow("stay_placements", pa.table({
+        "id": pa.array([r[0] for r in rows], pa.uint32()), "agency": [r[1] for r in rows],
+        "person": pa.array([r[2] for r in rows], pa.uint32()), "status": [r[3] for r in rows],
+        "days": pa.array([r[4] for r in rows], pa.int64()),
+        "admitted_at": pa.array([dt.datetime.fromisoformat(r[5]).replace(tzinfo=dt.timezone.utc) for r in rows],
+                                pa.timestamp("s", tz="UTC"))}), database=database)

@@ -23,7 +23,7 @@ from crosstrack.config import Settings
 from crosstrack.engine import Engine
 from loaders.cluster import Layout
 from loaders.schema import (CHAPTER_TYPES, CHARGE_FACTS, CUSTODY_FACTS, FACT_TABLES, OTHER_SUBTYPE_OF_TYPE)
-from loaders.statutes import load_statutes
+from loaders.statutes import SECTION_PATTERN, load_statutes
 from loaders.validate import arr, q, qi
 
 OPEN_END = "toDate32('2299-12-31')"
@@ -172,14 +172,18 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
     engine.command(
         f"CREATE TABLE {s}.statute_types ENGINE = Memory AS SELECT c.statute AS statute, "
         f"toUInt32(rowNumberInAllBlocks()) AS tc, "
-        f"multiIf(x.otype != '', x.otype, w.otype != '', w.otype, "
+        # R12, most specific entry first: as written (x), its section (p: subsection stripped,
+        # loaders.statutes.SECTION_PATTERN), the chapter wildcard (w), else the chapter's type
+        f"multiIf(x.otype != '', x.otype, p.otype != '', p.otype, w.otype != '', w.otype, "
         f"transform(c.chapter, {arr([k for k, _ in chap_types])}, {arr([v for _, v in chap_types])}, 'OTHER')) AS otype, "
-        f"multiIf(x.osub != '', x.osub, w.osub != '', w.osub, "
+        f"multiIf(x.osub != '', x.osub, p.osub != '', p.osub, w.osub != '', w.osub, "
         f"transform(otype, {arr([k for k, _ in other_sub])}, {arr([v for _, v in other_sub])}, 'OTHER')) AS osub, "
-        f"x.otype != '' OR w.otype != '' AS known "
-        f"FROM (SELECT statute, splitByChar('/', statute)[1] AS chapter, concat(chapter, '/*') AS wildcard "
+        f"x.otype != '' OR p.otype != '' OR w.otype != '' AS known "
+        f"FROM (SELECT statute, splitByChar('/', statute)[1] AS chapter, concat(chapter, '/*') AS wildcard, "
+        f"extract(statute, {q(SECTION_PATTERN)}) AS section "
         f"FROM (SELECT DISTINCT statute FROM {s}.t_charges)) AS c "
         f"LEFT JOIN {s}.statutes AS x ON x.statute = c.statute "
+        f"LEFT JOIN {s}.statutes AS p ON p.statute = c.section "
         f"LEFT JOIN {s}.statutes AS w ON w.statute = c.wildcard")
     engine.command(
         f"CREATE TABLE {s}.ch ENGINE = Memory AS SELECT c.eid AS eid, c.docket AS docket, c.filing AS filing, "
@@ -189,8 +193,9 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         f"c.statute AS statute, st.known AS known "
         f"FROM (SELECT * FROM {s}.t_charges WHERE eid IN (SELECT eid FROM {counted})) AS c "
         f"INNER JOIN {s}.statute_types AS st ON st.statute = c.statute")
-    unknown = engine.query(f"SELECT statute, count() AS n FROM {s}.ch WHERE NOT known GROUP BY statute "
-                           f"ORDER BY n DESC, statute").rows
+    # the load report: each unknown statute, how many charges cite it and the type it fell back to
+    unknown = engine.query(f"SELECT statute, count() AS n, any(otype), any(osub) FROM {s}.ch WHERE NOT known "
+                           f"GROUP BY statute ORDER BY n DESC, statute").rows
 
     step("governing offense (R9) and leading charge (R10)")
     # R9/R10 depend only on the placement's charges, so they are computed once per placement

@@ -18,6 +18,7 @@ from loaders.cluster import Layout
 from loaders.extract import ExtractError, Reject, find_files, stage_file
 from loaders.facts import PersonKeys, build_facts
 from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
+from loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
 from loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
 
 Hook = Callable[[Engine, str], Any]
@@ -198,9 +199,17 @@ def _print_summary(console: Console, engine: Engine, version, notes: dict, secon
         console.print("excluded (R2), person-snapshots: " + ", ".join(f"{w} {n:,}" for w, n in notes["excluded"]))
     unknown = notes.get("unknown_statutes") or []
     if unknown:
-        listed = ", ".join(f"{s} ({n})" for s, n in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
-        console.print(f"[yellow]R12:[/yellow] {sum(n for _, n in unknown):,} charge(s) cite {len(unknown)} statute(s) "
-                      f"not in loaders/reference/statutes.csv; their chapter decided the type: {listed}")
+        # R12: every statute the reference table does not know (as written, by section or by
+        # chapter), how many charges cite it and the type and sub-type its chapter gave it
+        console.print(f"[yellow]R12:[/yellow] {sum(row[1] for row in unknown):,} charge(s) cite {len(unknown)} "
+                      f"statute(s) not in loaders/reference/statutes.csv; their chapter decided the type:")
+        u = Table(title="Unknown statutes (R12 fallback)")
+        for col, just in (("statute", "left"), ("charges", "right"), ("fell back to type", "left"),
+                          ("sub-type", "left")):
+            u.add_column(col, justify=just)
+        for statute, n, otype, osub in unknown:
+            u.add_row(statute, f"{n:,}", OFFENSE_TYPES.get(otype, otype), OFFENSE_SUBTYPES.get(osub, (osub,))[0])
+        console.print(u)
     for key, label in (("sentenced_without_governing", "sentenced people with no charge sentenced to incarceration (R9)"),
                        ("pretrial_without_leading", "pretrial people with no charge (R10)")):
         if notes.get(key):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh machine, then run it.
 # Debian packages: chromium (browser tests), postgresql-client (psql against the SQL surface),
-# docker-compose (validates docker-compose.yml; no engine is needed), openssl (TLS test certificates).
+# docker-compose (validates docker-compose.yml; no engine is needed), openssl (TLS test certificates),
+# nodejs + npm (Cube's own compiler, the conformance oracle of tests/test_cube_oracle.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -21,6 +24,22 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
+
+# The Cube oracle (Cube's own schema compiler, pinned by its package-lock.json): copied from the
+# shared tools folder and installed with `npm ci --ignore-scripts` (its post-install steps would
+# download a binary it does not need). The live conformance test fails, never skips, without it.
+ORACLE_SRC="${CUBE_ORACLE_SRC:-/work/shared/tools/cube-oracle}"
+ORACLE_DIR="${CUBE_ORACLE_DIR:-$PWD/.cache/cube-oracle}"
+if [ ! -d "$ORACLE_DIR/node_modules/@cubejs-backend/schema-compiler" ]; then
+  if [ ! -f "$ORACLE_SRC/package-lock.json" ]; then
+    echo "cube-oracle not found at $ORACLE_SRC (set CUBE_ORACLE_SRC to the tool's folder)" >&2
+    exit 1
+  fi
+  mkdir -p "$ORACLE_DIR"
+  cp "$ORACLE_SRC"/cube_sql.js "$ORACLE_SRC"/package.json "$ORACLE_SRC"/package-lock.json "$ORACLE_DIR"/
+  (cd "$ORACLE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+export CUBE_ORACLE_DIR="$ORACLE_DIR"
 
 set +e
 # two workers (pytest-xdist): the slow attack and fault suites run beside the rest, not dropped

@@ -137,8 +137,8 @@ def test_P1_P4_other_queries_merge_small_states_with_identical_rows(qe, name, qu
     ("median, no dimensions",
      {"measures": ["incarceration_time.median_days"],
       "filters": [{"member": "incarceration_time.snapshot_year", "operator": "equals", "values": ["2020"]}]}),
-    ("people across years (a grouping without the snapshot year is not stored)",
-     {"measures": ["programs.record_count", "programs.total_enrollments"], "dimensions": ["programs.race"]}),
+    ("distinct people across years (a grouping without the snapshot year is not stored)",
+     {"measures": ["programs.distinct_people", "programs.total_enrollments"], "dimensions": ["programs.race"]}),
     ("people of all years, no dimensions", {"measures": ["population.people", "population.cell_key"]}),
 ])
 def test_P1_queries_that_would_merge_whole_value_sets_read_the_facts(qe, model, name, query):
@@ -185,7 +185,7 @@ def test_R7_median_from_final_values_even_and_odd_counts(engine, model):
 
 
 def test_P1_P4_distinct_within_a_year_is_cheap_and_exact_with_repeated_keys(engine, model):
-    """people and cell_key (meta.distinct_within: [snapshot_year]) within one year come from plain
+    """distinct_people and cell_key (meta.distinct_within: [snapshot_year]) within one year come from plain
     counts/sums minus the repeated values: exact even when two people share a record key, or a
     person (against the loader's check) has two rows in one snapshot; across years, states merge."""
     rows = []
@@ -203,7 +203,8 @@ def test_P1_P4_distinct_within_a_year_is_cheap_and_exact_with_repeated_keys(engi
     year = {"member": "population.snapshot_year", "operator": "equals", "values": ["2020"]}
     for filters, cheap in (([two_races, year], True), ([year], True), ([two_races], False)):
         for dims in (["population.age_group"], [], ["population.snapshot_year"]):
-            q = {"measures": ["population.people", "population.cell_key"], "dimensions": dims, "filters": filters}
+            q = {"measures": ["population.distinct_people", "population.cell_key"], "dimensions": dims,
+                 "filters": filters}
             with_r, without = _both(qe, q, KEYS_DB)
             assert with_r.data == without.data, (filters, dims, with_r.sql)
             assert with_r.data
@@ -213,9 +214,10 @@ def test_P1_P4_distinct_within_a_year_is_cheap_and_exact_with_repeated_keys(engi
             assert "uniqExactMerge(" not in with_r.sql and "sumDistinctMerge(" not in with_r.sql
             if "Merge(" in with_r.sql:
                 assert "countMerge(" in with_r.sql and "groupArrayArrayMerge(" in with_r.sql
-    total = qe.load({"measures": ["population.people", "population.cell_key"], "filters": [year]},
-                    database=KEYS_DB, internal=True).data[0]
-    assert total["population.people"] == 12
+    total = qe.load({"measures": ["population.distinct_people", "population.people", "population.cell_key"],
+                     "filters": [year]}, database=KEYS_DB, internal=True).data[0]
+    assert total["population.distinct_people"] == 12
+    assert total["population.people"] == 13  # records: the person with two rows counts twice
     assert total["population.cell_key"] == sum({r["record_key"] for r in rows if r.get("snapshot_year", 2020) == 2020})
 
 
@@ -275,7 +277,7 @@ def test_rollup_meta_is_validated_with_its_location(tmp_path):
     diags = [str(d) for d in err.value.diagnostics]
     assert any("custody.yml" in d and "rollup_subsets" in d and "snapshot_yaer" in d and "snapshot_year" in d
                for d in diags), diags
-    assert any("custody.yml" in d and "measures[people]" in d and "distinct_within" in d and "snapshot_yr" in d
+    assert any("custody.yml" in d and "measures[distinct_people]" in d and "distinct_within" in d and "snapshot_yr" in d
                for d in diags), diags
     assert any("'by_demographic' is not a rollup" in d and "by_demographics" in d for d in diags), diags
 

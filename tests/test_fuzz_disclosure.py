@@ -35,6 +35,7 @@ def catalog(api_live):
         dims = {d["name"]: [c["code"] for c in d["codes"]] for d in md["dimensions"]
                 if d["name"] in cols and d["codes"] and not d.get("requires")}
         out[ds["name"]] = {"people": md["default_measures"][0], "measures": [m["name"] for m in md["measures"]],
+                           "governed_by": {m["name"]: m["published_with"] for m in md["measures"]},
                            "dims": dims, "table": table}
     return out
 
@@ -97,7 +98,10 @@ def test_no_published_cell_under_k(api_live, catalog, harden_capture):
         body = r.json()
         truth = _true_counts(api_live, c["table"], dims, filters)
         published_measures = body["meta"]["query"]["measures"]
-        assert c["people"] in published_measures or not measures
+        # every published value comes with the people count it follows (the default one when no
+        # measure is asked for; distinct_people follows itself)
+        assert c["people"] in published_measures or measures
+        assert all(c["governed_by"][m] in published_measures for m in published_measures), published_measures
         seen["questions"] += 1
         for row in body["data"]:
             seen["rows"] += 1
@@ -161,12 +165,17 @@ def test_same_question_any_spelling_identical_bytes(api_live, catalog, harden_ca
         for params in _spellings(rng, dims, filters, measures, catalog[name]["dims"]):
             r = api_live.client.get(f"/api/v1/{name}?" + urlencode(params))
             harden_capture.response("spelling", r.status_code, r.headers, r.content)
-            assert r.status_code == 200, (params, r.text[:300])
-            bodies.add(r.content)
+            # a median over several codes of a filter is refused (K4), the same for every spelling
+            refused = r.status_code == 400 and r.json()["error"]["code"] == "median_over_codes"
+            assert r.status_code == 200 or refused, (params, r.text[:300])
+            bodies.add((r.status_code, r.json()["error"]["code"]) if refused else r.content)
+            if refused:
+                continue
             c = api_live.client.get(f"/api/v1/{name}?" + urlencode([p for p in params if p[0] != "format"] + [("format", "csv")]))
             assert c.status_code == 200, c.text[:300]
             csvs.add(c.content)
         assert len(bodies) == 1, f"{name}: {len(bodies)} different JSON answers to one question"
-        assert len(csvs) == 1, f"{name}: {len(csvs)} different CSV answers to one question"
+        assert len(csvs) == (0 if isinstance(next(iter(bodies)), tuple) else 1), \
+            f"{name}: {len(csvs)} different CSV answers to one question"
 
     prop()

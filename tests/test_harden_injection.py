@@ -318,8 +318,9 @@ def poisoned_app(api_live, tmp_path_factory, serve_asgi_module):
     models = tmp_path_factory.mktemp("poisoned-models")
     for f in Path(api_live.settings.models_dir).glob("*.yml"):
         text = f.read_text(encoding="utf-8")
-        for good, evil in POISON.items():
-            text = text.replace(f"label: {good}\n", f"label: {json.dumps(evil)}\n")
+        for good, evil in POISON.items():  # codes are written `CODE: label` (a mapping)
+            text = re.sub(rf"^(\s+[A-Z0-9_+-]+): {re.escape(good)}$", lambda m: f"{m.group(1)}: {json.dumps(evil)}",
+                          text, flags=re.M)
         (models / f.name).write_text(text, encoding="utf-8")
     settings = api_live.settings.model_copy(update={"models_dir": models})
     svc = Service(settings, engine=api_live.service.engine, model=cube.load_model(models),

@@ -144,9 +144,15 @@ def test_matching_aggregates_name_the_measure(sql_live):
     y = _year(sql_live)
     m = sql_live.query(f"SELECT agency, MEASURE(people), MEASURE(mean_days) FROM incarceration_time "
                        f"WHERE snapshot_year = {y} GROUP BY 1 ORDER BY 1")
-    a = sql_live.query(f"SELECT agency, COUNT(DISTINCT people), AVG(mean_days) FROM incarceration_time "
+    a = sql_live.query(f"SELECT agency, COUNT(people), AVG(mean_days) FROM incarceration_time "
                        f"WHERE snapshot_year = {y} GROUP BY 1 ORDER BY 1")
     assert m[1] == a[1]
+    # people counts records (R1); distinct_people is the count_distinct measure
+    d = sql_live.query(f"SELECT agency, MEASURE(distinct_people) FROM incarceration_time "
+                       f"WHERE snapshot_year = {y} GROUP BY 1 ORDER BY 1")
+    e = sql_live.query(f"SELECT agency, COUNT(DISTINCT distinct_people) FROM incarceration_time "
+                       f"WHERE snapshot_year = {y} GROUP BY 1 ORDER BY 1")
+    assert d[1] == e[1] and d[1]
 
 
 def test_suppressed_filter_and_total_row(sql_live):

@@ -332,6 +332,9 @@ def test_web_controls_and_definitions_come_from_metadata(api_live, new_page):
     panel = page.inner_text("#definition-list")
     for member in meta["measures"] + meta["dimensions"]:
         assert member["description"][:60] in panel
+    # R1: the page says which measure counts records and which distinct people
+    assert page.inner_text("#counting-note") == meta["counting"]["rule"]
+    assert "once per snapshot in 'people'" in meta["counting"]["rule"]
     median = next(m for m in meta["measures"] if m["name"] == "median_days")
     page.hover('#measure-options .option[data-name="median_days"] label')
     assert median["description"] in page.inner_text("#definition-focus")

@@ -162,6 +162,7 @@
       defaultMeasures: asArray(pick(r, ["default_measures", "defaultMeasures"])).map(function (x) { return shortName(typeof x === "object" ? x.name : x); }),
       dataVersion: dataVersion,
       snapshotDate: pick(r, ["snapshot_date", "snapshotDate"]) || "",
+      counting: pick(r, ["counting"]) || null,
       loadedAt: pick(r, ["loaded_at", "loadedAt"]),
       raw: raw
     };
@@ -371,6 +372,10 @@
       ui.dataset.appendChild(o);
     });
     ui.datasetDescription.textContent = meta.description;
+    // R1: which measure counts records (a person once per snapshot) and which distinct people
+    var rule = meta.counting && meta.counting.rule;
+    ui.countingNote.textContent = rule ? String(rule) : "";
+    ui.countingNote.hidden = !rule;
   }
 
   function renderControls() {
@@ -1083,7 +1088,7 @@
   function init() {
     ui = {
       apiUrl: $("api-url"), copy: $("copy-url"), copyStatus: $("copy-status"),
-      dataset: $("dataset"), datasetDescription: $("dataset-description"),
+      dataset: $("dataset"), datasetDescription: $("dataset-description"), countingNote: $("counting-note"),
       measureOptions: $("measure-options"), snapshotDate: $("snapshot-date"), years: $("years"), byYear: $("by-year"), yearOptions: $("year-options"),
       dimensionOptions: $("dimension-options"), r13Note: $("r13-note"), filterList: $("filter-list"),
       reset: $("reset"), results: $("results"), error: $("error"), summary: $("summary"),

@@ -1,6 +1,6 @@
 SELECT
   "custody_snapshot"."race" AS "population__race",
-  uniqExact("custody_snapshot"."person_key") AS "population__people"
+  count() AS "population__people"
 FROM crosstrack_v1.custody_facts AS "custody_snapshot"
 WHERE
   "custody_snapshot"."agency" = 'DOC' AND "custody_snapshot"."snapshot_year" = 2020

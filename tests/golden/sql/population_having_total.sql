@@ -1,13 +1,13 @@
 SELECT
   "custody_snapshot"."agency" AS "population__agency",
   "custody_snapshot"."race" AS "population__race",
-  uniqExact("custody_snapshot"."person_key") AS "population__people"
+  count() AS "population__people"
 FROM crosstrack_v1.custody_facts AS "custody_snapshot"
 GROUP BY
   "population__agency",
   "population__race"
 HAVING
-  uniqExact("custody_snapshot"."person_key") >= 10
+  count() >= 10
 ORDER BY
   "population__people" DESC,
   "population__agency" ASC,

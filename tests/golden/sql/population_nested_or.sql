@@ -1,6 +1,6 @@
 SELECT
   "custody_snapshot"."agency" AS "population__agency",
-  uniqExact("custody_snapshot"."person_key") AS "population__people"
+  count() AS "population__people"
 FROM crosstrack_v1.custody_facts AS "custody_snapshot"
 WHERE
   (

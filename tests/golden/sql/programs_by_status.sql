@@ -2,7 +2,7 @@ SELECT
   "custody_snapshot"."snapshot_year" AS "programs__snapshot_year",
   "custody_snapshot"."offender_status" AS "programs__offender_status",
   (
-    uniqExact("custody_snapshot"."person_key")
+    count()
   ) AS "programs__record_count",
   sum("custody_snapshot"."enrollments_total") AS "programs__total_enrollments",
   sum("custody_snapshot"."enrollments_beh") AS "programs__enrollments_beh",

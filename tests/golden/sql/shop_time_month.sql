@@ -1,6 +1,6 @@
 SELECT
   toStartOfMonth(toDateTime("orders"."created_at", 'UTC')) AS "sales__created_at_month",
-  count() AS "sales__count"
+  count("orders"."id") AS "sales__count"
 FROM crosstrack_v1.shop_orders AS "orders"
 WHERE
   "orders"."created_at" >= toDateTime64('2021-01-01 00:00:00.000', 3, 'UTC')
