@@ -145,6 +145,7 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
         datasets[view] = Dataset(
             name=view, title=cube.get("title") or view, description=cube.get("description") or "",
             dimensions=dims, measures=measures,
-            rules=DatasetRules(governing, _full(view, disc["cell_key"]), tuple(rules)),
+            rules=DatasetRules(governing, _full(view, disc["cell_key"]), tuple(rules),
+                               tuple((r.member, r.key) for r in rules if r.member in governing and r.key)),
             meta=vmeta, records_member=_full(view, disc["records"]) if disc.get("records") else None)
     return datasets

@@ -39,9 +39,13 @@ from typing import Any, Callable, Iterable, Mapping
 from crosstrack.config import MIN_K
 
 KEY_MODULUS = 2**32
-NOISE_MAX = 2  # largest change to any published count
+NOISE_MAX = 3  # largest change to any published count
 # The perturbation table's base row (true counts at least floor + NOISE_MAX): noise -> weight.
-BASE_NOISE_WEIGHTS: dict[int, int] = {-2: 15, -1: 20, 0: 30, 1: 20, 2: 15}
+# Sized against the strongest single-route attack, a margin minus a breakdown with one other cell
+# (m = 2 noises): an attacker with the best (MAP) decision rule recovers a withheld 1..4 count
+# 0.404 of the time against 0.36 for guessing with this table, 0.435 with the former ±2 table
+# (15, 20, 30, 20, 15) — see docs/disclosure-design.md. Mean absolute noise 1.38.
+BASE_NOISE_WEIGHTS: dict[int, int] = {-3: 10, -2: 12, -1: 15, 0: 26, 1: 15, 2: 12, 3: 10}
 MEAN_TOTAL_SHARE = 0.5  # total days move by at most half of one average person's days
 MEDIAN_SHARE = 0.10  # a median of a k-person cell moves by at most 10% ...
 MEDIAN_MIN_DAYS = 2.0  # ... and every median by up to 2 days at least
@@ -126,20 +130,27 @@ class DatasetRules:
     people_members: tuple[str, ...]
     cell_key_member: str
     measures: tuple[MeasureRule, ...] = field(default=())
+    # K7: the key a governing count is perturbed from, where it is not the people key (a count of
+    # person-snapshot records draws from the records' keys); every governing count is published with
+    # the same noise whether or not it was asked for, so the K8 median rule can read it
+    people_keys: tuple[tuple[str, str], ...] = field(default=())
+
+    def people_key(self, member: str) -> str:
+        return dict(self.people_keys).get(member, "")
 
     @property
     def key_members(self) -> tuple[str, ...]:
-        """Every cell key the measures draw from: the people key first, then record keys (K7)."""
+        """Every cell key the values draw from: the people key first, then record keys (K7)."""
         out = [self.cell_key_member]
-        for r in self.measures:
-            if r.key and r.key not in out:
-                out.append(r.key)
+        for key in [*(k for _, k in self.people_keys), *(r.key for r in self.measures)]:
+            if key and key not in out:
+                out.append(key)
         return tuple(out)
 
     def only(self, names: Iterable[str]) -> "DatasetRules":
         keep = set(names)
         return DatasetRules(self.people_members, self.cell_key_member,
-                            tuple(r for r in self.measures if r.name in keep))
+                            tuple(r for r in self.measures if r.name in keep), self.people_keys)
 
 
 @dataclass(frozen=True)
@@ -214,8 +225,11 @@ class Disclosure:
         thresholded = list(people_members) + [r.member for r in rules.measures
                                               if r.kind == "people" and r.member not in people_members]
         people_crc = zlib.crc32(b"people")
-        # (name, member, kind code, CRC of the stream label, floor, governing count's position, key position)
-        steps: list[tuple[str, str, int, int, int, int, int]] = []
+        # where each governing count's own noise comes from (for the K8 median rule)
+        gov_key_at = [key_members.index(rules.people_key(m)) if rules.people_key(m) else 0 for m in people_members]
+        # (name, member, kind code, CRC of the stream label, floor, governing count's position, key
+        # position, the governing count's key position)
+        steps: list[tuple[str, str, int, int, int, int, int, int]] = []
         for rule in rules.measures:
             if rule.kind == "people":
                 # The cell's people count draws from the shared "people" stream, so the same count
@@ -234,10 +248,10 @@ class Disclosure:
                 label, code, floor = "", 3, 0
             # the governing count's position among the row's people counts (-1: none, so never published)
             governed = people_members.index(rule.governed_by) if rule.governed_by in people_members else -1
-            # K7: people counts from the people's key; record counts, means and medians from the key
-            # the model names for what they count (default: the people's key)
-            key_at = key_members.index(rule.key) if rule.kind != "people" and rule.key else 0
-            steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, governed, key_at))
+            # K7: each value from the key the model names for what it counts (default: the people's key)
+            key_at = key_members.index(rule.key) if rule.key else 0
+            steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, governed, key_at,
+                          gov_key_at[governed] if governed >= 0 else 0))
 
         def draw32(x: int) -> int:  # key_stream: _mix64(x) >> 32, written out (one call, not two)
             x = (x + 0x9E3779B97F4A7C15) & _M64
@@ -254,7 +268,7 @@ class Disclosure:
             counts = [_as_int(get(m)) for m in people_members]
             highs = [(_as_int(get(m)) % KEY_MODULUS) << 32 for m in key_members]
             values: dict[str, Any] = {}
-            for name, member, code, crc, floor, governed, key_at in steps:
+            for name, member, code, crc, floor, governed, key_at, gov_at in steps:
                 value = get(member)
                 high = highs[key_at]
                 if code == 0:  # people / count: perturb_count
@@ -274,7 +288,7 @@ class Disclosure:
                     median = float(value)
                     draw = draw32(high | crc) / (KEY_MODULUS / 2) - 1.0
                     amplitude = MEDIAN_SHARE * median * math.sqrt(k / max(people, 1))
-                    shown = max(people + noise(people, k, draw32(highs[0] | people_crc)), k)
+                    shown = max(people + noise(people, k, draw32(highs[gov_at] | people_crc)), k)
                     if shown < MEDIAN_SMALL_CELL:
                         moved = median + draw * max(MEDIAN_SMALL_MIN_DAYS, amplitude)
                         values[name] = max(int(round(moved / MEDIAN_SMALL_STEP)) * MEDIAN_SMALL_STEP, 0)

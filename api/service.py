@@ -220,8 +220,10 @@ class Service:
                 if r.kind == "mean":
                     weights[r.name] = f"\0{r.governed_by}"
                     if all(x.name != weights[r.name] for x in extra):
-                        extra.append(MeasureRule(weights[r.name], r.governed_by, "people", r.governed_by))
-        rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra))
+                        extra.append(MeasureRule(weights[r.name], r.governed_by, "people", r.governed_by,
+                                                 requested.people_key(r.governed_by)))
+        rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
+                             requested.people_keys)
         dims = [ds.dimensions[d] for d in q.dimensions]
         inner = dims + [ds.dimensions[d] for d in split]
         needed = [r.member for r in rules.measures]
