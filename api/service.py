@@ -9,7 +9,9 @@ true values would leak them) and pages. Nothing else builds rows for output.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -195,6 +197,27 @@ class Service:
         return SafeResult(question, ds, version, page, len(full.rows), full.suppressed_count,
                           self.disclosure.describe())
 
+    def _grid(self, ds: Dataset, q: Question, version: DataVersion) -> dict[tuple, None]:
+        """Every combination of the asked dimensions' codes (the filtered ones where filtered), in
+        display order, as strings; refused when there are more than a result may hold."""
+        filters = dict(q.filters)
+        extra = self.known_extra_codes(ds, version)
+        if extra is None and any(not ds.dimensions[d].codes for d in q.dimensions):
+            extra = self.extra_codes(ds, version)
+        axes: list[list[str]] = []
+        for name in q.dimensions:
+            dim = ds.dimensions[name]
+            codes = list(filters.get(name) or [c for c, _ in dim.codes or ()] or (extra or {}).get(name, []))
+            axes.append(codes)
+        size = math.prod(len(a) for a in axes)
+        if size > self.settings.query_max_result_rows:
+            raise ApiError(400, "too_many_combinations",
+                           f"These dimensions have {size:,} combinations of codes, more than the "
+                           f"{self.settings.query_max_result_rows:,} one answer may list; filter some of "
+                           "them or ask for fewer dimensions.", parameter="dimensions",
+                           allowed=[f"at most {self.settings.query_max_result_rows:,} combinations"])
+        return dict.fromkeys(itertools.product(*axes))
+
     def _compute(self, ds: Dataset, q: Question, version: DataVersion) -> FullResult:
         # K4: a published people set is always a cell of the table lattice (one code or every code
         # of each dimension). A filter on several codes of a dimension that is not asked for is
@@ -224,6 +247,7 @@ class Service:
                                                  requested.people_key(r.governed_by)))
         rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
                              requested.people_keys)
+        grid = self._grid(ds, q, version)
         dims = [ds.dimensions[d] for d in q.dimensions]
         inner = dims + [ds.dimensions[d] for d in split]
         needed = [r.member for r in rules.measures]
@@ -246,20 +270,39 @@ class Service:
         dim_cols = [(d.member, d.name, f"{d.name}_label", _labeller(d)) for d in dims]
         measures = q.measures
         protect = self.disclosure.protector(rules)  # Disclosure.protect, constants worked out once
+        published: dict[tuple, tuple[dict[str, Any], bool]] = {}
+        typed: dict[tuple, tuple] = {}  # codes as the engine types them (snapshot years are numbers)
         if split:
+            # every code of the split filters must be a part: a code with no people is withheld like a
+            # small one (below), so a sum missing a part is withheld too, or it would tell 0 from 1-4
+            expected = math.prod(len(codes) for name, codes in q.filters if name in split)
             groups: dict[tuple, list[tuple[dict[str, Any], bool]]] = {}
             for raw in result.data:
-                groups.setdefault(tuple(raw.get(d.member) for d in dims), []).append(protect(raw))
-            cells = [(dict(zip([d.member for d in dims], codes)), self.disclosure.combine(parts, rules, weights))
-                     for codes, parts in groups.items()]
+                codes = tuple(raw.get(d.member) for d in dims)
+                typed[tuple(map(str, codes))] = codes
+                groups.setdefault(tuple(map(str, codes)), []).append(protect(raw))
+            for key, parts in groups.items():
+                published[key] = (self.disclosure.combine(parts, rules, weights) if len(parts) == expected
+                                  else (dict.fromkeys(r.name for r in rules.measures), True))
         else:
-            cells = [(raw, protect(raw)) for raw in result.data]
+            for raw in result.data:
+                codes = tuple(raw.get(d.member) for d in dims)
+                typed[tuple(map(str, codes))] = codes
+                published[tuple(map(str, codes))] = protect(raw)
+        # P1/K1 as the FAQ states it ("data samples of less than five records will be suppressed"):
+        # a combination with no people is withheld exactly as one with 1-4 is, and every combination
+        # of the asked codes is listed, so which rows exist tells nothing. Listing only the
+        # combinations that have people let anyone count a withheld cell's people one row each by
+        # breaking it down by enough dimensions (the independent attacker recovered 100%).
+        withheld_values = dict.fromkeys(r.name for r in rules.measures)
+        keys = list(grid) + [k for k in published if k not in grid]
         rows: list[dict[str, Any]] = []
         suppressed = 0
-        for raw, (values, withheld) in cells:
+        for key in keys:
+            values, withheld = published.get(key) or (withheld_values, True)
+            codes = typed.get(key) or tuple(_typed(d, c) for d, c in zip(dims, key))
             row: dict[str, Any] = {}
-            for member, name, label_col, label in dim_cols:
-                code = raw.get(member)
+            for (member, name, label_col, label), code in zip(dim_cols, codes):
                 row[name] = code
                 row[label_col] = label(code)
             for m in measures:
@@ -269,6 +312,16 @@ class Service:
             rows.append(row)
         _sort(rows, q, ds)
         return FullResult(tuple(rows), suppressed)
+
+
+def _typed(dim: Any, code: str) -> Any:
+    """A code of the grid as the engine would type it (numeric dimensions are numbers)."""
+    if dim.type == "number":
+        try:
+            return int(code)
+        except ValueError:
+            return code
+    return code
 
 
 def _labeller(dim: Any) -> Callable[[Any], str]:

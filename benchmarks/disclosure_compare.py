@@ -60,7 +60,7 @@ class Designs:
     def raw(self, dims: list[str], filters: dict[str, list[str]]) -> dict[tuple, dict]:
         """True people and cell key per cell, one people set per cell (filters as given)."""
         q = {"dimensions": [self.ds.dimensions[d].member for d in dims],
-             "measures": [*self.ds.rules.people_members, self.ds.rules.cell_key_member],
+             "measures": [*self.ds.rules.people_members, *self.rules.key_members],
              "filters": [{"member": self.ds.dimensions[d].member, "operator": "equals", "values": v}
                          for d, v in filters.items()], "limit": 10**6}
         res = self.svc.query_engine.load(q, database=self.version.database, internal=True)
@@ -180,15 +180,21 @@ def main() -> None:
     print("| design | averaging 40 routes | margin − breakdown | guessing | MAE lattice cells 5–19 / 20–99 / 100+ | "
           "MAE multi-code filters 5–19 / 20–99 / 100+ | withheld (single / multi) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for design in ("before", "lattice", "additive"):
+    from api.disclosure import BASE_NOISE_WEIGHTS, Disclosure, PerturbationTable
+
+    tables = {"±2": {-2: 15, -1: 20, 0: 30, 1: 20, 2: 15}, "±3": BASE_NOISE_WEIGHTS}
+    for design, table in (("before", "±2"), ("lattice", "±2"), ("lattice", "±3"), ("additive", "±3")):
+        svc.disclosure = Disclosure(K, PerturbationTable(tables[table]))
+        svc.cache = type(svc.cache)()  # nothing answered under one table is reused under another
+        d.protect = svc.disclosure.protector(d.rules)
         avg, guess = averaging(d, design, targets)
         mar = margin(d, design, targets)
         e1 = errors(d, design, [(a, b, ["race"] if design == "additive" and "race" not in a else []) for a, b, _ in single])
         e2 = errors(d, design, multi)
         bands = lambda e: " / ".join(str(e.get(b, "–")) for b in ("5-19", "20-99", "100+"))  # noqa: E731
-        print(f"| {design} | {avg:.2f} | {mar:.2f} | {guess:.2f} | {bands(e1)} (n {e1['n']}) | {bands(e2)} "
+        print(f"| {design} {table} | {avg:.2f} | {mar:.2f} | {guess:.2f} | {bands(e1)} (n {e1['n']}) | {bands(e2)} "
               f"(n {e2['n']}) | {e1['withheld (cells of 5+ people)']} / {e2['withheld (cells of 5+ people)']} |")
-    medians(d)
+    medians(d)  # under the chosen table
 
 
 def medians(d: Designs) -> None:
@@ -203,13 +209,13 @@ def medians(d: Designs) -> None:
     for year in YEARS:
         q = {"dimensions": [ds.dimensions["agency"].member, ds.dimensions["race"].member],
              "measures": ["incarceration_time.people", "incarceration_time.median_days",
-                          ds.rules.cell_key_member, "incarceration_time.records_key"],
+                          *ds.rules.key_members],
              "filters": [{"member": ds.dimensions["snapshot_year"].member, "operator": "equals", "values": [year]}]}
         for r in d.svc.query_engine.load(q, database=d.version.database, internal=True).data:
             n, m = int(r["incarceration_time.people"]), float(r["incarceration_time.median_days"] or 0)
             if n < K:
                 continue
-            shown = disc.perturb_count(n, int(r[ds.rules.cell_key_member]), "people", K)
+            shown = disc.perturb_count(n, int(r["incarceration_time.records_key"]), "people", K)
             key = int(r["incarceration_time.records_key"])
             after = disc.perturb_median(m, n, key, "median:median_days", shown)
             before = disc.perturb_median(m, n, int(r[ds.rules.cell_key_member]), "median:median_days", 10**9)

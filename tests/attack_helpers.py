@@ -22,8 +22,8 @@ class Score:
 
     def add(self, estimate: float, truth: int, *, clip: bool = True) -> None:
         guess = round(estimate)
-        if clip:  # the attacker knows a withheld count lies in 1..k-1
-            guess = min(max(guess, 1), K - 1)
+        if clip:  # the attacker knows a withheld count lies in 0..k-1 (0 is withheld too, P1)
+            guess = min(max(guess, 0), K - 1)
         self.tries += 1
         self.hits += int(guess == truth)
         self.truths.append(truth)
@@ -70,9 +70,21 @@ def fetch(api: Any, dataset: str, dims: list[str], filters: dict[str, list[str]]
     return {tuple(str(row[d]) for d in dims): row for row in body["data"]}
 
 
+class Cells(dict):
+    """True cells keyed by codes; a combination with no people is a cell of zeros (P1: the API
+    withholds it exactly as it withholds 1–4 people)."""
+
+    def __init__(self, rows: Any, measures: list[str]):
+        super().__init__(rows)
+        self.measures = measures
+
+    def __missing__(self, key: tuple) -> dict[str, Any]:
+        return dict.fromkeys(self.measures, 0)
+
+
 def truth(api: Any, dataset: str, dims: list[str], measures: list[str],
           filters: dict[str, list[str]] | None = None) -> dict[tuple[str, ...], dict[str, Any]]:
-    return {tuple(str(r[d]) for d in dims): r for r in api.truth(dataset, dims, measures, filters)}
+    return Cells({tuple(str(r[d]) for d in dims): r for r in api.truth(dataset, dims, measures, filters)}, measures)
 
 
 def codes(api: Any, dataset: str, dim: str) -> list[str]:

@@ -133,10 +133,13 @@ def test_attack3_multiple_routes_averaged(api_live):
             parts = [(by_c.get((a, c)), but_x_by_c.get((c,))) for c in c_codes]
             if all(p is None or not p["suppressed"] for pair in parts for p in pair):
                 routes.append(sum((p[0]["people"] if p[0] else 0) - (p[1]["people"] if p[1] else 0) for p in parts))
+            tv = true_cells[(a, b)]["people"]
             if routes:
-                tv = true_cells[(a, b)]["people"]
                 score.add(mean(routes), tv)
                 singles.add(routes[0], tv)
+            else:  # every route withheld: the attacker is left with guessing
+                score.withheld(tv)
+                singles.withheld(tv)
     for s in (singles, score):
         print(s.line())
     assert score.tries >= 10, score.line()

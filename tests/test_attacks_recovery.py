@@ -9,6 +9,7 @@ here can fail. Every rate is printed beside its guessing rate (run with ``-s`` t
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from statistics import mean
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from attack_helpers import K, Score, codes
+from attack_helpers import Cells, K, Score, codes
 
 MARGIN = 0.05  # spec/disclosure.md: fail above guessing + 0.05
 YEARS = ["2017", "2018", "2019", "2020", "2021", "2022", "2023", "2024"]
@@ -58,7 +59,8 @@ class Truth:
         self.api = api
 
     def rows(self, dataset, dims, filters, measures):
-        return {tuple(str(r[d]) for d in dims): r for r in self.api.truth(dataset, dims, measures, filters)}
+        return Cells({tuple(str(r[d]) for d in dims): r for r in self.api.truth(dataset, dims, measures, filters)},
+                     measures)
 
 
 def one(src: Source, dataset: str, filters: dict[str, list[str]], measure: str) -> int | None:
@@ -72,9 +74,10 @@ CONTEXTS = [{}, {"offender_status": ["SENTENCED"]}, {"offender_status": ["PRETRI
 
 
 def withheld_targets(api: Any, dataset: str, dims: list[str], measure: str, n: int,
-                     contexts: list[dict[str, list[str]]] = [{}]) -> list[tuple[dict, tuple, int]]:
+                     contexts: list[dict[str, list[str]]] = [{}], min_true: int = 0) -> list[tuple[dict, tuple, int]]:
     """(filters, codes, true value) of up to n cells the API withholds, over every year and the
-    given context filters (``filters`` holds the year and the context)."""
+    given context filters (``filters`` holds the year and the context). ``min_true=1`` keeps only
+    cells that hold someone: conservative, since the attacker cannot tell them from empty ones."""
     pub, tru = Published(api), Truth(api)
     out: list[tuple[dict, tuple, int]] = []
     for year in YEARS:
@@ -82,7 +85,8 @@ def withheld_targets(api: Any, dataset: str, dims: list[str], measure: str, n: i
             f = {"snapshot_year": [year], **ctx}
             shown = pub.rows(dataset, dims, f, [measure])
             true = tru.rows(dataset, dims, f, [measure])
-            out += [(f, key, int(true[key][measure])) for key, row in sorted(shown.items()) if row is None]
+            out += [(f, key, int(true[key][measure])) for key, row in sorted(shown.items())
+                    if row is None and int(true[key][measure]) >= min_true]
     random.Random(3).shuffle(out)
     return out[:n]
 
@@ -112,7 +116,7 @@ def averaging(api: Any, src: Source, targets, routes: int) -> Score:
 
 
 def test_K4_averaging_many_routes_recovers_no_more_than_guessing(api_s1):
-    targets = withheld_targets(api_s1, "population", ["agency", "race"], "people", TARGETS)
+    targets = withheld_targets(api_s1, "population", ["agency", "race"], "people", TARGETS, min_true=1)
     assert len(targets) >= TARGETS
     attack = averaging(api_s1, Published(api_s1), targets, ROUTES)
     control = averaging(api_s1, Truth(api_s1), targets[:10], 3)
@@ -230,12 +234,13 @@ def charges_complement(api: Any, src: Source, targets) -> tuple[Score, Score]:
             if a is None or b is None:
                 s.withheld(tv)
             else:
-                s.add(max(a - b, 1), tv, clip=False)
+                s.add(max(a - b, 0), tv, clip=False)
     return score, same
 
 
 def test_K7_same_people_different_charges_do_not_difference(api_s1):
-    targets = withheld_targets(api_s1, "charges", ["agency", "race", "offense_type"], "charges", 3 * TARGETS)
+    targets = withheld_targets(api_s1, "charges", ["agency", "race", "offense_type"], "charges", 3 * TARGETS,
+                               min_true=1)
     assert len(targets) >= TARGETS
     attack, same = charges_complement(api_s1, Published(api_s1), targets)
     control, _ = charges_complement(api_s1, Truth(api_s1), targets[:15])
@@ -290,18 +295,18 @@ def test_K7_same_people_different_severity_lattice_cells_do_not_difference(api_s
         t_sev = tru.rows("charges", ["agency", ctx, "severity"], f, ["charges", "people"])
         t_total = tru.rows("charges", ["agency", ctx], f, ["charges", "people"])
         for (x, r, sev), row in by_sev.items():
-            if row is not None or sev != "M":
-                continue
+            if row is not None or sev != "M" or not t_sev[(x, r, sev)]["charges"]:
+                continue  # conservative: only cells that hold someone's charges
             tv = int(t_sev[(x, r, sev)]["charges"])
             fel, tot = by_sev.get((x, r, "F"), {"charges": 0}), total.get((x, r))
             tf = t_sev.get((x, r, "F"), {"charges": 0, "people": 0})
-            control.add(max(t_total[(x, r)]["charges"] - tf["charges"], 1), tv, clip=False)
+            control.add(max(t_total[(x, r)]["charges"] - tf["charges"], 0), tv, clip=False)
             same_people = t_total[(x, r)]["people"] == tf["people"]
             for s in (attack, same) if same_people else (attack,):
                 if fel is None or tot is None:
                     s.withheld(tv)
                 else:
-                    s.add(max(tot["charges"] - fel["charges"], 1), tv, clip=False)
+                    s.add(max(tot["charges"] - fel["charges"], 0), tv, clip=False)
     for s in (attack, same, control):
         print(s.line())
     assert control.rate >= 0.95, control.line()
@@ -381,3 +386,34 @@ def test_guess_rate_is_the_commonest_value():
     for v in (1, 1, 2, 3):
         s.withheld(v)
     assert s.guess_rate == 0.5 and s.rate == 0.5 and Counter(s.truths)[1] == 2 and K == 5
+
+
+# --- row existence (found by an independent attacker) --------------------------------------------
+BREAKDOWN = ["offender_status", "age_group", "assigned_sex", "gender_identity", "ethnicity", "facility_type"]
+
+
+def row_existence(api: Any, src: Source, targets) -> Score:
+    """Break a withheld cell down by six more dimensions and count the rows: when only
+    combinations that have people are listed, each person is usually a row of their own."""
+    score = Score(f"row existence, {len(BREAKDOWN)}-dimension breakdown ({src.name})")
+    for f, (x, y), tv in targets:
+        rows = src.rows("population", BREAKDOWN, {**f, "agency": [x], "race": [y]}, ["people"])
+        score.add(len(rows), tv)
+    return score
+
+
+def test_P1_which_rows_exist_tells_nothing(api_s1):
+    """P1 as the FAQ has it: a combination with no people is withheld like one with 1–4, and every
+    combination of the asked codes is listed, so counting rows recovers nothing."""
+    targets = withheld_targets(api_s1, "population", ["agency", "race"], "people", TARGETS, min_true=1)
+    attack = row_existence(api_s1, Published(api_s1), targets)
+    control = row_existence(api_s1, Truth(api_s1), targets)
+    for s in (attack, control):
+        print(s.line())
+    assert control.rate >= 0.80, control.line()  # people who share all six codes make it miss a few
+    assert attack.rate <= attack.guess_rate + MARGIN, attack.line()
+    r = api_s1.get("/api/v1/population", params={"dimensions": ",".join(BREAKDOWN), "snapshot_year": "2020",
+                                                  "agency": targets[0][1][0], "race": targets[0][1][1]})
+    body = r.json()
+    assert body["meta"]["total_row_count"] == math.prod(len(codes(api_s1, "population", d)) for d in BREAKDOWN)
+    assert {row["suppressed"] for row in body["data"]} == {True}
