@@ -219,8 +219,18 @@ def test_engine_limits_give_a_clear_503(limited_app, harden_capture):
     engine and answered 503 query_limit_exceeded with Retry-After (never 500, never rows)."""
     small = httpx.get(limited_app.url + "/api/v1/population", params={"dimensions": "race"}, timeout=HANG_GUARD_S)
     assert small.status_code == 200
+    # an answer that would list more combinations than allowed is refused before the engine runs
+    big = httpx.get(limited_app.url + "/api/v1/population",
+                    params={"dimensions": "snapshot_year,agency,age_group,race,ethnicity,assigned_sex"},
+                    timeout=HANG_GUARD_S)
+    harden_capture.response("limits", big.status_code, big.headers, big.content)
+    assert big.status_code == 400 and _envelope(big)["code"] == "too_many_combinations", big.text[:300]
+    assert "50" in _envelope(big)["message"]
+    # a small answer whose multi-code filters make the engine read many single-code cells (K4)
+    # is stopped by the engine's result limit
     r = httpx.get(limited_app.url + "/api/v1/population",
-                  params={"dimensions": "snapshot_year,agency,age_group,race,ethnicity,assigned_sex"},
+                  params={"dimensions": "race", "agency": "DOC,BRI,ESS,HMD,MID,NOR,PLY,SUF,WOR",
+                          "age_group": "18-24,25-29,30-39,40-49"},
                   timeout=HANG_GUARD_S)
     harden_capture.response("limits", r.status_code, r.headers, r.content)
     assert r.status_code == 503, (r.status_code, r.text[:300])
@@ -242,7 +252,9 @@ def test_burst_against_engine_limits(limited_app, api_live, harden_capture):
                 r = c.get("/api/v1/population", params=_heavy_params(rng, 6))
                 statuses[r.status_code] += 1
                 harden_capture.response("limits burst", r.status_code, r.headers, r.content)
-                if r.status_code != 200:
+                if r.status_code == 400:  # more combinations than one answer may list
+                    assert _envelope(r)["code"] == "too_many_combinations", r.text[:200]
+                elif r.status_code != 200:
                     assert r.status_code == 503, r.text[:200]
                     assert _envelope(r)["code"] == "query_limit_exceeded"
 
@@ -252,4 +264,4 @@ def test_burst_against_engine_limits(limited_app, api_live, harden_capture):
         assert ok.status_code == 200
         for f in futures:
             f.result(timeout=HANG_GUARD_S)
-    assert statuses[503] > 0, statuses
+    assert statuses[503] + statuses[400] > 0 and set(statuses) <= {200, 400, 503}, statuses
