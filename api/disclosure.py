@@ -1,32 +1,38 @@
-"""Disclosure control (DESIGN P1–P4, spec/disclosure.md K1–K6): the one place it happens.
+"""Disclosure control (DESIGN P1–P4, spec/disclosure.md K1–K9): the one place it happens.
 
 Every output shape (JSON, CSV, the Cube-compatible endpoint, the SQL surface, the page) gets
-its rows from ``api.service.answer``, which passes every aggregated row through
-:meth:`Disclosure.protect` after the last aggregation and before anything is serialised.
+its rows from ``api.service.answer``, which passes every aggregated row through the protector
+built here after the last aggregation and before anything is serialised. docs/disclosure-design.md
+says why each rule is as it is, with the measurements that chose it.
 
-Method: threshold suppression plus the cell-key method of the Australian Bureau of Statistics'
-TableBuilder (Thompson, Broadfoot & Elazar 2013).
+Method: threshold suppression, the cell-key method of the Australian Bureau of Statistics'
+TableBuilder (Thompson, Broadfoot & Elazar 2013), and a bounded space of people sets.
 
-* **Threshold (P1, K1).** A cell whose governing distinct-people count is below ``k`` publishes
-  no measure and is flagged ``suppressed``. A cell with zero people is a real zero and is never
-  suppressed; a suppressed cell never shows 0.
-* **Cell key (K3, K4).** Every person carries a fixed random ``record_key``; a cell's key is the
-  sum of its distinct people's keys modulo 2^32, computed by the engine. Noise is a pure
-  function of (cell key, true value, measure), so the same set of people always gets the same
-  answer however the question is spelled, and asking again never refines it; a difference of
-  two published cells carries the noise of both and does not recover a withheld cell.
-* **Counts** (people, charges, enrollments) move by a bounded integer drawn from a fixed
-  perturbation table indexed by the cell key. Zero stays zero; a published people count never
-  drops below ``k``; a non-zero record count never becomes 0.
+* **Threshold (P1, K1, K9).** A cell whose governing distinct-people count, or any people-kind
+  value it shows, is below ``k`` publishes no measure and is flagged ``suppressed``. As the FAQ
+  has it ("data samples of less than five records will be suppressed"), a combination with no
+  people is withheld too, and the service lists every combination of the asked codes, so which
+  rows exist says nothing (listing only non-empty ones let rows be counted one person each).
+* **Cell keys (K3, K7).** Every person carries a fixed random ``record_key`` and every record
+  (person-snapshot, charge, enrollment) its own key; the engine sums the keys of what a value
+  counts into that value's cell key. Noise is a pure function of (cell key, true value, measure),
+  so the same cell always gets the same answer however the question is spelled, and two cells
+  with the same people and different records are perturbed independently.
+* **Lattice (K4).** :meth:`Disclosure.combine` answers a filter on several codes from its
+  single-code cells as published, so a withheld cell has exactly one published value.
+* **Counts** move by a bounded integer drawn from a fixed perturbation table indexed by the
+  cell key. A published people count never drops below ``k``; a non-zero record count never
+  becomes 0.
 * **Means (K5).** The cell's total days is perturbed by up to ``MEAN_TOTAL_SHARE`` of one
   average person's days (a key-drawn amount) and the published mean is that perturbed total
   over the cell's count, rounded to 0.1 day. So ``mean × count`` returns a perturbed total,
   never the exact one, and margins of totals do not difference to a withheld cell's days.
-* **Medians (K5, P3).** A median of an odd count is one person's exact number of days (and so
-  an admission date); it is moved by a key-drawn amount of at most
-  ``max(MEDIAN_MIN_DAYS, MEDIAN_SHARE × median × sqrt(k / count))`` and rounded to whole days.
+* **Medians (K5, K8).** A median of an odd count is one person's exact number of days; it is
+  moved by a key-drawn amount of at most ``max(MEDIAN_MIN_DAYS, MEDIAN_SHARE × median ×
+  sqrt(k / count))`` and rounded to whole days, and in small rows by more and to 10 days.
 * No min, max or list of values is ever published (P2): the API only offers measures whose
-  ``meta.disclosure.kind`` is one of the four kinds above.
+  ``meta.disclosure.kind`` is one of the four kinds above, and the validator ties each kind to
+  the aggregations that fit it.
 """
 
 from __future__ import annotations
@@ -336,11 +342,11 @@ class Disclosure:
                        "of people sets (filters on several codes are sums of single-code cells)"),
             "k": self.k,
             "suppression": (
-                f"A row with fewer than {self.k} distinct people, or in which any people count it shows is "
-                f"below {self.k}, publishes no measure: every measure is null (an empty cell in CSV) and "
-                "the row has suppressed=true. A suppressed row is never shown as 0, and a real 0 is never "
-                "shown as suppressed: a combination of codes with no people at all is a real zero and is "
-                "simply absent from the rows."),
+                f"A row with fewer than {self.k} distinct people (none included, as the FAQ says: data samples "
+                f"of less than five records are suppressed), or in which any people count it shows is below "
+                f"{self.k}, publishes no measure: every measure is null (an empty cell in CSV) and the row has "
+                "suppressed=true. Every combination of the asked codes is listed, with or without people, so "
+                "which rows exist says nothing about who is in them. A suppressed row is never shown as 0."),
             "perturbation": {
                 "counts": (
                     f"Counts are moved by at most {self.table.max_noise} by a fixed amount drawn from the "
@@ -349,8 +355,8 @@ class Disclosure:
                     "charge and enrollment carries its own random key), so two cells with the same people "
                     "and different charges are perturbed independently. The same cell always gets the same "
                     f"amount, so asking again or spelling the question differently gives the same answer. "
-                    f"Zero stays zero, people counts are never shown below {self.k}, and non-zero record "
-                    "counts are never shown as 0."),
+                    f"People counts are never shown below {self.k}, and non-zero record counts are never "
+                    "shown as 0."),
                 "counts_table": self.table.describe("floor (k for people counts, 1 for record counts)"),
                 "means": (
                     f"A mean is the cell's total days, moved by up to {MEAN_TOTAL_SHARE:g} of one average "
