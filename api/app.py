@@ -22,13 +22,14 @@ from api import cache, formats
 from api.errors import ApiError, error_response, install_handlers
 from api.openapi_doc import install_openapi
 from api.params import FORMATS, RESERVED, parse_params
-from api.service import Service, set_default_service
+from api.service import QuestionCounts, Service, set_default_service
 from crosstrack.config import Settings
 from crosstrack.engine import EngineUnavailable
 
 log = logging.getLogger("crosstrack.api")
 
 CACHE_CONTROL = "public, max-age=300"
+IMMUTABLE = "public, max-age=31536000, immutable"  # answers pinned with data_version=vN
 API_PREFIX = "/api/v1"
 CSV_STREAM_ROWS = 5000  # larger CSV pages stream (and are not kept as bytes in the cache)
 
@@ -95,8 +96,10 @@ def _etag(*parts: str) -> str:
 
 def _not_modified(request: Request, etag: str) -> bool:
     header = request.headers.get("if-none-match")
-    if not header:
-        return False
+    return bool(header) and _tag_matches(header, etag)
+
+
+def _tag_matches(header: str, etag: str) -> bool:
     tags = [t.strip().removeprefix("W/") for t in header.split(",")]
     return "*" in tags or etag in tags
 
@@ -152,7 +155,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST"],
                        allow_headers=["*"], expose_headers=["ETag", "Content-Disposition", "Link"])
 
-    app.add_middleware(HeaderSizeGuard, max_bytes=MAX_HEADER_BYTES)
+    app.add_middleware(HeaderSizeGuard, max_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every response, the 431 too
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and data version")
@@ -216,9 +219,11 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             return "json"
         return negotiate(request.headers.get("accept"))
 
-    def _answer_headers(version_id: str, url: str) -> tuple[str, dict[str, str]]:
+    def _answer_headers(version_id: str, url: str, pinned: bool = False) -> tuple[str, dict[str, str]]:
         etag = _etag(version_id, url, str(settings.k))
-        return etag, {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept",
+        # An answer pinned with data_version= never changes while that version is kept (a removed
+        # one answers 410), so it may be cached for good; unpinned answers follow the publishes.
+        return etag, {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else CACHE_CONTROL, "Vary": "Accept",
                       "Link": f'<{url}>; rel="canonical"'}
 
     def _query_known(dataset: str, request: Request) -> Response | None:
@@ -228,14 +233,16 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         the full way (in a worker thread). Same checks, errors and bytes as the full way."""
         ds = service.dataset(dataset)
         default_format = _default_format(request)
+        items = request.query_params.multi_items()
+        if any(k == "data_version" for k, _ in items):
+            return None  # a kept version's answer is looked up the full way
         version = cache.known_version(service)
         if version is None:
             return None
         extra = service.known_extra_codes(ds, version)
         if extra is None:
             return None
-        question = parse_params(ds, request.query_params.multi_items(), service.settings,
-                                default_format=default_format,
+        question = parse_params(ds, items, service.settings, default_format=default_format,
                                 extra_codes=extra)
         url = question.url()
         etag, headers = _answer_headers(version.version_id, url)
@@ -244,21 +251,30 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         hit = cache.cached_body(service, version.version_id, url, question.format)
         if hit is None:
             return None
+        asked.add((ds.name, tuple(items), default_format))
         return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
 
     def _query(dataset: str, request: Request) -> Response:
         ds = service.dataset(dataset)
         items = list(request.query_params.multi_items())
         default_format = _default_format(request)
-        version = service.version()
-        question = service.parse(ds.name, items, default_format=default_format, version=version)
-        etag, headers = _answer_headers(version.version_id, question.url())
-        if _not_modified(request, etag):
+        pinned = [v for k, v in items if k == "data_version"]
+        version = service.version_for(pinned[0] if pinned else None)
+        response = _render(ds.name, items, default_format, version, request.headers.get("if-none-match"))
+        if not pinned and response.status_code == 200:
+            asked.add((ds.name, tuple(items), default_format))
+        return response
+
+    def _render(dataset: str, items: list[tuple[str, str]], default_format: str, version: Any,
+                if_none_match: str | None = None) -> Response:
+        question = service.parse(dataset, items, default_format=default_format, version=version)
+        etag, headers = _answer_headers(version.version_id, question.url(), question.data_version is not None)
+        if if_none_match and _tag_matches(if_none_match, etag):
             return Response(status_code=304, headers=headers)
         hit = cache.cached_body(service, version.version_id, question.url(), question.format)
         if hit is not None:  # the same bytes as last time, served without recomputing or rendering
             return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
-        result = service.answer(ds.name, question, version=version)
+        result = service.answer(dataset, question, version=version)
         if question.format == "csv":
             headers["Content-Disposition"] = f'attachment; filename="{formats.csv_filename(result)}"'
             if len(result.rows) > CSV_STREAM_ROWS:
@@ -271,6 +287,20 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         cache.keep_body(service, version.version_id, question.url(), question.format,
                         cache.RenderedBody(body, media, etag, extra))
         return Response(body, media_type=media, headers=headers)
+
+    asked = QuestionCounts()  # URL API requests by spelling, to warm rendered bodies (api/live.py)
+
+    def warm_bodies(version: Any, n: int) -> int:
+        done = 0
+        for dataset, items, default_format in asked.top(n):
+            try:
+                _render(dataset, list(items), default_format, version)
+                done += 1
+            except ApiError:
+                continue
+        return done
+
+    service.warmers.append(warm_bodies)
 
     @app.get(API_PREFIX + "/{dataset}", tags=["datasets"], summary="Query a dataset",
              include_in_schema=False)

@@ -119,6 +119,7 @@ class ResultCache:
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._current: str | None = None  # the newest data version this process has seen
+        self._next: str | None = None  # a version being warmed before readers switch to it (prepare)
         self._flights: dict[Hashable, _Flight] = {}
         self.stats = CacheStats(max_bytes=self.max_bytes)
 
@@ -134,6 +135,8 @@ class ResultCache:
             if self._current == version_id:
                 return
             self._current = version_id
+            if self._next == version_id:
+                self._next = None
             stale = [k for k in self._entries if version_of(k) != version_id]
             for k in stale:
                 _, size = self._entries.pop(k)
@@ -141,6 +144,15 @@ class ResultCache:
             if stale:
                 self.stats.invalidations += len(stale)
             self._sync_stats()
+
+    def prepare(self, version_id: str) -> None:
+        """Accept entries of ``version_id`` before any reader has seen it (an online publish warms
+        the cache with the new version's answers, then switches readers to it)."""
+        with self._lock:
+            self._next = str(version_id)
+
+    def _usable(self, v: str | None) -> bool:
+        return self._current is None or v == self._current or (self._next is not None and v == self._next)
 
     @property
     def current_version(self) -> str | None:
@@ -152,7 +164,7 @@ class ResultCache:
             return None
         with self._lock:
             item = self._entries.get(key)
-            if item is None or (self._current is not None and version_of(key) != self._current):
+            if item is None or not self._usable(version_of(key)):
                 self.stats.misses += 1
                 return None
             self._entries.move_to_end(key)
@@ -169,7 +181,7 @@ class ResultCache:
                 self.stats.refused += 1
                 return False
             v = version_of(key)
-            if self._current is not None and v != self._current:
+            if not self._usable(v):
                 # A request that started before a swap finished after it: keep nothing stale.
                 self.stats.refused += 1
                 return False
@@ -369,7 +381,12 @@ def install(service: Any, max_bytes: int | None = None, *, max_age_s: float = 0.
     cache = ResultCache(settings.cache_bytes if max_bytes is None else max_bytes)
 
     def generation() -> int | None:
-        # Only an engine already open is looked at (the service opens it lazily).
+        # An online publisher (api/live.py) owns the pointer to the published version: it moves
+        # only when the publisher switches. Otherwise the engine's write count; only an engine
+        # already open is looked at (the service opens it lazily).
+        publisher = getattr(service, "publisher", None)
+        if publisher is not None:
+            return publisher.generation
         return _engine_writes(getattr(service, "_engine", None))
 
     # The class's version() (the instance attribute set below shadows it for callers).

@@ -50,7 +50,24 @@ def _check_shapes(query: dict) -> None:
                        "[member, direction] pairs.", parameter="query.order")
 
 
-def to_question(service: Service, query: Any):
+def _whole(query: dict, key: str, lo: int, hi: int, default: int, code: str) -> int:
+    """``limit``/``offset`` as strictly as the URL API: a JSON integer or a string of ASCII digits
+    within range; true, 1.5, "٣" and 0 (for limit) are errors naming the field, never a guess."""
+    raw = query.get(key)
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)) or (
+            isinstance(raw, str) and not (raw.strip().isascii() and raw.strip().isdigit())):
+        raise ApiError(400, "bad_parameter", f"{key} must be a whole number; got {orjson.dumps(raw).decode()[:40]}.",
+                       parameter=f"query.{key}", allowed=f"{lo}..{hi}")
+    value = int(raw)
+    if not lo <= value <= hi:
+        raise ApiError(400, code if value > hi else "bad_parameter", f"{key} must be between {lo} and {hi}; got {value}.",
+                       parameter=f"query.{key}", allowed=f"{lo}..{hi}")
+    return value
+
+
+def to_question(service: Service, query: Any, data_version: str | None = None):
     """Translate a Cube query object into (dataset, Question); errors name the query field."""
     if not isinstance(query, dict):
         raise ApiError(400, "bad_query", "query must be one JSON object in Cube's query format.", parameter="query",
@@ -111,14 +128,12 @@ def to_question(service: Service, query: Any):
         name = member.split(".", 1)[1] if isinstance(member, str) and "." in member else str(member)
         order_spec.append(("-" if str(direction).lower() == "desc" else "") + name)
     settings = service.settings
-    try:
-        limit = int(query.get("limit") or min(10_000, settings.max_page_size))
-        offset = int(query.get("offset") or 0)
-    except (TypeError, ValueError):
-        raise ApiError(400, "bad_parameter", "limit and offset must be whole numbers.", parameter="query.limit") from None
-    version = service.version()
+    limit = _whole(query, "limit", 1, settings.max_page_size, min(10_000, settings.max_page_size), "page_too_large")
+    offset = _whole(query, "offset", 0, settings.max_offset, 0, "offset_too_large")
+    version = service.version_for(data_version)
     question = build_question(ds, settings, dimensions=dims, measures=meas, filters=filters, order=order_spec,
-                              limit=limit, offset=offset, extra_codes=service.extra_codes(ds, version))
+                              limit=limit, offset=offset, extra_codes=service.extra_codes(ds, version),
+                              data_version=data_version or None)
     return ds, question, version
 
 
@@ -133,8 +148,8 @@ def _annotation(ds: Dataset, question) -> dict[str, Any]:
     }
 
 
-def load_response(service: Service, query: Any) -> dict[str, Any]:
-    ds, question, version = to_question(service, query)
+def load_response(service: Service, query: Any, data_version: str | None = None) -> dict[str, Any]:
+    ds, question, version = to_question(service, query, data_version)
     result = service.answer(ds.name, question, version=version)
     data = []
     for row in result.rows:
@@ -196,10 +211,25 @@ def _query_from_get(request: Request) -> Any:
         raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
 
 
+def _data_version(request: Request, body: Any = None) -> str | None:
+    """``data_version=vN`` from the URL (GET and POST) or next to ``query`` in a POST body."""
+    value = request.query_params.get("data_version")
+    if value is None and isinstance(body, dict) and body.get("data_version") is not None:
+        value = str(body["data_version"])
+    return value or None
+
+
+def _cache_headers(pinned: str | None) -> dict[str, str]:
+    from api.app import CACHE_CONTROL, IMMUTABLE
+
+    return {"Cache-Control": IMMUTABLE if pinned else CACHE_CONTROL}
+
+
 def install_cube_compat(app: FastAPI, service: Service) -> None:
     @app.get(PREFIX + "/load", tags=["cube-compatible"], summary="Cube-compatible load (GET ?query=JSON)")
     def load_get(request: Request) -> Response:
-        return _json(load_response(service, _query_from_get(request)), {"Cache-Control": "public, max-age=300"})
+        pinned = _data_version(request)
+        return _json(load_response(service, _query_from_get(request), pinned), _cache_headers(pinned))
 
     @app.post(PREFIX + "/load", tags=["cube-compatible"], summary="Cube-compatible load (POST {\"query\": ...})")
     async def load_post(request: Request) -> Response:
@@ -215,7 +245,9 @@ def install_cube_compat(app: FastAPI, service: Service) -> None:
                 raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
         from starlette.concurrency import run_in_threadpool
 
-        return _json(await run_in_threadpool(load_response, service, query))
+        pinned = _data_version(request, body)
+        return _json(await run_in_threadpool(load_response, service, query, pinned),
+                     _cache_headers(pinned) if pinned else None)
 
     @app.get(PREFIX + "/meta", tags=["cube-compatible"], summary="Cube-compatible meta")
     @app.post(PREFIX + "/meta", include_in_schema=False)

@@ -69,6 +69,20 @@ def from_engine_error(err: Exception) -> ApiError:
     return ApiError(500, "internal_error", "The server could not answer this request.")
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"}) if hasattr(route, "matches") else (None, None)
+        if match in (Match.FULL, Match.PARTIAL) and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
+
+
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 400: "bad_request"}
 
 
@@ -78,12 +92,19 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(err)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, err: StarletteHTTPException) -> Response:
+    async def _http_error(request: Request, err: StarletteHTTPException) -> Response:
         code = _STATUS_CODES.get(err.status_code, "http_error")
         message = {404: "There is nothing at this address; GET /api/v1 lists the datasets.",
                    405: "This address does not accept that method."}.get(err.status_code, "The request could not be served.")
-        return error_response(ApiError(err.status_code, code, message,
-                                       allowed="GET /api/v1" if err.status_code == 404 else None))
+        headers = dict(err.headers or {})
+        allowed: Any = "GET /api/v1" if err.status_code == 404 else None
+        if err.status_code == 405:
+            # RFC 9110 15.5.6: a 405 lists the methods the address accepts — of every route at
+            # this path (Starlette names only the first route that matched the path).
+            methods = _allowed_methods(request) or [m.strip() for m in headers.get("Allow", "").split(",") if m.strip()]
+            headers["Allow"] = ", ".join(methods)
+            allowed = methods
+        return error_response(ApiError(err.status_code, code, message, allowed=allowed, headers=headers))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, err: RequestValidationError) -> Response:

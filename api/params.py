@@ -18,7 +18,7 @@ from api.errors import ApiError
 from crosstrack.config import Settings
 
 FORMATS = ("json", "csv")
-RESERVED = ("dimensions", "measures", "order", "limit", "offset", "format")
+RESERVED = ("dimensions", "measures", "order", "limit", "offset", "format", "data_version")
 DEFAULT_LIMIT = 1000
 
 
@@ -32,11 +32,14 @@ class Question:
     limit: int
     offset: int
     format: str = "json"
+    # data_version=vN: answered from that kept version, and part of the canonical URL (a citable,
+    # immutable answer). None: the published version (named in the answer's meta).
+    data_version: str | None = None
 
     def filter_map(self) -> dict[str, tuple[str, ...]]:
         return dict(self.filters)
 
-    def pairs(self, *, paging: bool = True, fmt: bool = True) -> list[tuple[str, str]]:
+    def pairs(self, *, paging: bool = True, fmt: bool = True, version: bool = True) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = [
             ("dimensions", ",".join(self.dimensions)),
             ("measures", ",".join(self.measures)),
@@ -47,17 +50,20 @@ class Question:
             out += [("limit", str(self.limit)), ("offset", str(self.offset))]
         if fmt:
             out.append(("format", self.format))
+        if self.data_version and version:
+            out.append(("data_version", self.data_version))
         return sorted(out)
 
-    def query_string(self, *, paging: bool = True, fmt: bool = True) -> str:
-        return urlencode(self.pairs(paging=paging, fmt=fmt), quote_via=quote, safe=",")
+    def query_string(self, *, paging: bool = True, fmt: bool = True, version: bool = True) -> str:
+        return urlencode(self.pairs(paging=paging, fmt=fmt, version=version), quote_via=quote, safe=",")
 
     def url(self, *, prefix: str = "/api/v1") -> str:
         return f"{prefix}/{self.dataset}?{self.query_string()}"
 
     def result_key(self) -> str:
-        """What determines the full (unpaged) published result: paging and format excluded."""
-        return f"{self.dataset}?{self.query_string(paging=False, fmt=False)}"
+        """What determines the full (unpaged) published result: paging and format excluded (the
+        data version is the other half of every cache key)."""
+        return f"{self.dataset}?{self.query_string(paging=False, fmt=False, version=False)}"
 
     def with_page(self, offset: int) -> "Question":
         return replace(self, offset=offset)
@@ -118,7 +124,8 @@ def _resolve_code(dim: Dimension, raw: str, allowed: list[str] | None) -> str:
 def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str] = (),
                    measures: Sequence[str] = (), filters: Mapping[str, Sequence[str]] | None = None,
                    order: Sequence[str] = (), limit: int | None = None, offset: int = 0,
-                   fmt: str = "json", extra_codes: Mapping[str, Sequence[str]] | None = None) -> Question:
+                   fmt: str = "json", extra_codes: Mapping[str, Sequence[str]] | None = None,
+                   data_version: str | None = None) -> Question:
     """Validate one question against a dataset; every error names its parameter (R13 too)."""
     extra_codes = extra_codes or {}
     dim_order = list(ds.dimensions)
@@ -229,7 +236,8 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
                        allowed=list(FORMATS))
 
     ordered_filters = tuple((d, tuple(flt[d])) for d in dim_order if d in flt)
-    return Question(ds.name, tuple(dims), tuple(meas), ordered_filters, tuple(orders), limit, offset, fmt)
+    return Question(ds.name, tuple(dims), tuple(meas), ordered_filters, tuple(orders), limit, offset, fmt,
+                    data_version or None)
 
 
 def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settings, *,
@@ -239,7 +247,7 @@ def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settin
     multi: dict[str, list[str]] = {}
     for key, value in items:
         multi.setdefault(key, []).append(value)
-    for single in ("limit", "offset", "format"):
+    for single in ("limit", "offset", "format", "data_version"):
         if len(set(multi.get(single, []))) > 1:
             raise ApiError(400, "repeated_parameter", f"{single} was given more than once with different values.",
                            parameter=single)
@@ -259,7 +267,7 @@ def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settin
     return build_question(
         ds, settings, dimensions=_split(multi.get("dimensions", [])), measures=_split(multi.get("measures", [])),
         filters=filters, order=_split(multi.get("order", [])), limit=limit, offset=offset, fmt=fmt,
-        extra_codes=extra_codes)
+        extra_codes=extra_codes, data_version=(multi["data_version"][0].strip() or None) if "data_version" in multi else None)
 
 
 __all__ = ["Question", "parse_params", "build_question", "FORMATS", "RESERVED", "SNAPSHOT_DIMENSION"]

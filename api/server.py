@@ -6,8 +6,10 @@ with a ClickHouse server, ``CROSSTRACK_WORKERS`` processes may serve.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
+import socket
 from typing import Any, Callable
 
 from crosstrack.config import Settings
@@ -21,6 +23,52 @@ def _loop_options() -> dict[str, str]:
         opts["loop"] = "uvloop"
     if importlib.util.find_spec("httptools"):
         opts["http"] = "httptools"
+    return opts
+
+
+class PortTaken(RuntimeError):
+    """A port this server must listen on is in use; the message names the port and its variable."""
+
+
+def port_taken_message(host: str, port: int, variable: str, other: str) -> str:
+    return (f"port {port} on {host} is already in use ({variable}={port}): another program, perhaps another "
+            f"`crosstrack serve`, listens there. Stop it, or choose a free port with {variable}=<port> {other}.")
+
+
+def bind_http(host: str, port: int) -> socket.socket:
+    """The HTTP listening socket, bound here so a taken port is one clear sentence (not uvicorn's trace)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise PortTaken(port_taken_message(host, port, "CROSSTRACK_PORT", "or --port <port>")) from None
+        raise PortTaken(f"cannot listen on {host}:{port} (CROSSTRACK_HOST/CROSSTRACK_PORT): {err.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every crosstrack HTTP server runs with (``crosstrack serve`` and the tests' servers).
+
+    X-Forwarded-For is believed only from ``CROSSTRACK_TRUSTED_PROXIES`` (uvicorn itself would
+    trust 127.0.0.1 by default, so any local client could pick its own rate-limit bucket)."""
+    opts: dict[str, Any] = {"access_log": False, "timeout_keep_alive": 5}
+    if settings.trusted_proxies:
+        opts.update(proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies))
+    else:
+        opts.update(proxy_headers=False, forwarded_allow_ips=[])
+    loop = _loop_options()
+    opts["loop"] = loop["loop"]
+    if loop["http"] == "httptools":
+        from api.httpguard import guarded_protocol
+
+        opts["http"] = guarded_protocol(settings)  # limits enforced while reading (api/httpguard.py)
+    else:
+        opts["http"] = loop["http"]
     return opts
 
 
@@ -46,19 +94,36 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
     port = port or settings.port
     if settings.workers > 1 and not settings.is_embedded:
         # Several processes against a ClickHouse server; each builds its app from the environment.
+        bind_http(host, port).close()  # a taken port is reported before any worker starts
         uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=settings.workers,
-                    log_level="info", access_log=False, proxy_headers=True, **_loop_options())
+                    log_level="info", **uvicorn_options(settings))
         return
+    sock = bind_http(host, port)
     app = create_app(settings)
-    stop_sql = start_sql_surface(settings, app.state.service) if with_sql else None
+    control = None
+    try:
+        stop_sql = start_sql_surface(settings, app.state.service) if with_sql else None
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise PortTaken(port_taken_message(settings.pg_host, settings.pg_port, "CROSSTRACK_PG_PORT",
+                                               "(0 turns the SQL surface off) or serve --no-sql")) from None
+        raise
+    if settings.is_embedded:
+        # Online publish: `crosstrack load` hands its load to this process (crosstrack/control.py).
+        from crosstrack.control import start_control
+
+        control = start_control(settings, app.state.service, console=console)
     if console is not None:
         console.print(f"crosstrack API on http://{host}:{port}/ (docs at /docs)"
-                      + (f", SQL on {settings.pg_host}:{settings.pg_port}" if stop_sql else ""))
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
-                            proxy_headers=True, **_loop_options())
+                      + (f", SQL on {settings.pg_host}:{settings.pg_port}" if stop_sql else "")
+                      + (f"; `crosstrack load DIR` publishes through {control.path}" if control else ""))
+    config = uvicorn.Config(app, log_level="info", **uvicorn_options(settings))
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
+        if control is not None:
+            control.stop()
         if stop_sql is not None:
             stop_sql()
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
@@ -75,6 +77,30 @@ class ResultCache(Protocol):
     def put(self, key: tuple[str, str], value: FullResult) -> None: ...
 
 
+# Distinct questions counted for warming (the least asked half is forgotten beyond this).
+MAX_COUNTED_QUESTIONS = 5_000
+VERSION_ID = re.compile(r"^v[1-9][0-9]{0,8}$")
+
+
+class QuestionCounts:
+    """How often each question was asked (bounded), so a new version can be warmed with the most asked."""
+
+    def __init__(self, limit: int = MAX_COUNTED_QUESTIONS):
+        self.limit = limit
+        self._counts: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, key: Any) -> None:
+        with self._lock:
+            self._counts[key] += 1
+            if len(self._counts) > self.limit:
+                self._counts = Counter(dict(self._counts.most_common(self.limit // 2)))
+
+    def top(self, n: int) -> list[Any]:
+        with self._lock:
+            return [k for k, _ in self._counts.most_common(n)]
+
+
 class NoCache:
     def get(self, key: tuple[str, str]) -> FullResult | None:
         return None
@@ -103,6 +129,11 @@ class Service:
         self._version_provider = version_provider
         self._codes_lock = threading.Lock()
         self._extra_codes: dict[tuple[str, str], dict[str, list[str]]] = {}
+        self.asked = QuestionCounts()  # (dataset, Question) asked through answer(), for warming
+        # Set by an online publisher (api/live.py): the in-process pointer to the published version.
+        self.publisher: Any = None
+        # Extra warmers (the URL API's rendered bodies): each gets (DataVersion, how many).
+        self.warmers: list[Callable[[DataVersion, int], int]] = []
 
     # --- engine (opened lazily: the API starts, and answers 503, while the engine is down) -----
     @property
@@ -144,6 +175,51 @@ class Service:
                            headers={"Retry-After": "30"})
         return DataVersion(str(pv.version_id), pv.database, getattr(pv, "loaded_at", None))
 
+    def version_for(self, requested: str | None) -> DataVersion:
+        """The version a request reads: the published one, or ``data_version=vN`` when that is kept.
+
+        A removed version answers 410 naming the current one (a citation outlived retention); a
+        version that never existed 404. Kept versions answer with the same disclosure control."""
+        current = self.version()
+        if not requested:
+            return current
+        requested = str(requested).strip()
+        if not VERSION_ID.match(requested):
+            raise ApiError(400, "bad_parameter", f"data_version must look like v12; got {requested[:20]!r}.",
+                           parameter="data_version", allowed=f"vN, e.g. {current.version_id}")
+        if requested == current.version_id:
+            return current
+        from loaders.publish import version_states
+
+        states = version_states(self.engine, self.settings)
+        kept = [st.version.version_id for st in states if st.kept]
+        for st in states:
+            if st.version.version_id != requested:
+                continue
+            if not st.kept:
+                raise ApiError(410, "version_removed",
+                               f"Data version {requested} is no longer kept (retention); the current version is "
+                               f"{current.version_id}.", parameter="data_version", allowed=kept)
+            return DataVersion(st.version.version_id, st.version.database, st.version.loaded_at)
+        raise ApiError(404, "unknown_version", f"There is no data version {requested}; the current version is "
+                       f"{current.version_id}.", parameter="data_version", allowed=kept)
+
+    def warm(self, version: DataVersion, n: int) -> int:
+        """Answer the ``n`` most asked questions on ``version`` (before readers switch to it), so
+        the first requests after the switch find their answers cached. Returns how many were."""
+        done = 0
+        for ds in self.catalog.values():
+            self.extra_codes(ds, version)
+        for dataset, question in self.asked.top(n):
+            try:
+                self.answer(dataset, question, version=version, count=False)
+                done += 1
+            except ApiError:
+                continue  # not a valid question on the new data (a snapshot year went away)
+        for warmer in self.warmers:
+            done += warmer(version, n)
+        return done
+
     def extra_codes(self, ds: Dataset, version: DataVersion) -> dict[str, list[str]]:
         """Allowed values of dimensions without a code list (the snapshot years), from the data."""
         key = (version.version_id, ds.name)
@@ -177,17 +253,22 @@ class Service:
 
     # --- the one path ---------------------------------------------------------------------------
     def answer(self, dataset: str, params: Question | Mapping[str, Any] | Sequence[tuple[str, str]],
-               *, version: DataVersion | None = None) -> SafeResult:
-        """Published rows for a question (a Question, or URL parameters as a mapping or pairs)."""
+               *, version: DataVersion | None = None, count: bool = True) -> SafeResult:
+        """Published rows for a question (a Question, or URL parameters as a mapping or pairs).
+        A question with ``data_version`` set is answered from that kept version."""
         ds = self.dataset(dataset)
-        version = version or self.version()
         if isinstance(params, Question):
             question = params
+            version = version or self.version_for(question.data_version)
         else:
             items = _items(params)
+            pinned = [v for k, v in items if k == "data_version"]
+            version = version or self.version_for(pinned[0] if pinned else None)
             question = parse_params(ds, items, self.settings, extra_codes=self.extra_codes(ds, version))
         if question.dataset != ds.name:
             raise ApiError(400, "bad_parameter", "The question is for another dataset.", parameter="dataset")
+        if count and question.data_version is None:
+            self.asked.add((ds.name, question))
         key = (version.version_id, question.result_key())
         full = self.cache.get(key)
         if full is None:

@@ -57,16 +57,74 @@ def load(
     source: Path = typer.Argument(..., help="Folder with people, custody_episodes, charges and program_enrollments (.csv or .parquet)."),
     max_rejects: int = typer.Option(0, "--max-rejects", help="Publish even with up to N rejected rows (listed in the report)."),
     rejects_report: Optional[Path] = typer.Option(None, "--rejects-report", help="Where to write the rejects CSV (default: data dir)."),
+    allow_empty: list[str] = typer.Option([], "--allow-empty", metavar="TABLE",
+                                          help="Publish even though TABLE's file has no rows (repeatable)."),
 ) -> None:
-    """Validate extracts, build snapshot facts and publish them atomically (all or nothing)."""
+    """Validate extracts, build snapshot facts and publish them atomically (all or nothing).
+
+    While `crosstrack serve` runs on the embedded engine, the load is handed to the server, which
+    builds the new version beside the published one, warms its cache and switches without downtime."""
     settings = _settings()
     try:
         from loaders.pipeline import run_load
     except ImportError:
         _not_yet("loading")
+    _through_server(settings, "load", {
+        "cmd": "load", "source": str(source.resolve()), "max_rejects": max_rejects,
+        "rejects_report": str(rejects_report.resolve()) if rejects_report else None, "allow_empty": list(allow_empty)})
     code = run_load(settings, source, max_rejects=max_rejects, rejects_report=rejects_report, console=console,
-                    before_publish=[_rollup_hook(settings)])
+                    before_publish=[_rollup_hook(settings)], allow_empty=allow_empty)
     raise typer.Exit(code)
+
+
+def _through_server(settings, what: str, request: dict) -> None:
+    """On the embedded engine, hand ``request`` to a server holding the data directory and exit
+    with its code; say so plainly when something holds it but takes no requests. Returns when
+    nothing holds it (the caller opens the engine itself)."""
+    if not settings.is_embedded:
+        return
+    from crosstrack.control import data_dir_holder, hand_off, held_message
+
+    code = hand_off(settings, request)
+    if code is not None:
+        raise typer.Exit(code)
+    holder = data_dir_holder(settings)
+    if holder is not None:
+        console.print(f"[red]error:[/red] {held_message(settings, holder, what)}")
+        raise typer.Exit(3)
+
+
+def _local_engine(settings):
+    from crosstrack.engine import Engine, EngineUnavailable
+
+    try:
+        return Engine.from_settings(settings)
+    except EngineUnavailable as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(3) from None
+
+
+@app.command()
+def versions() -> None:
+    """List the published data versions: which one is published, which are kept (answerable with
+    data_version=vN and ready for rollback) and which retention removed."""
+    settings = _settings()
+    _through_server(settings, "versions listing", {"cmd": "versions"})
+    from crosstrack.control import print_versions
+
+    raise typer.Exit(print_versions(_local_engine(settings), settings, Console()))
+
+
+@app.command()
+def rollback(
+    version: Optional[str] = typer.Argument(None, help="A kept version such as v3 (default: the kept version before the published one)."),
+) -> None:
+    """Publish a kept version again, atomically (through the running server when there is one)."""
+    settings = _settings()
+    _through_server(settings, "rollback", {"cmd": "rollback", "version": version})
+    from crosstrack.control import do_rollback
+
+    raise typer.Exit(do_rollback(_local_engine(settings), settings, console, version))
 
 
 def _rollup_hook(settings):
@@ -113,10 +171,14 @@ def serve(
     """Serve the URL API, the web query builder at / and (by default) the SQL surface."""
     settings = _settings()
     try:
-        from api.server import run_server
+        from api.server import PortTaken, run_server
     except ImportError:
         _not_yet("the API server")
-    run_server(settings, host=host, port=port, with_sql=sql, console=console)
+    try:
+        run_server(settings, host=host, port=port, with_sql=sql, console=console)
+    except PortTaken as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
 
 
 @app.command("sql")
@@ -128,9 +190,14 @@ def sql_only(
     settings = _settings()
     try:
         from api.pgwire.server import run_sql_server
+        from api.server import PortTaken
     except ImportError:
         _not_yet("the SQL surface")
-    run_sql_server(settings, host=host, port=port, console=console)
+    try:
+        run_sql_server(settings, host=host, port=port, console=console)
+    except PortTaken as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -145,7 +212,7 @@ def demo(
     if not (out / "people.csv").exists():
         generate(out=out, seed=seed, scale=scale, fmt="csv")
     try:
-        load(source=out, max_rejects=0, rejects_report=None)
+        load(source=out, max_rejects=0, rejects_report=None, allow_empty=[])
     except typer.Exit as done:
         if done.exit_code:
             raise

@@ -94,6 +94,46 @@ class Settings(BaseSettings):
     cache_bytes: int = Field(default=64_000_000, ge=0, description="Result cache size in bytes (0: off).")
     rate_limit_per_minute: int = Field(default=0, ge=0, description="Requests (HTTP) and queries (SQL surface) per client per minute (0: off).")
     workers: int = Field(default=1, ge=1, le=64, description="API worker processes; more than 1 only with a ClickHouse server.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated proxy addresses or networks whose X-Forwarded-For is believed (empty: none).")
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024, le=1_000_000_000,
+                                description="Largest HTTP request body, bytes; a larger one gets 413 before it is read.")
+    max_url_bytes: int = Field(default=65_536, ge=1_024, le=10_000_000,
+                               description="Longest HTTP request target (path and query), bytes; longer gets 414 while reading.")
+    max_header_bytes: int = Field(default=16_384, ge=1_024, le=10_000_000,
+                                  description="Most bytes of HTTP header names and values; more gets 431 while reading.")
+    http_timeout_s: float = Field(default=10.0, gt=0, le=600,
+                                  description="Seconds a client has to send a whole HTTP request; idle or slower connections are closed.")
+    pg_startup_timeout_s: float = Field(default=10.0, gt=0, le=600,
+                                        description="Seconds a SQL client has for TLS, startup and authentication together.")
+    pg_max_startups_per_client: int = Field(default=4, ge=1, le=1_000,
+                                            description="Most SQL connections one address may have still authenticating.")
+    pg_login_lockout_failures: int = Field(default=10, ge=1, le=10_000,
+                                           description="Failed SQL logins from one address before it is locked out.")
+    pg_login_lockout_s: float = Field(default=300.0, ge=1, le=86_400,
+                                      description="Seconds an address stays locked out after too many failed SQL logins.")
+    keep_versions: int = Field(default=5, ge=2, le=1_000,
+                               description="Published data versions kept for rollback and data_version= (>= 2; the published one is always kept).")
+    warm_questions: int = Field(default=200, ge=0, le=100_000,
+                                description="Most asked questions answered on a new version before an online publish switches to it.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, v: object) -> list[str]:
+        import ipaddress
+
+        parts = list(v) if isinstance(v, (list, tuple)) else [p.strip() for p in str(v or "").split(",")]
+        out = []
+        for p in parts:
+            if not p:
+                continue
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                raise ValueError(f"{p!r} is not an IP address or network") from None
+            out.append(p)
+        return out
 
     @field_validator("snapshot_years", mode="before")
     @classmethod

@@ -170,6 +170,11 @@ HISTORY_COLUMNS: dict[str, str] = {
     "rejected_rows": "UInt64", "snapshot_years": "Array(UInt16)",
 }
 HISTORY_ORDER_BY = ("version_number",)
+# ``publish_log``: one row per rollback (``crosstrack rollback``), see loaders/publish.py.
+POINTER_COLUMNS: dict[str, str] = {
+    "seq": "UInt64", "version_id": "String", "after_version": "UInt32", "at": "DateTime64(3, 'UTC')",
+}
+POINTER_ORDER_BY = ("seq",)
 
 
 class Layout:
@@ -227,6 +232,16 @@ class Layout:
         return [sync_replica(database, table + LOCAL_SUFFIX, self.cluster) for table in FACT_TABLES]
 
     # -- load_history (the publish pointer) ------------------------------------------------------
+    def pointer_table(self, database: str) -> list[str]:
+        """``<database>.publish_log``, held like ``load_history`` (a copy on every node of a cluster)."""
+        if self.is_cluster:
+            return [create_database(database, self.cluster),
+                    every_node_table(database, "publish_log", POINTER_COLUMNS, POINTER_ORDER_BY, self.cluster)]
+        cols = ", ".join(f"{c} {t}" for c, t in POINTER_COLUMNS.items())
+        return [f"CREATE DATABASE IF NOT EXISTS {_qi(database)}",
+                f"CREATE TABLE IF NOT EXISTS {_qi(database)}.publish_log ({cols}) ENGINE = MergeTree "
+                f"ORDER BY {', '.join(POINTER_ORDER_BY)}"]
+
     def history_table(self, database: str) -> list[str]:
         if self.is_cluster:
             return [create_database(database, self.cluster),

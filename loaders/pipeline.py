@@ -15,13 +15,16 @@ from rich.table import Table
 from crosstrack.config import Settings
 from crosstrack.engine import Engine, EngineError, EngineUnavailable
 from loaders.cluster import Layout
-from loaders.extract import ExtractError, Reject, find_files, stage_file
+from loaders.extract import TABLES, ExtractError, Reject, find_files, stage_file
 from loaders.facts import PersonKeys, build_facts
 from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
 from loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
 from loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
 
 Hook = Callable[[Engine, str], Any]
+# Called with the PublishedVersion right after the publishing insert (an online publish warms the
+# serving process's cache and switches its readers here); retention runs after them.
+AfterHook = Callable[[Any], Any]
 
 EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT, EXIT_FAILED = 0, 1, 2, 3
 
@@ -68,14 +71,24 @@ def _summarise_rejects(console: Console, rejects: list[Reject], rejected_rows: i
 
 def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_report: Path | None = None,
              console: Console | None = None, before_publish: Iterable[Hook] = (),
-             timings: dict[str, float] | None = None, engine: Engine | None = None) -> int:
+             timings: dict[str, float] | None = None, engine: Engine | None = None,
+             allow_empty: Iterable[str] = (), after_publish: Iterable[AfterHook] = ()) -> int:
     """Load one extract folder. Exit codes: 0 published; 1 too many rejected rows; 2 the extract
     cannot be read (missing file, wrong header); 3 the engine failed or the built facts failed
     their checks. Anything but 0 leaves the published version exactly as it was. ``timings``, if
     given, receives the seconds spent in each phase (read, validate, facts, checks, publish).
     ``engine`` replaces ``Engine.from_settings(settings)`` (the same interface; tests pass one that
-    records every statement). ``settings.cluster`` selects the cluster DDL (``loaders.cluster``)."""
+    records every statement). ``settings.cluster`` selects the cluster DDL (``loaders.cluster``).
+    A table file with a header and no rows stops the load (exit 2) unless its table is in
+    ``allow_empty`` (``--allow-empty TABLE``): an agency's empty export is far more often a
+    failed export than a true zero, and publishing it would silently zero a statistic."""
+    allow_empty = set(allow_empty)
+    unknown_empty = sorted(allow_empty - set(TABLES))
     console = console or Console(stderr=True)
+    if unknown_empty:
+        console.print(f"[red]error:[/red] --allow-empty {', '.join(unknown_empty)}: not a table; "
+                      f"tables are {', '.join(TABLES)}")
+        return EXIT_BAD_INPUT
     source = Path(source)
     started = time.perf_counter()
     timings = timings if timings is not None else {}
@@ -125,6 +138,18 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
                                          on_rows=lambda n, task=task: progress.advance(task, n)))
                 progress.update(task, completed=progress.tasks[task].total or 0)
             lap("read")
+            empty = [s for s in staged if s.rows == 0 and s.table not in allow_empty]
+            if empty:
+                for s in empty:
+                    console.print(f"[yellow]warning:[/yellow] {s.path.name} has a header and no rows: "
+                                  f"{s.table} would be published as zero")
+                console.print("[red]nothing published:[/red] empty table file(s); if the agency truly has none, "
+                              "load again with " + " ".join(f"--allow-empty {s.table}" for s in empty))
+                return EXIT_BAD_INPUT
+            for s in staged:
+                if s.rows == 0:
+                    console.print(f"[yellow]warning:[/yellow] {s.path.name} has no rows; published as zero "
+                                  f"(--allow-empty {s.table})")
             names = {s.table: s.path.name for s in staged}
             parse_rejects = [r for s in staged for r in s.parse_rejects]
             vtask = progress.add_task("checking every row", total=4)
@@ -164,6 +189,9 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             version = publish(engine, settings, number, target, counts,
                               {s.path.name: s.sha256 for s in staged}, rejected_rows)
             lap("publish")
+            for after in after_publish:
+                after(version)
+            lap("after_publish")
     except ExtractError as err:
         write_rejects_report(report_path, err.rejects)
         _summarise_rejects(console, err.rejects, 0, report_path)
@@ -177,6 +205,12 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             engine.command(f"DROP DATABASE IF EXISTS {qi(stage)} SYNC")
         except Exception:  # noqa: BLE001 - the next load drops it
             pass
+    try:
+        removed = drop_stale(engine, settings)  # retention (CROSSTRACK_KEEP_VERSIONS), never the published one
+        if removed:
+            console.print(f"retention: removed {len(removed)} old version(s): {', '.join(removed)}")
+    except (EngineUnavailable, EngineError) as err:  # the publish stands; the next load retries
+        console.print(f"[yellow]warning:[/yellow] old versions were not removed: {err}")
     _print_summary(console, engine, version, notes, time.perf_counter() - started, sum(s.rows for s in staged))
     return EXIT_OK
 

@@ -3,8 +3,14 @@
 A load builds ``<database>_v<N>`` in full, checks it, runs the ``before_publish`` hooks, and
 only then inserts one row into ``<database>.load_history``. That single-row insert is the
 publish: until it lands, readers (``current_version``) keep seeing the previous version, and a
-load killed at any moment leaves only an unreferenced database, which the next load drops. The
-two newest published databases are kept so queries already running on the older one finish.
+load killed at any moment leaves only an unreferenced database, which the next load drops.
+
+The ``CROSSTRACK_KEEP_VERSIONS`` newest published databases are kept (queries already running on
+an older one finish; ``data_version=vN`` answers from any kept one; ``crosstrack rollback``
+republishes one); older ones are dropped, never the published one. A rollback is one row in
+``<database>.publish_log`` naming the version and the newest load it overrides: the published
+version is that row's while no newer load exists, else the newest load (one insert each way, so
+both stay atomic).
 """
 
 from __future__ import annotations
@@ -69,10 +75,89 @@ def published_versions(engine: Engine, settings: Settings) -> list[PublishedVers
     return out
 
 
+def _pointer_exists(engine: Engine, settings: Settings) -> bool:
+    return bool(engine.scalar(
+        f"SELECT count() FROM system.tables WHERE database = {q(settings.database)} AND name = 'publish_log'"))
+
+
+def _last_rollback(engine: Engine, settings: Settings) -> tuple[int, str, int] | None:
+    """(seq, version_id, after_version) of the latest rollback, or None."""
+    if not _pointer_exists(engine, settings):
+        return None
+    rows = engine.query(f"SELECT seq, version_id, after_version FROM {qi(settings.database)}.publish_log "
+                        f"ORDER BY seq DESC LIMIT 1").rows
+    return (int(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+
+
+def _resolve_current(versions: list[PublishedVersion], rollback: tuple[int, str, int] | None) -> PublishedVersion | None:
+    if not versions:
+        return None
+    newest = versions[0]
+    if rollback is not None and rollback[2] == newest.version_number:
+        for v in versions:
+            if v.version_id == rollback[1]:
+                return v
+    return newest
+
+
 def current_version(engine: Engine, settings: Settings) -> PublishedVersion | None:
-    """The version readers must query (the newest published one), or None before the first load."""
+    """The version readers must query (the newest load, unless a later rollback names another),
+    or None before the first load."""
     versions = published_versions(engine, settings)
-    return versions[0] if versions else None
+    return _resolve_current(versions, _last_rollback(engine, settings) if versions else None)
+
+
+@dataclass(frozen=True)
+class VersionState:
+    version: PublishedVersion
+    kept: bool  # its database still exists (answerable with data_version=, can be rolled back to)
+    published: bool
+
+
+def version_states(engine: Engine, settings: Settings) -> list[VersionState]:
+    """Every version ever published, newest first, with whether it is kept and which is published."""
+    versions = published_versions(engine, settings)
+    current = _resolve_current(versions, _last_rollback(engine, settings) if versions else None)
+    existing = set(_version_databases(engine, settings))
+    return [VersionState(v, v.database in existing, current is not None and v.version_id == current.version_id)
+            for v in versions]
+
+
+class RollbackError(ValueError):
+    """The version asked for cannot be republished; the message lists the kept versions."""
+
+
+def rollback(engine: Engine, settings: Settings, version_id: str | None = None) -> PublishedVersion:
+    """Republish a kept version atomically (one row in publish_log). Without ``version_id``: the
+    newest kept version older than the published one."""
+    states = version_states(engine, settings)
+    current = next((s.version for s in states if s.published), None)
+    if current is None:
+        raise RollbackError("nothing has been published yet")
+    kept = [s.version for s in states if s.kept]
+    names = ", ".join(v.version_id for v in kept)
+    if version_id is None:
+        older = [v for v in kept if v.version_number < current.version_number]
+        if not older:
+            raise RollbackError(f"there is no kept version older than the published {current.version_id} "
+                                f"(kept: {names})")
+        target = older[0]
+    else:
+        target = next((s.version for s in states if s.version.version_id == version_id), None)
+        if target is None:
+            raise RollbackError(f"{version_id} was never published (kept: {names})")
+        if target not in kept:
+            raise RollbackError(f"{version_id} was removed by the retention setting CROSSTRACK_KEEP_VERSIONS "
+                                f"(kept: {names})")
+    for sql in Layout.for_settings(settings).pointer_table(settings.database):
+        engine.command(sql)
+    seq = (_last_rollback(engine, settings) or (0, "", 0))[0] + 1
+    now = dt.datetime.now(dt.timezone.utc)
+    engine.command(
+        f"INSERT INTO {qi(settings.database)}.publish_log (seq, version_id, after_version, at) VALUES "
+        f"({int(seq)}, {q(target.version_id)}, {int(states[0].version.version_number)}, "
+        f"toDateTime64({q(now.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])}, 3, 'UTC'))")
+    return target
 
 
 def _version_databases(engine: Engine, settings: Settings) -> dict[str, int]:
@@ -91,10 +176,16 @@ def next_version_number(engine: Engine, settings: Settings) -> int:
     return max(used, default=0) + 1
 
 
-def drop_stale(engine: Engine, settings: Settings, keep: int = KEEP_PUBLISHED) -> list[str]:
+def drop_stale(engine: Engine, settings: Settings, keep: int | None = None) -> list[str]:
     """Drop staging databases, databases no load_history row points at (killed or failed loads),
-    and published databases older than the ``keep`` newest."""
-    keep_dbs = {v.database for v in published_versions(engine, settings)[:keep]}
+    and published databases older than the ``keep`` newest (``CROSSTRACK_KEEP_VERSIONS``); the
+    published version is always kept, even when a rollback made it an old one."""
+    keep = max(KEEP_PUBLISHED, settings.keep_versions if keep is None else keep)
+    versions = published_versions(engine, settings)
+    keep_dbs = {v.database for v in versions[:keep]}
+    current = _resolve_current(versions, _last_rollback(engine, settings) if versions else None)
+    if current is not None:
+        keep_dbs.add(current.database)
     layout = Layout.for_settings(settings)  # on a cluster: dropped on every node
     dropped = []
     for name in sorted(_version_databases(engine, settings)):

@@ -59,12 +59,27 @@ def run_sql_server(settings: Any, host: str | None = None, port: int | None = No
     """``crosstrack sql``: serve only the SQL surface until Ctrl-C."""
     from api.service import Service, set_default_service
 
+    import errno
+
+    from api.server import PortTaken, port_taken_message
+
     service = Service(settings)
     set_default_service(service)
-    server = make_server(settings, service, host, port)
+    try:
+        server = make_server(settings, service, host, port)
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+        h, p = host or settings.pg_host, settings.pg_port if port is None else port
+        raise PortTaken(port_taken_message(h, p, "CROSSTRACK_PG_PORT", "or --port <port>")) from None
     h, p = server.server_address[:2]
     tls = " with TLS" if server.tls else ""
     auth = " (password required)" if server.verifier else ""
+    control = None
+    if settings.is_embedded:
+        from crosstrack.control import start_control
+
+        control = start_control(settings, service)  # `crosstrack load` publishes through this process
     msg = f"crosstrack SQL surface on {h}:{p}{tls}{auth}: psql -h {h} -p {p} -d crosstrack"
     if console is not None:
         console.print(msg)
@@ -76,3 +91,5 @@ def run_sql_server(settings: Any, host: str | None = None, port: int | None = No
         pass
     finally:
         server.server_close()
+        if control is not None:
+            control.stop()

@@ -35,6 +35,9 @@ HARMLESS_SETTINGS = {
 }
 
 
+DATA_VERSION = "crosstrack.data_version"
+
+
 def default_settings(settings: Any, user: str, application: str) -> dict[str, str]:
     return {
         "server_version": PG_VERSION, "server_version_num": PG_VERSION.replace(".", "0").ljust(6, "0"),
@@ -100,6 +103,8 @@ class SqlSession:
         for k, v in startup.items():
             if k.lower() in HARMLESS_SETTINGS and k.lower() != "default_transaction_read_only":
                 self.settings_view[k.lower()] = v
+        # SET crosstrack.data_version = 'vN': this session reads that kept version (citable answers).
+        self.data_version: str | None = None
         names = {n.lower(): n for n in STARTUP_PARAMETERS}
         self.parameters = {names[k]: self.settings_view[k] for k in names if k in self.settings_view}
 
@@ -187,7 +192,7 @@ class SqlSession:
             q = base.translate(tree)
             return Result("SELECT 0", self.columns(q, self.surface.tables[name]), [])
         try:
-            version = service.version()
+            version = service.version_for(self.data_version) if hasattr(service, "version_for") else service.version()
             table = self.surface.table_at(name, version)
             q = Translator({name: table}).translate(tree)
             cols = self.columns(q, table)
@@ -237,6 +242,8 @@ class SqlSession:
         start = 0 if post_filter else q.offset
         want = None if post_filter else q.limit
         params = q.params(with_paging=False)
+        if self.data_version:
+            params = {**params, "data_version": self.data_version}
         rows: list[dict[str, Any]] = []
         url = ""
         while True:
@@ -284,6 +291,9 @@ class SqlSession:
             key = name.lower()
             if key == "local" or key.startswith("session "):
                 key = key.split(" ", 1)[-1]
+            if key == DATA_VERSION:
+                self.pin_version(value)
+                continue
             if key.startswith("crosstrack.") or key in ("k", "disclosure") or key not in HARMLESS_SETTINGS:
                 if key.startswith("crosstrack.") or key in ("k", "disclosure", "transaction_read_only",
                                                              "default_transaction_read_only"):
@@ -295,6 +305,22 @@ class SqlSession:
             if value is not None and key not in ("transaction", "session characteristics", "names"):
                 self.settings_view["timezone" if key == "time zone" else key] = value
         return Result("SET")
+
+    def pin_version(self, value: str | None) -> None:
+        """Pin (or, with DEFAULT/'' , unpin) the data version; a removed one is refused naming the current."""
+        from api.errors import ApiError
+
+        value = (value or "").strip()
+        if value.lower() in ("", "default", "current"):
+            self.data_version = None
+            self.settings_view.pop(DATA_VERSION, None)
+            return
+        try:
+            version = self.surface.service.version_for(value)
+        except ApiError as err:
+            raise api_error(err) from None
+        self.data_version = version.version_id
+        self.settings_view[DATA_VERSION] = version.version_id
 
     def command(self, tree: exp.Command) -> Result:
         word = str(tree.this).upper()
@@ -309,11 +335,17 @@ class SqlSession:
                 key = "transaction_isolation"
             if key == "time zone":
                 key = "timezone"
+            if key == DATA_VERSION:  # the pinned version, else the published one
+                current = self.data_version or self.surface.service.version().version_id
+                return Result("SHOW", [Column(key)], [(current,)])
             if key not in self.settings_view:
                 raise PgError("42704", f"unrecognized configuration parameter \"{rest[:63]}\"",
                               hint="SHOW ALL lists the settings")
             return Result("SHOW", [Column(key)], [(self.settings_view[key],)])
         if word in ("DISCARD", "DEALLOCATE", "RESET", "UNLISTEN", "LISTEN", "CLOSE"):
+            if word == "RESET" and rest.lower().strip('"') == DATA_VERSION:
+                self.pin_version(None)
+                return Result("RESET")
             if word == "RESET" and rest.lower().startswith("crosstrack."):
                 raise PgError("42501", "crosstrack settings cannot be changed")
             return Result(f"{word} ALL" if word == "DISCARD" else word)
@@ -363,6 +395,8 @@ def api_error(err: Any) -> PgError:
     if allowed:
         hint = "allowed: " + (", ".join(str(a) for a in allowed) if isinstance(allowed, (list, tuple)) else str(allowed))
     state = {404: "42P01", 429: "53400", 503: "57P03"}.get(status, "22023" if status < 500 else "XX000")
+    if getattr(err, "code", "") in ("unknown_version", "version_removed"):
+        state = "22023"
     return PgError(state, getattr(err, "message", "the question could not be answered"), hint=hint)
 
 
