@@ -7,8 +7,8 @@ so throughput measurements are not throttled.
 
 The client is the socket's peer address (``scope["client"]``). ``X-Forwarded-For`` is not
 trusted: any client could set it to get a fresh bucket per request. Behind a reverse proxy,
-run uvicorn with ``--proxy-headers --forwarded-allow-ips`` so the peer address is rewritten
-by a proxy you trust. The bucket table is bounded so that many distinct addresses cannot
+list the proxy's addresses in ``CROSSTRACK_TRUSTED_PROXIES``: only from them does uvicorn
+rewrite the peer address from the header (``api.server.uvicorn_options``). The bucket table is bounded so that many distinct addresses cannot
 grow memory without limit; full buckets are the ones forgotten first (forgetting a full
 bucket changes nothing).
 """
@@ -60,6 +60,14 @@ class TokenBuckets:
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
             return wait
+
+    def wait(self, key: str) -> float:
+        """The wait ``take(key)`` would return, without taking a token."""
+        now = self.clock()
+        with self._lock:
+            tokens, stamp = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + max(0.0, now - stamp) * self.rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
     def __len__(self) -> int:
         return len(self._buckets)

@@ -20,6 +20,7 @@ import socketserver
 import ssl
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -31,7 +32,7 @@ SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 MAX_MESSAGE = 16 * 1024 * 1024  # a query bigger than this is not a BI query
-STARTUP_TIMEOUT_S = 30.0  # TLS handshake + startup packet + password must finish within this
+STARTUP_TIMEOUT_S = 10.0  # default: TLS handshake + startup packet + password must all finish within this
 
 # Type OIDs (pg_type.oid) used by the surface.
 BOOL, BYTEA, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 19, 20, 21, 23, 25, 26
@@ -283,9 +284,18 @@ class PgHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         self.tx_status = b"I"
         self.has_slot = False
+        self.peer = str(self.client_address[0]) if self.client_address else "unknown"
+        server = self.server
+        # One deadline for the whole of TLS + startup + authentication (api/pgwire/guard.py).
+        token = server.deadlines.add(server.startup_timeout_s, lambda: self.request)
         try:
-            self.request.settimeout(STARTUP_TIMEOUT_S)  # a client that never finishes startup
-            if not self.startup():
+            try:
+                self.request.settimeout(server.startup_timeout_s)
+                started = self.startup()
+            finally:
+                server.deadlines.cancel(token)
+                server.end_startup(self.peer)
+            if not started:
                 return
             self.request.settimeout(None)  # BI tools keep idle connections open
             self.loop()
@@ -347,6 +357,24 @@ class PgHandler(socketserver.StreamRequestHandler):
                                     "connect with sslmode=require", severity="FATAL"))
             self.flush()
             return False
+        locked = self.server.login_guard.locked_for(self.peer) if self.server.verifier is not None else 0.0
+        if locked > 0:
+            self.send_error(PgError("28000", f"too many failed logins from this address; try again in "
+                                    f"{math.ceil(locked)} s", severity="FATAL"))
+            self.flush()
+            return False
+        buckets = self.server.rate_limit
+        if buckets is not None and buckets.wait(self.peer) > 0:
+            retry = max(1, math.ceil(buckets.wait(self.peer)))
+            self.send_error(PgError("53400", f"too many queries and failed logins from this address; try again in "
+                                    f"{retry} s", severity="FATAL"))
+            self.flush()
+            return False
+        self.user = params.get("user", "")
+        if self.server.verifier is not None and not self.authenticate():
+            return False
+        # A slot is counted only once authenticated, so clients that never finish cannot hold
+        # the ones with the password out (connections still authenticating are capped per address).
         if not self.server.take_slot():
             cap = self.server.max_connections
             self.send_error(PgError("53300", f"too many connections: the SQL surface allows at most {cap} at once; "
@@ -354,9 +382,6 @@ class PgHandler(socketserver.StreamRequestHandler):
             self.flush()
             return False
         self.has_slot = True
-        self.user = params.get("user", "")
-        if self.server.verifier is not None and not self.authenticate():
-            return False
         self.send(_msg(b"R", struct.pack("!i", 0)))
         self.session = self.server.session_factory(params)
         for k, v in self.session.parameters.items():
@@ -404,8 +429,14 @@ class PgHandler(socketserver.StreamRequestHandler):
                 raise ValueError
             server_sig = base64.b64encode(_hmac(v.server_key, auth_message)).decode()
             self.send(_msg(b"R", struct.pack("!i", 12) + f"v={server_sig}".encode()))
+            self.server.login_guard.succeeded(self.peer)
             return True
         except (ValueError, KeyError, IndexError, UnicodeDecodeError, struct.error):
+            # A failed login costs the address a rate-limit token and an exponentially growing
+            # wait, and enough of them lock it out (api/pgwire/guard.py).
+            if self.server.rate_limit is not None:
+                self.server.rate_limit.take(self.peer)
+            time.sleep(self.server.login_guard.failed(self.peer))
             self.send_error(failed)
             self.flush()
             return False
@@ -622,12 +653,14 @@ class PgHandler(socketserver.StreamRequestHandler):
 class PgServer(socketserver.ThreadingTCPServer):
     """One thread per connection, bounded.
 
-    ``max_connections`` sessions at once (a slot is taken once the startup packet is read, so
-    the refusal is a proper 53300 ErrorResponse the driver can show). Connections still in
-    startup hold a thread but no slot; they are bounded by ``STARTUP_TIMEOUT_S`` and, so that a
-    flood cannot start unbounded threads, beyond ``2 * max_connections + 16`` live handler
-    threads a new connection is closed at once without a thread. ``rate_limit`` (a
-    ``TokenBuckets`` or None) charges one token per query to the client's address.
+    ``max_connections`` sessions at once (a slot is taken once the client has authenticated, so
+    the refusal is a proper 53300 ErrorResponse the driver can show, and clients that never
+    authenticate hold no slot). Connections still in startup hold a thread; each has
+    ``startup_timeout_s`` for all of TLS, startup and authentication, one address may have at
+    most ``max_startups_per_client`` of them (more are closed at once), and beyond
+    ``2 * max_connections + 16`` live handler threads a new connection is closed at once without
+    a thread. ``rate_limit`` (a ``TokenBuckets`` or None) charges one token per query and per
+    failed login to the client's address; ``login_guard`` delays and locks out repeated failures.
     """
 
     daemon_threads = True
@@ -635,9 +668,18 @@ class PgServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, address: tuple[str, int], session_factory, *, password: str = "",
                  tls: ssl.SSLContext | None = None, require_tls: bool = False,
-                 max_connections: int = 64, rate_limit: Any = None):
+                 max_connections: int = 64, rate_limit: Any = None,
+                 startup_timeout_s: float = STARTUP_TIMEOUT_S, max_startups_per_client: int = 4,
+                 login_guard: Any = None):
+        from api.pgwire.guard import Deadlines, LoginGuard
+
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
+        self.startup_timeout_s = startup_timeout_s
+        self.max_startups_per_client = max_startups_per_client
+        self.login_guard = login_guard or LoginGuard(10, 300.0)
+        self.deadlines = Deadlines()
+        self._starting: dict[str, int] = {}  # address -> connections still in startup
         self.session_factory = session_factory
         self.verifier = ScramVerifier(password) if password else None
         self.tls = tls
@@ -671,15 +713,30 @@ class PgServer(socketserver.ThreadingTCPServer):
         with self._count_lock:
             self._sessions -= 1
 
-    def process_request(self, request, client_address) -> None:
+    def end_startup(self, peer: str) -> None:
         with self._count_lock:
-            if self._live_threads >= self.max_threads:
+            n = self._starting.get(peer, 0) - 1
+            if n > 0:
+                self._starting[peer] = n
+            else:
+                self._starting.pop(peer, None)
+
+    def process_request(self, request, client_address) -> None:
+        peer = str(client_address[0]) if client_address else "unknown"
+        with self._count_lock:
+            crowded = self._starting.get(peer, 0) >= self.max_startups_per_client
+            if crowded or self._live_threads >= self.max_threads:
                 full = True
             else:
                 full = False
                 self._live_threads += 1
+                self._starting[peer] = self._starting.get(peer, 0) + 1
         if full:
-            log.warning("SQL surface: %d connection threads live; closing a new connection", self.max_threads)
+            if crowded:
+                log.warning("SQL surface: %s already has %d connections authenticating; closing a new one",
+                            peer, self.max_startups_per_client)
+            else:
+                log.warning("SQL surface: %d connection threads live; closing a new connection", self.max_threads)
             self.shutdown_request(request)
             return
         try:
@@ -687,6 +744,7 @@ class PgServer(socketserver.ThreadingTCPServer):
         except BaseException:
             with self._count_lock:
                 self._live_threads -= 1
+            self.end_startup(peer)
             raise
 
     def process_request_thread(self, request, client_address) -> None:
@@ -695,6 +753,11 @@ class PgServer(socketserver.ThreadingTCPServer):
         finally:
             with self._count_lock:
                 self._live_threads -= 1
+
+
+    def server_close(self) -> None:
+        self.deadlines.close()
+        super().server_close()
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:

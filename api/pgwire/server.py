@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from api.pgwire.guard import LoginGuard
 from api.pgwire.protocol import PgServer, tls_context
 from api.pgwire.session import SqlSession, SqlSurface
 from api.ratelimit import TokenBuckets
@@ -30,7 +31,10 @@ def make_server(settings: Any, service: Any, host: str | None = None, port: int 
                     lambda startup: SqlSession(surface, startup),
                     password=settings.pg_password, tls=tls, require_tls=settings.pg_tls_required,
                     max_connections=settings.pg_max_connections,
-                    rate_limit=TokenBuckets(per_minute) if per_minute > 0 else None)
+                    rate_limit=TokenBuckets(per_minute) if per_minute > 0 else None,
+                    startup_timeout_s=settings.pg_startup_timeout_s,
+                    max_startups_per_client=settings.pg_max_startups_per_client,
+                    login_guard=LoginGuard(settings.pg_login_lockout_failures, settings.pg_login_lockout_s))
 
 
 def start_sql_server(settings: Any, service: Any, *, host: str | None = None,
