@@ -11,7 +11,8 @@ passed (issue 16: one 300 MB POST added 560 MB of RSS, a 32 MB URL 51 MB):
 * a client has ``timeout_s`` to send a whole request, counted from the connection (or the end
   of the previous response) — idle and trickling ("slowloris") connections are closed with 408.
 
-Every refusal uses the API's error envelope, says ``Connection: close`` and closes the socket.
+Every refusal uses the API's error envelope, says ``Connection: close`` and closes the socket
+(after a short lingering close that reads and drops whatever the client still sends).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 _REASONS = {408: b"Request Timeout", 413: b"Content Too Large", 414: b"URI Too Long",
             431: b"Request Header Fields Too Large"}
+
+
+LINGER_S = 2.0
 
 
 class _Refused(Exception):
@@ -87,7 +91,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.message_event.set()
         if not self.transport.is_closing():
             self.transport.write(refusal_bytes(status, code, message, parameter, allowed))
-            self.transport.close()
+            # Lingering close: say we are done, discard what the client still sends for a moment
+            # (data_received drops it), then close. Closing at once with unread input makes the
+            # kernel send a reset, which can destroy the answer before the client reads it.
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(LINGER_S, self.transport.close)
 
     # --- uvicorn protocol hooks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -87,8 +87,12 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 
 
 def _int(name: str, raw: str, lo: int, hi: int, code: str, form: str) -> int:
+    # ASCII digits only: int() would also take "٣" or "1_000", which no canonical URL spells.
+    text = raw.strip()
     try:
-        value = int(raw.strip())
+        if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit() and text.count("-") <= int(text.startswith("-"))):
+            raise ValueError
+        value = int(text)
     except ValueError:
         raise ApiError(400, "bad_parameter", f"{name} must be a whole number; got {raw[:40]!r}.",
                        parameter=name, allowed=form) from None
