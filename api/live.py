@@ -55,6 +55,10 @@ class LivePublisher:
             self._current = version
             self._loaded = True
             self.generation += 1
+        # Look the new version up once now, from this thread: the version clock (api/cache.py)
+        # then knows it exactly again, so readers keep the event-loop fast path across the switch
+        # instead of all taking the thread pool at once to find out.
+        self.service.version()
         return warmed
 
 

@@ -219,10 +219,12 @@ class Control:
             console.print(f"switched readers to {version.version_id}; {warmed} answer(s) warmed before the switch")
 
         report = request.get("rejects_report")
-        return run_load(self.settings, Path(request["source"]), max_rejects=int(request.get("max_rejects") or 0),
-                        rejects_report=Path(report) if report else None, console=console,
-                        before_publish=[rollups], after_publish=[switch], engine=self.service.engine,
-                        allow_empty=list(request.get("allow_empty") or ()))
+        engine = self.service.engine
+        with engine.background():  # readers first: the load's statements run low and narrow
+            return run_load(self.settings, Path(request["source"]), max_rejects=int(request.get("max_rejects") or 0),
+                            rejects_report=Path(report) if report else None, console=console,
+                            before_publish=[rollups], after_publish=[switch], engine=engine,
+                            allow_empty=list(request.get("allow_empty") or ()))
 
     def stop(self) -> None:
         if self.server is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,12 @@ class EngineError(RuntimeError):
         super().__init__(message)
         self.code = code
 
+
+# For a load that runs inside the serving process (online publish, crosstrack/control.py): one
+# engine thread per statement, so the load leaves the other cores to the readers. Not a lower OS
+# priority (os_thread_priority): a niced thread that holds the GIL when the machine is busy is
+# descheduled with it, and the event loop serving every reader waits behind it.
+BACKGROUND_SETTINGS: dict[str, Any] = {"max_threads": 1}
 
 # ClickHouse error codes that mean "this query was too expensive", not "the engine is broken".
 _LIMIT_CODES = {159, 241, 396, 158, 160, 307}
@@ -78,6 +84,7 @@ class Engine:
 
     _embedded_lock = threading.Lock()
     _embedded: dict[str, "Engine"] = {}
+    _local = threading.local()  # per thread: settings added to every statement (background())
 
     def __init__(self, url: str, *, user: str = "default", password: str = "", database: str = "default"):
         self.url = url
@@ -132,6 +139,23 @@ class Engine:
         with self._writes_lock:
             self._writes += 1
 
+    @contextmanager
+    def background(self, settings: dict[str, Any] | None = None):
+        """Within this block, every statement this thread runs gets ``settings`` (default
+        :data:`BACKGROUND_SETTINGS`) unless the statement sets them itself."""
+        previous = getattr(self._local, "settings", None)
+        self._local.settings = dict(BACKGROUND_SETTINGS if settings is None else settings)
+        try:
+            yield self
+        finally:
+            self._local.settings = previous
+
+    def _settings(self, settings: dict[str, Any] | None) -> dict[str, Any] | None:
+        extra = getattr(self._local, "settings", None)
+        if not extra:
+            return settings or None
+        return {**extra, **(settings or {})}
+
     # --- execution -------------------------------------------------------------------------
     def _run_write(self, fn, *args, **kwargs):
         self._bump_writes()
@@ -155,13 +179,14 @@ class Engine:
     def query(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
               settings: dict[str, Any] | None = None) -> Rows:
         run = self._run_write if _may_write(sql) else self._run
-        result = run(self._client.query, render(sql), parameters=parameters or None, settings=settings or None)
+        result = run(self._client.query, render(sql), parameters=parameters or None, settings=self._settings(settings))
         return Rows(tuple(result.column_names), list(result.result_rows))
 
     def query_arrow(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
                     settings: dict[str, Any] | None = None) -> pa.Table:
         run = self._run_write if _may_write(sql) else self._run
-        return run(self._client.query_arrow, render(sql), parameters=parameters or None, settings=settings or None)
+        return run(self._client.query_arrow, render(sql), parameters=parameters or None,
+                   settings=self._settings(settings))
 
     def scalar(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None) -> Any:
         rows = self.query(sql, parameters).rows
@@ -170,10 +195,14 @@ class Engine:
     def command(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
                 settings: dict[str, Any] | None = None) -> Any:
         return self._run_write(self._client.command, render(sql), parameters=parameters or None,
-                               settings=settings or None)
+                               settings=self._settings(settings))
 
     def insert_arrow(self, table: str, data: pa.Table, database: str | None = None) -> None:
-        self._run_write(self._client.insert_arrow, table, data, database=database)
+        extra = self._settings(None)
+        if extra:
+            self._run_write(self._client.insert_arrow, table, data, database=database, settings=extra)
+        else:
+            self._run_write(self._client.insert_arrow, table, data, database=database)
 
     def ping(self) -> bool:
         try:
