@@ -50,7 +50,7 @@ def _env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSTRACK_")}
     env.update(CROSSTRACK_DATA_DIR=str(root), CROSSTRACK_CLICKHOUSE_URL=f"chdb://{root / 'chdb'}",
                CROSSTRACK_PERSON_KEY_SECRET="kill-test-secret", CROSSTRACK_SNAPSHOT_YEARS="2022-2024",
-               CROSSTRACK_DATABASE="killtest")
+               CROSSTRACK_DATABASE="killtest", CROSSTRACK_KEEP_VERSIONS="2")
     return env
 
 
@@ -135,10 +135,10 @@ def test_sigkilled_loads_lose_nothing(tmp_path):
     assert end["version"] != published["version"]
     assert end["row_counts"] == {t: n for t, (n, _) in end["fingerprint"].items()}
     # killed loads' staging and unpublished databases are gone; what remains is published
-    # (the two kept before this load plus the one it published)
+    # (retention after this load keeps CROSSTRACK_KEEP_VERSIONS=2: the one it published and one before)
     assert len([d for d in end["databases"] if "_stage_" in d]) == 0, end["databases"]
     version_dbs = [d for d in end["databases"] if "_v" in d]
     published_dbs = {f"killtest_{v}" for v in end["versions"]}
     assert set(version_dbs) <= published_dbs, (version_dbs, end["versions"])
-    assert len(version_dbs) <= 3, end["databases"]
+    assert len(version_dbs) <= 2, end["databases"]
     print(f"kill log (seed {SEED}, full load {duration:.2f}s): {log}")

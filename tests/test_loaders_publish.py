@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_each_load_publishes_a_new_version_and_keeps_two(tmp_path):
-    """Each load builds <db>_v<N>; load_history points at the newest; older ones are dropped at the next load."""
-    settings = memory_settings(tmp_path / "d")
+    """Each load builds <db>_v<N>; load_history points at the newest; after each publish,
+    retention keeps the CROSSTRACK_KEEP_VERSIONS newest (here 2; 5 by default)."""
+    settings = memory_settings(tmp_path / "d").model_copy(update={"keep_versions": 2})
     folder = write_extract(tmp_path / "x", people=[person("P1")], episodes=[episode("E1", "P1", "2022-06-01")])
     engine = Engine.from_settings(settings)
     for _ in range(4):
@@ -34,8 +35,12 @@ def test_each_load_publishes_a_new_version_and_keeps_two(tmp_path):
     assert cur.database == f"{settings.database}_v4" and cur.row_counts == {"custody_facts": 1, "charge_facts": 0}
     assert set(cur.source_checksums) == {"people.csv", "custody_episodes.csv", "charges.csv", "program_enrollments.csv"}
     dbs = {n for (n,) in engine.query("SELECT name FROM system.databases").rows if n.startswith(settings.database + "_")}
-    # v1 was dropped at the start of load 4 (v2 and v3 were the two newest then)
-    assert dbs == {f"{settings.database}_v{i}" for i in (2, 3, 4)}
+    assert dbs == {f"{settings.database}_v{i}" for i in (3, 4)}
+    default = memory_settings(tmp_path / "e")
+    for _ in range(3):
+        assert load(default, folder) == 0
+    dbs = {n for (n,) in engine.query("SELECT name FROM system.databases").rows if n.startswith(default.database + "_")}
+    assert dbs == {f"{default.database}_v{i}" for i in (1, 2, 3)}, "the default keeps five"
 
 
 def test_failed_check_publishes_nothing(tmp_path):

@@ -102,6 +102,25 @@ async def _users(url: str, until, run: Run) -> None:
         await asyncio.gather(*(user(n) for n in range(USERS)))
 
 
+def _run_users(url: str, until, run: Run) -> None:
+    """The users on their own event loop in a thread (the test process may already run a loop)."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            asyncio.run(_users(url, until, run))
+        except BaseException as err:  # noqa: BLE001 - re-raised in the test
+            errors.append(err)
+
+    t = threading.Thread(target=main, name="online-users")
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
+
+
 def _env(data_dir: Path, port: int, pg_port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSTRACK_")}
     env.update(CROSSTRACK_DATA_DIR=str(data_dir), CROSSTRACK_PORT=str(port), CROSSTRACK_PG_PORT=str(pg_port),
@@ -169,7 +188,7 @@ def _publish_under_load(url: str, env: dict, source: Path, server_pid: int, new:
     """Baseline half-window, a publish of ``source`` under the users, baseline half-window after."""
     baseline, during = Run(), Run()
     t_end = time.monotonic() + BASELINE_S / 2
-    asyncio.run(_users(url, lambda: time.monotonic() > t_end, baseline))
+    _run_users(url, lambda: time.monotonic() > t_end, baseline)
     load = subprocess.Popen([sys.executable, "-m", "crosstrack", "load", str(source)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     finished: list[float] = []
@@ -180,12 +199,12 @@ def _publish_under_load(url: str, env: dict, source: Path, server_pid: int, new:
         return bool(finished) and time.monotonic() > finished[0] + 1.0
 
     t0 = time.monotonic()
-    asyncio.run(_users(url, until, during))
+    _run_users(url, until, during)
     _, err = load.communicate()
     # The machine is shared: the no-publish value is measured on both sides of the publish (the
     # same mix, users and think time), so a change in the neighbours' load does not decide it.
     t_end = time.monotonic() + BASELINE_S / 2
-    asyncio.run(_users(url, lambda: time.monotonic() > t_end, baseline))
+    _run_users(url, lambda: time.monotonic() > t_end, baseline)
     print(f"\n{new}: baseline {len(baseline.latencies)} requests, {len(baseline.failures)} failures, "
           f"p99 {baseline.p99() * 1000:.1f} ms; publish ({finished[0] - t0:.1f} s) {len(during.latencies)} "
           f"requests, {len(during.failures)} failures, p99 {during.p99() * 1000:.1f} ms; "
