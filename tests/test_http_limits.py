@@ -112,6 +112,8 @@ def test_streamed_bodies_over_the_limit_cost_no_memory(tight):
     for t in threads:
         t.join(60)
     grown = _rss() - before
+    print(f"\nbody probe: 4 chunked 40 MB POSTs -> {[_status(a) for a, _ in results]}, client sent "
+          f"{[round(sent / MB, 1) for _, sent in results]} MB, server RSS +{grown / MB:.1f} MB")
     assert [(_status(a)) for a, _ in results] == [413] * 4
     assert all(sent < 10 * MB for _, sent in results), [sent for _, sent in results]
     assert grown < 30 * MB, f"RSS grew by {grown / MB:.0f} MB"
@@ -122,6 +124,8 @@ def test_huge_url_is_refused_while_it_is_read(tight):
     server answers 414 while the client is still sending."""
     before = _rss()
     answer, sent = _push(tight.port, b"GET /api/v1/population?dimensions=race&x=", b"A", 32 * MB)
+    print(f"\nURL probe: 32 MB URL -> {_status(answer)} after {sent / MB:.1f} MB sent, "
+          f"server RSS +{(_rss() - before) / MB:.1f} MB")
     assert _status(answer) == 414, answer[:200]
     assert _envelope(answer)["code"] == "url_too_long"
     assert sent < 8 * MB, f"the client got to send {sent / MB:.1f} MB of URL (socket buffers hold a few)"
@@ -191,6 +195,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(api_live, trusted, 
                      for i in range(60)]
     finally:
         server.stop()
+    print(f"\nX-Forwarded-For probe (trusted {trusted}): {codes.count(200)}/60 allowed with a limit of 30")
     assert codes.count(200) == allowed and codes.count(429) == 60 - allowed
 
 
