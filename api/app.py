@@ -315,10 +315,15 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
                 "rule": f"R13: only with {target} among the dimensions and exactly one {target} selected."}
         dims.append(entry)
     measures = []
+    unavailable = service.unavailable(ds, version) if version else {}
     for m in ds.measures.values():
         gov = next((x.name for x in ds.measures.values() if x.member == m.governed_by), None)
-        measures.append({"name": m.name, "title": m.title, "description": m.description, "type": m.type,
-                         "format": m.format, "disclosure_kind": m.kind, "published_with": gov})
+        entry = {"name": m.name, "title": m.title, "description": m.description, "type": m.type,
+                 "format": m.format, "disclosure_kind": m.kind, "published_with": gov}
+        if m.name in unavailable:  # docs/recidivism.md: unavailable in this data version, not zero
+            entry["available"] = False
+            entry["unavailable_because"] = unavailable[m.name]
+        measures.append(entry)
     snapshot = next((d for d in dims if d["name"] == "snapshot_year"), None)
     return {
         "dataset": ds.name,
@@ -332,6 +337,8 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
         "measures": measures,
         "default_measures": [ds.people_measure],
         "counting": _counting(ds),
+        **({"unavailable_measures": sorted(unavailable)} if unavailable else {}),
+        **({"rules": "docs/recidivism.md (RC1-RC12)", "cohort": "release"} if ds.meta.get("cohort") == "release" else {}),
         "disclosure": service.disclosure.describe(),
         "parameters": {
             "dimensions": "comma-separated dimension names to group by (model order is used)",
