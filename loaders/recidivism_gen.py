@@ -238,7 +238,9 @@ def _court_events(cal: dict, rng: np.random.Generator, releases: list[dict], cou
     # the targets by target / measured, and draw again (a few rounds reach the calibrated rates).
     scale = {(d, ev): 1.0 for d in (True, False) for ev in ("a", "c")}
     observed = r["horizon"] - 1 <= end
-    for _ in range(4):
+    target = {(d, ev): cal["three_year"]["DOC" if d else "SHERIFF"][name] for d in (True, False)
+              for ev, name in (("a", "rearraignment"), ("c", "reconviction"))}
+    for _ in range(6):
         court[:] = base
         _draw_court(cal, rng, r, rank, court, end, scale)
         arr_idx, conv_idx = _placed(court)
@@ -247,8 +249,9 @@ def _court_events(cal: dict, rng: np.random.Generator, releases: list[dict], cou
         for d in (True, False):
             g = observed & (r["doc"] == d)
             if g.sum():
-                for ev, have, p in (("a", have_a, r["pa"]), ("c", have_c, r["pc"])):
-                    scale[(d, ev)] *= p[g].mean() / max(have[g].mean(), 1e-6)
+                for ev, have in (("a", have_a), ("c", have_c)):
+                    # squared: the realised rate moves less than the scale (events already placed stay)
+                    scale[(d, ev)] *= (target[(d, ev)] / max(have[g].mean(), 1e-6)) ** 2
     _old_charges(cal, rng, r, court, end)
 
 
