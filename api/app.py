@@ -332,13 +332,20 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
         "data_version": version.version_id if version else None,
         "loaded_at": version.loaded_at_iso if version else None,
         "snapshot_years": [c["code"] for c in snapshot["codes"]] if snapshot else [],
-        "snapshot_date": "January 1 of each snapshot year",
+        "snapshot_date": "January 1 of each snapshot year" if snapshot else None,
         "dimensions": dims,
         "measures": measures,
         "default_measures": [ds.people_measure],
         "counting": _counting(ds),
         **({"unavailable_measures": sorted(unavailable)} if unavailable else {}),
-        **({"rules": "docs/recidivism.md (RC1-RC12)", "cohort": "release"} if ds.meta.get("cohort") == "release" else {}),
+        **({"rules": "docs/recidivism.md (RC1-RC12)", "cohort": "release",
+            "release_years": [c["code"] for d in dims if d["name"] == "release_year" for c in d["codes"]],
+            "windows": ("1, 2 and 3 years from the release date, both ends counted; a window is published only for "
+                        "cohorts whose window has fully passed by the data's last date (RC7, RC8)"),
+            "event_rule": ("an event count is published only when at least k releases had the event and at least k "
+                           "did not, so no group shows that all or none of its members had one; rates are computed "
+                           "from the published counts only, and only when both are published (RC12)")}
+           if ds.meta.get("cohort") == "release" else {}),
         "disclosure": service.disclosure.describe(),
         "parameters": {
             "dimensions": "comma-separated dimension names to group by (model order is used)",

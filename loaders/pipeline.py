@@ -17,7 +17,7 @@ from crosstrack.engine import Engine, EngineError, EngineUnavailable
 from loaders.cluster import Layout
 from loaders.extract import ExtractError, Reject, find_files, stage_file
 from loaders.facts import PersonKeys, build_facts
-from loaders.recidivism import build_release_facts, create_release_table
+from loaders.recidivism import build_release_facts
 from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
 from loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
 from loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
@@ -149,10 +149,14 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             def step(text: str) -> None:
                 progress.update(ftask, description=f"facts: {text}", advance=1)
 
-            create_release_table(engine, settings, target)
-            notes = build_facts(engine, settings, stage, target, step, keys=jobs.get("keys"))
-            # the release cohort (docs/recidivism.md) in the same version database, same publish
-            notes["releases"] = build_release_facts(engine, settings, stage, target, "court_charges" in names)
+            released: dict[str, object] = {}
+
+            def release_cohort() -> None:
+                # the release cohort (docs/recidivism.md) in the same version database, same publish
+                released.update(build_release_facts(engine, settings, stage, target, "court_charges" in names))
+
+            notes = build_facts(engine, settings, stage, target, step, keys=jobs.get("keys"), before_sync=release_cohort)
+            notes["releases"] = released
             progress.update(ftask, description="facts built", completed=8)
             lap("facts")
             counts, problems = check_database(engine, settings, target)

@@ -1,7 +1,8 @@
 """Release-cohort facts (docs/recidivism.md, RC1-RC12), in ClickHouse SQL, in the same publish.
 
-Built from the typed staging tables after ``loaders.facts.build_facts`` (the person keys and the
-statute types are already there) into ``<target>.release_facts`` of the version being built, so
+Built from the typed staging tables by ``loaders.facts.build_facts``'s ``before_sync`` hook (the
+person keys and the statute types are there by then; on a cluster every fact table, this one
+included, is synced once after the last insert) into ``<target>.release_facts`` of the version being built, so
 the cohort is published, or not, together with the snapshot facts (one load_history row). One
 row per release (RC1); every date becomes a day count or a flag here, and no id leaves the
 staging database but the keyed hashes (P3).
@@ -20,13 +21,6 @@ from loaders.validate import qi
 # same extract loaded again gets the same keys (K3).
 RELEASE_KEY = "toUInt32(sipHash64(r.person_key, r.record_key, 'release', r.adm, r.rel) % 4294967296)"
 REINCARCERATING = ("NEW", "STATUS_CHANGE", "PAROLE_VIOLATION")  # RC4 admission types
-
-
-def create_release_table(engine: Engine, settings: Settings, target: str) -> None:
-    """The empty ``release_facts`` of the version being built; created before the snapshot facts
-    so that every fact table of ``loaders.schema.FACT_TABLES`` exists when a cluster syncs them."""
-    for sql in Layout.for_settings(settings).fact_table(target, "release_facts"):
-        engine.command(sql)
 
 
 def build_release_facts(engine: Engine, settings: Settings, stage: str, target: str,
@@ -101,6 +95,8 @@ def build_release_facts(engine: Engine, settings: Settings, stage: str, target: 
         f"ON st.statute = ch.statute WHERE ch.eid IN (SELECT eid FROM {s}.rels)) AS c GROUP BY c.eid) AS a "
         f"INNER JOIN {s}.statute_types AS gt ON gt.tc = a.g.5 WHERE a.n_gov > 0")
 
+    for sql in layout.fact_table(target, "release_facts"):
+        engine.command(sql)
     court = 1 if court_present else 0
     days = "toUInt32(dateDiff('day', r.rel, {at}) + 1)"  # RC7: both ends counted, as R6
     exprs: dict[str, str] = {
@@ -140,8 +136,6 @@ def build_release_facts(engine: Engine, settings: Settings, stage: str, target: 
         f"FROM (SELECT *, toUInt32(dateDiff('day', adm, rel) + 1) AS stay FROM {s}.rels) AS r "
         f"LEFT JOIN {s}.reinc AS i ON i.eid = r.eid LEFT JOIN {s}.court_ev AS ce ON ce.eid = r.eid "
         f"LEFT JOIN {s}.rel_prog AS n ON n.eid = r.eid LEFT JOIN {s}.rel_gov AS g ON g.eid = r.eid",
-        settings={**(layout.insert_settings or {}), "join_use_nulls": 0})
-    for sql in layout.sync_facts(target):  # a cluster: every replica holds the new rows too
-        engine.command(sql)
+        settings=layout.insert_settings)  # unmatched LEFT JOIN rows read as defaults (eid 0): join_use_nulls off
     return {"releases": int(counts[0]), "transfers": int(counts[1]), "court_data": bool(court_present),
             "last_date_year": int(str(last)[:4])}
