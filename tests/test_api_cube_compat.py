@@ -18,7 +18,7 @@ def test_meta_hides_internal_members(api_live):
                                               "recidivism"}
         text = r.text
         assert "cell_key" not in text and "custody_snapshot" not in text
-        assert "release_cohort" not in text and "court_available" not in text and "released_key" not in text
+        assert "release_cohort" not in text and "court_available" not in text
         pop = next(c for c in cubes if c["name"] == "population")
         assert any(m["name"] == "population.people" for m in pop["measures"])
 
