@@ -273,10 +273,13 @@ class Disclosure:
             governed = people_members.index(rule.governed_by) if rule.governed_by in people_members else -1
             # K7: each value from the key the model names for what it counts (default: the people's key)
             key_at = key_members.index(rule.key) if rule.key else 0
+            if code == 6:
+                rates.append((rule.name, rule.numerator, rule.denominator))
+                continue
             steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, governed, key_at,
                           gov_key_at[governed] if governed >= 0 else 0))
-        rates: list[tuple[str, str, str]] = []  # (name, numerator, denominator), after every count
-        cohorts: dict[str, str] = {}  # event measure -> the member counting its cohort
+            if code == 5:
+                cohorts[rule.name] = rule.of
 
         def draw32(x: int) -> int:  # key_stream: _mix64(x) >> 32, written out (one call, not two)
             x = (x + 0x9E3779B97F4A7C15) & _M64
