@@ -342,9 +342,11 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
             "release_years": [c["code"] for d in dims if d["name"] == "release_year" for c in d["codes"]],
             "windows": ("1, 2 and 3 years from the release date, both ends counted; a window is published only for "
                         "cohorts whose window has fully passed by the data's last date (RC7, RC8)"),
-            "event_rule": ("an event count is published only when at least k releases had the event and at least k "
-                           "did not, so no group shows that all or none of its members had one; rates are computed "
-                           "from the published counts only, and only when both are published (RC12)")}
+            "event_rule": (f"an event count is published only when at least {service.disclosure.k} releases had the "
+                           f"event and at least {service.disclosure.k + 2 * service.disclosure.table.max_noise} did "
+                           "not, so no group shows that all or none of its members had one and no rate is shown as "
+                           "100%; rates are computed from the published counts only, and only when both are "
+                           "published (RC12)")}
            if ds.meta.get("cohort") == "release" else {}),
         "disclosure": service.disclosure.describe(),
         "parameters": {

@@ -67,9 +67,9 @@ MEAN_DECIMALS = 1
 KINDS = ("people", "count", "mean", "median", "cohort", "event", "rate")
 # The release cohort (docs/recidivism.md RC12): ``cohort`` counts people followed for a window
 # (withheld on its own below k); ``event`` counts those of them with an event (withheld unless at
-# least k had it and at least k did not, so no group shows that all or none of its members had
-# one); ``rate`` is computed from the published event and cohort counts only, and only when both
-# are published.
+# least k had it and at least k + 2 x the largest noise did not, so no group shows that all or none
+# of its members had one and the published count stays below the published cohort); ``rate`` is
+# computed from the published event and cohort counts only, and only when both are published.
 RATE_DECIMALS = 1
 _M64 = (1 << 64) - 1
 
@@ -232,6 +232,7 @@ class Disclosure:
     def _build_protector(self, rules: DatasetRules) -> Callable[[Mapping[str, Any]], tuple[dict[str, Any], bool]]:
         k = self.k
         noise = self.table.noise
+        max_noise = self.table.max_noise
         people_members = rules.people_members
         key_members = rules.key_members
         names = [r.name for r in rules.measures]
@@ -309,8 +310,11 @@ class Disclosure:
                         values[name] = None
                     elif code == 4 and 0 < true < k:
                         values[name] = None
-                    elif code == 5 and (true < k or _as_int(get(cohorts[name])) - true < k):
-                        values[name] = None  # fewer than k had it, or fewer than k did not (all or none)
+                    elif code == 5 and (true < k or _as_int(get(cohorts[name])) - true < k + 2 * max_noise):
+                        # fewer than k had it, or fewer than k did not (all or none); the margin of
+                        # twice the noise keeps the published count below the published cohort, so
+                        # no rate is ever shown as 100%
+                        values[name] = None
                     else:
                         values[name] = 0 if true <= 0 else max(true + noise(true, floor, draw32(high | crc)), floor)
                     continue

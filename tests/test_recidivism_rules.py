@@ -180,8 +180,8 @@ def service(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rc12")
     people, eps = [person("Z")], [episode("ANC", "Z", "2015-01-01", agency="DOC"),
                                   episode("LAST", "Z", "2024-06-30", status="PRETRIAL")]
-    for prefix, agency, n, ev in (("H", "SUF", 12, 6), ("N", "WOR", 7, 0), ("L", "ESS", 8, 8), ("F", "MID", 10, 3),
-                                  ("S", "PLY", 3, 1)):
+    for prefix, agency, n, ev in (("H", "SUF", 20, 6), ("N", "WOR", 7, 0), ("L", "ESS", 8, 8), ("F", "MID", 10, 3),
+                                  ("S", "PLY", 3, 1), ("E", "NOR", 14, 6)):
         p, e = _group(prefix, agency, n, ev)
         people += p
         eps += e
@@ -201,9 +201,11 @@ def _by_agency(service) -> dict[str, dict]:
 
 def test_RC12_event_counts_need_k_with_and_k_without_the_event(service):
     rows = _by_agency(service)
-    suf = rows["SUF"]  # 6 of 12: both sides reach k
+    suf = rows["SUF"]  # 6 of 20: k had it, k + 2 x the noise (11) did not
     assert not suf["suppressed"] and suf["reincarcerated_1y"] is not None
-    for agency in ("WOR", "ESS", "MID"):  # none of 7, all of 8, 3 of 10
+    assert suf["reincarcerated_1y"] < suf["followed_1y"]
+    # none of 7, all of 8, 3 of 10, and 6 of 14 (only 8 did not: the published count could reach the cohort)
+    for agency in ("WOR", "ESS", "MID", "NOR"):
         row = rows[agency]
         assert not row["suppressed"] and row["people"] is not None and row["released"] is not None
         assert row["reincarcerated_1y"] is None and row["reincarceration_rate_1y"] is None, row
