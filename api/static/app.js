@@ -11,6 +11,8 @@
 
   var API_ROOT = "/api/v1";
   var YEAR_NAMES = ["snapshot_year", "year", "snapshot", "release_year"];  // release_year: the recidivism cohorts
+  // measure kinds that may be withheld on their own in a published row (docs/recidivism.md RC8, RC12)
+  var OWN_RULE_KINDS = ["cohort", "event", "rate"];
   var PALETTE = ["#1f5fa8", "#c4511f", "#2a8a4a", "#8a3ca8", "#a8841f", "#1f8a8a", "#a81f5f", "#555555"];
   var MAX_TABLE_ROWS = 2000;
   var MAX_BAR_CATEGORIES = 40;
@@ -802,6 +804,11 @@
           td = el("td", { className: "num suppressed", "data-suppressed": "true", "data-value": "", title: supText });
           td.appendChild(el("span", { "aria-hidden": "true", className: "sup-mark" }, "\u2020 "));
           td.appendChild(el("span", null, "withheld"));
+        } else if ((v === null || v === undefined) && OWN_RULE_KINDS.indexOf((measure(n) || {}).kind) >= 0) {
+          // docs/recidivism.md: a value withheld on its own in a published row, or not known yet
+          td = el("td", { className: "num withheld-own", "data-value": "", "data-withheld": "true",
+            title: "Not published: fewer than five had the event or all but a few did (RC12), the counts a rate " +
+                   "needs are not both published, or the window has not passed yet (RC8)." }, "n/a");
         } else if (v === null || v === undefined) {
           td = el("td", { className: "num empty", "data-value": "", title: "No value for this cell (no one in it)." }, "\u2013");
         } else {
