@@ -222,4 +222,10 @@ def _print_summary(console: Console, engine: Engine, version, notes: dict, secon
                        ("pretrial_without_leading", "pretrial people with no charge (R10)")):
         if notes.get(key):
             console.print(f"[yellow]note:[/yellow] {notes[key]:,} {label}: offense shown as Not applicable")
+    rel = notes.get("releases") or {}
+    if rel:  # docs/recidivism.md
+        court = "with court data" if rel.get("court_data") else \
+            "no court_charges: rearraignment and reconviction unavailable"
+        console.print(f"release cohort: {rel.get('releases', 0):,} releases ({rel.get('transfers', 0):,} transfers "
+                      f"not counted, RC2), {court}")
     console.print(f"loaded {rows_in:,} rows in {seconds:.1f} s ({rows_in / max(seconds, 1e-9):,.0f} rows/s)")
