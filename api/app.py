@@ -345,10 +345,15 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
                 "rule": f"R13: only with {target} among the dimensions and exactly one {target} selected."}
         dims.append(entry)
     measures = []
+    unavailable = service.unavailable(ds, version) if version else {}
     for m in ds.measures.values():
         gov = next((x.name for x in ds.measures.values() if x.member == m.governed_by), None)
-        measures.append({"name": m.name, "title": m.title, "description": m.description, "type": m.type,
-                         "format": m.format, "disclosure_kind": m.kind, "published_with": gov})
+        entry = {"name": m.name, "title": m.title, "description": m.description, "type": m.type,
+                 "format": m.format, "disclosure_kind": m.kind, "published_with": gov}
+        if m.name in unavailable:  # docs/recidivism.md: unavailable in this data version, not zero
+            entry["available"] = False
+            entry["unavailable_because"] = unavailable[m.name]
+        measures.append(entry)
     snapshot = next((d for d in dims if d["name"] == "snapshot_year"), None)
     return {
         "dataset": ds.name,
@@ -357,11 +362,22 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
         "data_version": version.version_id if version else None,
         "loaded_at": version.loaded_at_iso if version else None,
         "snapshot_years": [c["code"] for c in snapshot["codes"]] if snapshot else [],
-        "snapshot_date": "January 1 of each snapshot year",
+        "snapshot_date": "January 1 of each snapshot year" if snapshot else None,
         "dimensions": dims,
         "measures": measures,
         "default_measures": [ds.people_measure],
         "counting": _counting(ds),
+        **({"unavailable_measures": sorted(unavailable)} if unavailable else {}),
+        **({"rules": "docs/recidivism.md (RC1-RC12)", "cohort": "release",
+            "release_years": [c["code"] for d in dims if d["name"] == "release_year" for c in d["codes"]],
+            "windows": ("1, 2 and 3 years from the release date, both ends counted; a window is published only for "
+                        "cohorts whose window has fully passed by the data's last date (RC7, RC8)"),
+            "event_rule": (f"an event count is published only when at least {service.disclosure.k} releases had the "
+                           f"event and at least {service.disclosure.k + 2 * service.disclosure.table.max_noise} did "
+                           "not, so no group shows that all or none of its members had one and no rate is shown as "
+                           "100%; rates are computed from the published counts only, and only when both are "
+                           "published (RC12)")}
+           if ds.meta.get("cohort") == "release" else {}),
         "disclosure": service.disclosure.describe(),
         "parameters": {
             "dimensions": "comma-separated dimension names to group by (model order is used)",

@@ -137,7 +137,10 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
                 description=m.get("description") or "", type=m.get("type") or "number", kind=kind,
                 governed_by=governed, format=m.get("format"))
             key = mm.get("key")
-            rules.append(MeasureRule(name, _full(view, m["name"]), kind, governed, _full(view, key) if key else ""))
+            of = mm.get("of")
+            rules.append(MeasureRule(name, _full(view, m["name"]), kind, governed, _full(view, key) if key else "",
+                                     of=_full(view, of) if of else "", numerator=str(mm.get("numerator") or ""),
+                                     denominator=str(mm.get("denominator") or "")))
         if not any(m.member == people for m in measures.values()):
             log.warning("view %s: people member %s is not a public measure; not published", view, people)
             continue

@@ -195,6 +195,7 @@ def public_meta(service: Service) -> dict[str, Any]:
         vmeta = dict(entry.get("meta") or {})
         if isinstance(vmeta.get("disclosure"), dict):  # the hidden cell-key member is not named publicly
             vmeta["disclosure"] = {k: v for k, v in vmeta["disclosure"].items() if k != "cell_key"}
+        vmeta.pop("availability_measure", None)  # a hidden member (docs/recidivism.md): not named publicly
         entry["meta"] = vmeta
         cubes.append(entry)
     return {"cubes": cubes}

@@ -64,7 +64,13 @@ MEDIAN_SMALL_MIN_DAYS = 15.0
 MEDIAN_SMALL_STEP = 10
 MEAN_DECIMALS = 1
 
-KINDS = ("people", "count", "mean", "median")
+KINDS = ("people", "count", "mean", "median", "cohort", "event", "rate")
+# The release cohort (docs/recidivism.md RC12): ``cohort`` counts people followed for a window
+# (withheld on its own below k); ``event`` counts those of them with an event (withheld unless at
+# least k had it and at least k + 2 x the largest noise did not, so no group shows that all or none
+# of its members had one and the published count stays below the published cohort); ``rate`` is
+# computed from the published event and cohort counts only, and only when both are published.
+RATE_DECIMALS = 1
 _M64 = (1 << 64) - 1
 
 
@@ -129,6 +135,9 @@ class MeasureRule:
     kind: str  # people | count | mean | median
     governed_by: str  # the view member counting the cell's distinct people
     key: str = ""  # K7: the view member keying this value's noise ("" = the people cell key)
+    of: str = ""  # event: the view member counting the cohort the event count is part of (RC12)
+    numerator: str = ""  # rate: public names of the event and cohort measures it divides (RC12)
+    denominator: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,6 +232,7 @@ class Disclosure:
     def _build_protector(self, rules: DatasetRules) -> Callable[[Mapping[str, Any]], tuple[dict[str, Any], bool]]:
         k = self.k
         noise = self.table.noise
+        max_noise = self.table.max_noise
         people_members = rules.people_members
         key_members = rules.key_members
         names = [r.name for r in rules.measures]
@@ -236,6 +246,8 @@ class Disclosure:
         # (name, member, kind code, CRC of the stream label, floor, governing count's position, key
         # position, the governing count's key position)
         steps: list[tuple[str, str, int, int, int, int, int, int]] = []
+        rates: list[tuple[str, str, str]] = []  # (name, numerator, denominator), after every count
+        cohorts: dict[str, str] = {}  # event measure -> the member counting its cohort
         for rule in rules.measures:
             if rule.kind == "people":
                 # The cell's people count draws from the shared "people" stream, so the same count
@@ -250,14 +262,25 @@ class Disclosure:
                 label, code, floor = f"mean:{rule.name}", 1, 0
             elif rule.kind == "median":
                 label, code, floor = f"median:{rule.name}", 2, 0
+            elif rule.kind == "cohort":  # a hidden copy (\0name, for a rate) draws as its measure does
+                label, code, floor = f"count:{rule.name.lstrip(chr(0))}", 4, k
+            elif rule.kind == "event":
+                label, code, floor = f"count:{rule.name.lstrip(chr(0))}", 5, k
+            elif rule.kind == "rate":
+                label, code, floor = "", 6, 0
             else:  # fail safe: an unknown kind is never published
                 label, code, floor = "", 3, 0
             # the governing count's position among the row's people counts (-1: none, so never published)
             governed = people_members.index(rule.governed_by) if rule.governed_by in people_members else -1
             # K7: each value from the key the model names for what it counts (default: the people's key)
             key_at = key_members.index(rule.key) if rule.key else 0
+            if code == 6:
+                rates.append((rule.name, rule.numerator, rule.denominator))
+                continue
             steps.append((rule.name, rule.member, code, zlib.crc32(label.encode()), floor, governed, key_at,
                           gov_key_at[governed] if governed >= 0 else 0))
+            if code == 5:
+                cohorts[rule.name] = rule.of
 
         def draw32(x: int) -> int:  # key_stream: _mix64(x) >> 32, written out (one call, not two)
             x = (x + 0x9E3779B97F4A7C15) & _M64
@@ -281,6 +304,20 @@ class Disclosure:
                     true = _as_int(value)
                     values[name] = 0 if true <= 0 else max(true + noise(true, floor, draw32(high | crc)), floor)
                     continue
+                if code in (4, 5):  # cohort / event counts (RC12): withheld on their own, row stays
+                    true = _as_int(value)
+                    if value is None:  # censored or unavailable (RC8): not zero
+                        values[name] = None
+                    elif code == 4 and 0 < true < k:
+                        values[name] = None
+                    elif code == 5 and (true < k or _as_int(get(cohorts[name])) - true < k + 2 * max_noise):
+                        # fewer than k had it, or fewer than k did not (all or none); the margin of
+                        # twice the noise keeps the published count below the published cohort, so
+                        # no rate is ever shown as 100%
+                        values[name] = None
+                    else:
+                        values[name] = 0 if true <= 0 else max(true + noise(true, floor, draw32(high | crc)), floor)
+                    continue
                 people = counts[governed] if governed >= 0 else 0
                 if code == 3 or people <= 0 or value is None:
                     values[name] = None
@@ -300,6 +337,8 @@ class Disclosure:
                         values[name] = max(int(round(moved / MEDIAN_SMALL_STEP)) * MEDIAN_SMALL_STEP, 0)
                     else:
                         values[name] = max(int(round(median + draw * max(MEDIAN_MIN_DAYS, amplitude))), 0)
+            for name, num, den in rates:
+                values[name] = _rate(values, num, den)
             return values, False
 
         return protect_row
@@ -322,6 +361,11 @@ class Disclosure:
         for rule in rules.measures:
             if rule.kind in ("people", "count"):
                 values[rule.name] = sum(int(v[rule.name] or 0) for v, _ in parts)
+            elif rule.kind in ("cohort", "event"):  # withheld (or censored) when any part is
+                vals = [v.get(rule.name) for v, _ in parts]
+                values[rule.name] = None if any(x is None for x in vals) else sum(int(x) for x in vals)
+            elif rule.kind == "rate":
+                continue  # from the combined counts, below
             elif rule.kind == "mean":
                 w = weights[rule.name]
                 den = sum(int(v[w] or 0) for v, _ in parts if v[rule.name] is not None)
@@ -329,6 +373,9 @@ class Disclosure:
                 values[rule.name] = round(num / den, MEAN_DECIMALS) if den > 0 else None
             else:  # a median does not combine over codes; service refuses such a question first
                 values[rule.name] = None
+        for rule in rules.measures:
+            if rule.kind == "rate":
+                values[rule.name] = _rate(values, rule.numerator, rule.denominator)
         return values, False
 
     def protect_all(self, rows: Iterable[Mapping[str, Any]], rules: DatasetRules) -> list[Protected]:
@@ -421,6 +468,16 @@ MEASURED_ERROR: dict[str, dict[str, Any]] = {
                                              "small or empty"},
     "filters on several codes, before": {"5-19": 0.93, "20-99": 0.98, "100+": 1.05},
 }
+
+
+def _rate(values: Mapping[str, Any], numerator: str, denominator: str) -> float | None:
+    """RC12: a rate from the published counts of its row only (a hidden copy ``\0name`` when the
+    count itself was not asked for), in percent; null unless both are published."""
+    num = values.get(numerator, values.get("\0" + numerator))
+    den = values.get(denominator, values.get("\0" + denominator))
+    if num is None or den is None or int(den) <= 0:
+        return None
+    return round(100.0 * int(num) / int(den), RATE_DECIMALS)
 
 
 def _as_int(value: Any) -> int:

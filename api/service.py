@@ -27,6 +27,7 @@ from crosstrack.config import Settings
 from crosstrack.engine import Engine, QueryLimitExceeded, query_limits
 
 log = logging.getLogger("crosstrack.api")
+RELEASE_DIMENSION = "release_year"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class Service:
         self.publisher: Any = None
         # Extra warmers (the URL API's rendered bodies): each gets (DataVersion, how many).
         self.warmers: list[Callable[[DataVersion, int], int]] = []
+        self._unavailable: dict[tuple[str, str], dict[str, str]] = {}
 
     # --- engine (opened lazily: the API starts, and answers 503, while the engine is down) -----
     @property
@@ -228,7 +230,8 @@ class Service:
                 return self._extra_codes[key]
         out: dict[str, list[str]] = {}
         for dim in ds.dimensions.values():
-            if dim.codes or dim.name != SNAPSHOT_DIMENSION:
+            # the snapshot years and the release cohorts (docs/recidivism.md RC1) come from the data
+            if dim.codes or dim.name not in (SNAPSHOT_DIMENSION, RELEASE_DIMENSION):
                 continue
             res = self.query_engine.load({"dimensions": [dim.member], "measures": [ds.rules.people_members[0]]},
                                          database=version.database, settings=query_limits(self.settings))
@@ -237,6 +240,29 @@ class Service:
             out[dim.name] = [str(v) for v in values]
         with self._codes_lock:
             self._extra_codes[key] = out
+        return out
+
+    def unavailable(self, ds: Dataset, version: DataVersion) -> dict[str, str]:
+        """Measures this data version cannot answer, with why (docs/recidivism.md RC5, RC6): a
+        version-1 extract has no court_charges, so rearraignment and reconviction are unavailable
+        (null, never zero). Read once per version from a hidden measure of the model."""
+        needs = ds.meta.get("needs_court_data") or []
+        probe = ds.meta.get("availability_measure")
+        if not needs or not probe:
+            return {}
+        key = (version.version_id, ds.name)
+        with self._codes_lock:
+            if key in self._unavailable:
+                return dict(self._unavailable[key])
+        member = f"{ds.name}.{probe}"
+        res = self.query_engine.load({"measures": [member]}, database=version.database,
+                                     settings=query_limits(self.settings), internal=True)
+        available = bool(res.data and res.data[0].get(member))
+        out = {} if available else {
+            m: "the published extract has no court_charges (a version-1 extract): rearraignment and reconviction "
+               "are unavailable, not zero" for m in needs if m in ds.measures}
+        with self._codes_lock:
+            self._unavailable[key] = out
         return out
 
     def known_extra_codes(self, ds: Dataset, version: DataVersion) -> dict[str, list[str]] | None:
@@ -326,13 +352,23 @@ class Service:
                     if all(x.name != weights[r.name] for x in extra):
                         extra.append(MeasureRule(weights[r.name], r.governed_by, "people", r.governed_by,
                                                  requested.people_key(r.governed_by)))
+        # RC12: a rate is computed from its published event and cohort counts; when they were not
+        # asked for, hidden copies (named \0<name>, never output) are protected alongside
+        asked = {r.name for r in requested.measures}
+        for r in requested.measures:
+            if r.kind == "rate":
+                for part in (r.numerator, r.denominator):
+                    base = next((x for x in ds.rules.measures if x.name == part), None)
+                    if base is not None and part not in asked and all(x.name != "\0" + part for x in extra):
+                        extra.append(MeasureRule("\0" + part, base.member, base.kind, base.governed_by, base.key,
+                                                 of=base.of))
         rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
                              requested.people_keys)
         grid = self._grid(ds, q, version)
         dims = [ds.dimensions[d] for d in q.dimensions]
         inner = dims + [ds.dimensions[d] for d in split]
-        needed = [r.member for r in rules.measures]
-        for member in (*ds.rules.people_members, *rules.key_members):
+        needed = [r.member for r in rules.measures if r.kind != "rate"]  # rates: from published counts only
+        for member in (*ds.rules.people_members, *rules.key_members, *(r.of for r in rules.measures if r.of)):
             if member not in needed:
                 needed.append(member)
         query: dict[str, Any] = {

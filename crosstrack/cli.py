@@ -54,7 +54,7 @@ def generate(
 
 @app.command()
 def load(
-    source: Path = typer.Argument(..., help="Folder with people, custody_episodes, charges and program_enrollments (.csv or .parquet)."),
+    source: Path = typer.Argument(..., help="Folder with people, custody_episodes, charges and program_enrollments, and optionally court_charges (version 2), as .csv or .parquet."),
     max_rejects: int = typer.Option(0, "--max-rejects", help="Publish even with up to N rejected rows (listed in the report)."),
     rejects_report: Optional[Path] = typer.Option(None, "--rejects-report", help="Where to write the rejects CSV (default: data dir)."),
     allow_empty: list[str] = typer.Option([], "--allow-empty", metavar="TABLE",

@@ -22,7 +22,7 @@ from cube.yamlpos import PosDoc, YamlSyntaxError, load_with_positions
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMATS = ("number", "percent", "currency", "imageUrl", "link", "id")
-DISCLOSURE_KINDS = ("people", "count", "mean", "median")
+DISCLOSURE_KINDS = ("people", "count", "mean", "median", "cohort", "event", "rate")
 COUNT_TYPES = ("count", "count_distinct")
 # the median forms the disclosure control knows (R7: quantileExactInclusive matches the FAQ's median)
 MEDIAN_FORM = re.compile(r"^\s*(quantileExact(Inclusive)?\(\s*0?\.5\s*\)|median(Exact)?)\s*\(", re.IGNORECASE)
@@ -563,7 +563,7 @@ class _Loader:
                 elif not self._is_people_count(g):
                     self.err(loc, "bad-disclosure", f"meta.disclosure.governed_by '{gov}' is a '{g.type}' measure, "
                                                     "not a count of people (count or count_distinct)", "meta")
-            elif kind in ("mean", "median", "count"):
+            elif kind in ("mean", "median", "count", "cohort", "event", "rate"):
                 self.err(loc, "bad-disclosure", "meta.disclosure needs governed_by: the count of people that decides "
                                                 "whether this value may be published", "meta")
 
@@ -587,13 +587,26 @@ class _Loader:
         elif kind == "median" and not (m.type == "number" and m.sql is not None and MEDIAN_FORM.match(m.sql.text)):
             why = ("a median must be a number measure whose sql is quantileExactInclusive(0.5)(...), "
                    "quantileExact(0.5)(...) or median(...)")
+        elif kind in ("cohort", "event") and m.type not in ("count", "sum"):
+            why = f"a {kind} count (docs/recidivism.md RC12) must be a count or sum measure, not '{m.type}'"
+        elif kind == "event" and not (isinstance(disc.get("of"), str) and
+                                      getattr(cube.measures.get(disc["of"]), "meta", {}).get("disclosure", {})
+                                      .get("kind") in ("cohort", "count")):
+            why = ("an event count needs meta.disclosure.of: the cohort or count measure of the same cube it is "
+                   "part of, so that a group in which all or none had the event is withheld (RC12)")
+        elif kind == "rate" and not all(
+                isinstance(disc.get(p), str) and getattr(cube.measures.get(disc[p]), "meta", {})
+                .get("disclosure", {}).get("kind") in ok for p, ok in (("numerator", ("event",)),
+                                                                        ("denominator", ("cohort", "count")))):
+            why = ("a rate needs meta.disclosure.numerator (an event measure) and denominator (its cohort "
+                   "measure) of the same cube: it is computed from their published values only (RC12)")
         if why:
             self.err(loc, "disclosure-kind-mismatch", f"meta.disclosure.kind '{kind}' does not fit this measure: {why}",
                      "meta")
             return
         key = disc.get("key")
         if key is None:
-            if kind == "count":
+            if kind in ("count", "cohort", "event"):
                 self.err(loc, "bad-disclosure", "a record count needs meta.disclosure.key: a hidden sum of the "
                                                 "counted records' own keys (K7), e.g. sum({CUBE}.row_key)", "meta")
             return

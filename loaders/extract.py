@@ -35,8 +35,14 @@ COLUMNS: dict[str, list[str]] = {
     "charges": ["person_id", "episode_id", "docket_number", "filing_date", "charge_number", "statute", "severity",
                 "disposition", "sentence", "governing"],
     "program_enrollments": ["person_id", "agency", "program", "psi_area", "start_date", "end_date", "status"],
+    # version 2 (spec/extracts.md): Trial Court arraignments, for rearraignment and reconviction (RC5, RC6)
+    "court_charges": ["person_id", "docket_number", "arraignment_date", "charge_number", "statute", "severity",
+                      "disposition", "disposition_date"],
 }
 TABLES = tuple(COLUMNS)
+# Tables a folder may leave out: a version-1 folder has no court_charges and still loads; the
+# recidivism metadata then reports rearraignment and reconviction as unavailable (not zero).
+OPTIONAL_TABLES = ("court_charges",)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ def find_files(source: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for name in TABLES:
         cands = [p for p in (source / f"{name}.csv", source / f"{name}.parquet") if p.exists()]
+        if not cands and name in OPTIONAL_TABLES:
+            continue
         if not cands:
             problems.append(Reject(f"{name}.csv", 0, "*", "files.missing", "file is missing (.csv or .parquet)"))
         elif len(cands) > 1:

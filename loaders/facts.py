@@ -102,7 +102,8 @@ class PersonKeys:
 
 def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
                 step: Callable[[str], None] = lambda s: None,
-                keys: PersonKeys | None = None) -> dict[str, object]:
+                keys: PersonKeys | None = None,
+                before_sync: Callable[[], None] | None = None) -> dict[str, object]:
     """Create ``target.custody_facts`` and ``target.charge_facts``; returns notes for the summary.
 
     Staging tables join on ``pid`` / ``eid``, UInt64 hashes of the person and episode ids that
@@ -264,6 +265,8 @@ def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
         # the charges-and-convictions view is sentenced people only (R2)
         f"FROM {s}.ch AS ch INNER JOIN (SELECT * FROM {counted} WHERE offender_status = 'SENTENCED') AS c "
         f"ON c.eid = ch.eid", settings=layout.insert_settings)
+    if before_sync:  # further fact tables of this version (the release cohort) from the same staging tables
+        before_sync()
     for sql in layout.sync_facts(target):
         engine.command(sql)
     missing = engine.query(

@@ -42,6 +42,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
+from loaders.recidivism_gen import add_release_outcomes
 from loaders.statutes import load_statutes
 
 CALIBRATION = Path(__file__).resolve().parent / "reference" / "calibration.yml"
@@ -331,6 +332,10 @@ def generate_extracts(out: Path, *, seed: int, scale: float, fmt: str = "csv",
                 progress.step(f"placing people in custody ({i + 1}/{n_chunks})" if n_chunks > 1
                               else "placing people in custody")
                 tables = _build(g, g.rng, offsets)
+                # the release cohort's later custody and court events (docs/recidivism.md), on a
+                # random stream of their own so the snapshot population above is unchanged
+                tables = add_release_outcomes(tables, seed=seed if n_chunks == 1 else [seed, i], years=g.years,
+                                              end=g.end, offsets=offsets)
                 progress.step("writing files")
                 for name, table in tables.items():
                     if name not in writers:

@@ -17,6 +17,7 @@ from crosstrack.engine import Engine, EngineError, EngineUnavailable
 from loaders.cluster import Layout
 from loaders.extract import TABLES, ExtractError, Reject, find_files, stage_file
 from loaders.facts import PersonKeys, build_facts
+from loaders.recidivism import build_release_facts
 from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
 from loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
 from loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
@@ -177,7 +178,14 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             def step(text: str) -> None:
                 progress.update(ftask, description=f"facts: {text}", advance=1)
 
-            notes = build_facts(engine, settings, stage, target, step, keys=jobs.get("keys"))
+            released: dict[str, object] = {}
+
+            def release_cohort() -> None:
+                # the release cohort (docs/recidivism.md) in the same version database, same publish
+                released.update(build_release_facts(engine, settings, stage, target, "court_charges" in names))
+
+            notes = build_facts(engine, settings, stage, target, step, keys=jobs.get("keys"), before_sync=release_cohort)
+            notes["releases"] = released
             progress.update(ftask, description="facts built", completed=8)
             lap("facts")
             counts, problems = check_database(engine, settings, target)
@@ -252,4 +260,10 @@ def _print_summary(console: Console, engine: Engine, version, notes: dict, secon
                        ("pretrial_without_leading", "pretrial people with no charge (R10)")):
         if notes.get(key):
             console.print(f"[yellow]note:[/yellow] {notes[key]:,} {label}: offense shown as Not applicable")
+    rel = notes.get("releases") or {}
+    if rel:  # docs/recidivism.md
+        court = "with court data" if rel.get("court_data") else \
+            "no court_charges: rearraignment and reconviction unavailable"
+        console.print(f"release cohort: {rel.get('releases', 0):,} releases ({rel.get('transfers', 0):,} transfers "
+                      f"not counted, RC2), {court}")
     console.print(f"loaded {rows_in:,} rows in {seconds:.1f} s ({rows_in / max(seconds, 1e-9):,.0f} rows/s)")

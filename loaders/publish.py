@@ -25,7 +25,7 @@ from crosstrack.engine import Engine, EngineError
 from loaders.cluster import Layout
 from loaders.schema import (AGE_GROUPS, AGENCIES, ASSIGNED_SEX, DISPOSITIONS, ETHNICITIES, FACILITY_TYPES,
                             FACT_TABLES, GENDER_IDENTITIES, OFFENDER_STATUSES, OFFENSE_SUBTYPES, OFFENSE_TYPES,
-                            RACES, SECURITY_LEVELS, SEVERITIES)
+                            RACES, SECURITY_LEVELS, SEVERITIES, STAY_BANDS, YES_NO)
 from loaders.validate import arr, q, qi
 
 KEEP_PUBLISHED = 2
@@ -210,6 +210,13 @@ FACT_CODES: dict[str, dict[str, object]] = {
         "gender_identity": GENDER_IDENTITIES, "race": RACES, "ethnicity": ETHNICITIES,
         "offense_type": OFFENSE_TYPES, "offense_subtype": OFFENSE_SUBTYPES, "severity": SEVERITIES,
         "disposition": DISPOSITIONS,
+    },
+    "release_facts": {  # docs/recidivism.md
+        "agency": AGENCIES, "facility_type": FACILITY_TYPES, "security_level": SECURITY_LEVELS,
+        "age_group": AGE_GROUPS, "assigned_sex": ASSIGNED_SEX, "gender_identity": GENDER_IDENTITIES,
+        "race": RACES, "ethnicity": ETHNICITIES, "governing_offense_type": OFFENSE_TYPES,
+        "governing_offense_severity": SEVERITIES, "stay_band": STAY_BANDS,
+        **{f"program_{a}": YES_NO for a in ("any", "beh", "edu", "sup", "work", "reinv", "relig")},
     },
 }
 

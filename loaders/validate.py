@@ -138,11 +138,15 @@ def single_row_rules(table: str) -> list[Rule]:
              f"{_date_ok('end_date')} AND {_date_ok('start_date')} AND end_date < start_date"),
             _code("status", ("ENROLLED", "COMPLETED", "WITHDRAWN")),
         ]
+    if table == "court_charges":  # version 2, optional (loaders/court.py)
+        from loaders.court import court_rules
+        return length + court_rules()
     raise KeyError(table)
 
 
 UNIQUE_KEYS = {"people": ("person_id",), "custody_episodes": ("episode_id",),
-               "charges": ("episode_id", "docket_number", "charge_number")}
+               "charges": ("episode_id", "docket_number", "charge_number"),
+               "court_charges": ("docket_number", "charge_number")}
 
 
 def _file_rejects_sql(db: str, table: str) -> list[str]:
@@ -328,6 +332,10 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
     engine.command(
         f"CREATE TABLE {d}.t_programs ENGINE = Memory AS SELECT {id_hash('person_id', p_salt)} AS pid, psi_area AS psi, "
         f"program, toDate32(start_date) AS start FROM {_ok(db, 'program_enrollments')}")
+
+    # court charges (version 2, optional): rearraignment and reconviction (docs/recidivism.md)
+    from loaders.court import validate_court
+    validate_court(engine, db, "court_charges" in files, p_salt)
 
 
 def id_hash(col: str, salt: int) -> str:

@@ -14,9 +14,11 @@ def test_meta_hides_internal_members(api_live):
     for r in (api_live.get("/cubejs-api/v1/meta"), api_live.client.post("/cubejs-api/v1/meta")):
         assert r.status_code == 200
         cubes = r.json()["cubes"]
-        assert {c["name"] for c in cubes} == {"population", "custody", "incarceration_time", "charges", "programs"}
+        assert {c["name"] for c in cubes} == {"population", "custody", "incarceration_time", "charges", "programs",
+                                              "recidivism"}
         text = r.text
         assert "cell_key" not in text and "custody_snapshot" not in text
+        assert "release_cohort" not in text and "court_available" not in text
         pop = next(c for c in cubes if c["name"] == "population")
         assert any(m["name"] == "population.people" for m in pop["measures"])
 

@@ -41,7 +41,7 @@ def _err(resp: httpx.Response, status: int, code: str, parameter: str | None = N
 def test_list_datasets(api_live):
     body = api_live.get("/api/v1").json()
     names = [d["name"] for d in body["datasets"]]
-    assert names == ["population", "custody", "incarceration_time", "charges", "programs"]
+    assert names == ["population", "custody", "incarceration_time", "charges", "programs", "recidivism"]
     assert body["data_version"]
     for d in body["datasets"]:
         assert d["links"]["metadata"] == f"/api/v1/{d['name']}/metadata"

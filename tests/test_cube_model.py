@@ -17,7 +17,7 @@ from loaders import schema
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 INVALID = Path(__file__).resolve().parent / "models_invalid"
-VIEWS = ("population", "custody", "incarceration_time", "charges", "programs")
+VIEWS = ("population", "custody", "incarceration_time", "charges", "programs", "recidivism")
 R13_DIMS = ("governing_offense_type", "governing_offense_subtype", "governing_offense_severity",
             "leading_charge_type", "leading_charge_subtype", "leading_charge_severity")
 CODE_LISTS = {
@@ -98,7 +98,7 @@ def test_disclosure_meta_per_contract(model, meta):
         assert f"{name}.{disc['cell_key']}" not in [m["name"] for m in owner["measures"]]
         for m in owner["measures"]:
             d = m["meta"]["disclosure"]
-            assert d["kind"] in ("people", "count", "mean", "median")
+            assert d["kind"] in ("people", "count", "mean", "median", "cohort", "event", "rate")
             assert model.resolve(f"{name}.{d['governed_by']}").member.type in ("count", "count_distinct", "number")
 
 

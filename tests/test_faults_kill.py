@@ -35,7 +35,7 @@ v = current_version(e, s)
 out = {"version": None}
 if v is not None:
     fp = {}
-    for t in ("custody_facts", "charge_facts"):
+    for t in ("custody_facts", "charge_facts", "release_facts"):  # every fact table of a version
         n, h = e.query(f"SELECT count(), groupBitXor(cityHash64(*)) FROM `{v.database}`.`{t}`").rows[0]
         fp[t] = [int(n), str(h)]
     out = {"version": v.version_id, "database": v.database, "row_counts": v.row_counts, "fingerprint": fp,

@@ -32,7 +32,7 @@ def test_each_load_publishes_a_new_version_and_keeps_two(tmp_path):
     versions = published_versions(engine, settings)
     assert [v.version_id for v in versions] == ["v4", "v3", "v2", "v1"]
     cur = current_version(engine, settings)
-    assert cur.database == f"{settings.database}_v4" and cur.row_counts == {"custody_facts": 1, "charge_facts": 0}
+    assert cur.database == f"{settings.database}_v4" and cur.row_counts == {"custody_facts": 1, "charge_facts": 0, "release_facts": 0}
     assert set(cur.source_checksums) == {"people.csv", "custody_episodes.csv", "charges.csv", "program_enrollments.csv"}
     dbs = {n for (n,) in engine.query("SELECT name FROM system.databases").rows if n.startswith(settings.database + "_")}
     assert dbs == {f"{settings.database}_v{i}" for i in (3, 4)}

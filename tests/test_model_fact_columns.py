@@ -115,7 +115,7 @@ def test_a_model_that_validates_answers_every_member(engine_with_facts):
             if vm.kind not in ("measure", "dimension"):
                 continue
             q = {"measures": [f"{vname}.{mname}"]} if vm.kind == "measure" else {
-                "dimensions": [f"{vname}.{mname}"], "measures": [f"{vname}.distinct_people"]}
+                "dimensions": [f"{vname}.{mname}"], "measures": [f"{vname}.{view.meta['disclosure']['people']}"]}
             qe.load(q, database=db, internal=True)
 
 

@@ -509,3 +509,20 @@ def test_web_back_and_forward_step_through_queries_k3(api_live, new_page):
     page.go_back()
     assert settle_to(page, third) == third
     assert page.input_value("#dataset") == "population"
+
+
+def test_web_recidivism_chart_release_years_and_withheld_events_rc12(api_live, new_page, screenshot):
+    """docs/recidivism.md: the journalist's chart (three-year reincarceration rate by release year)
+    from the page; release years are the year control; an event withheld on its own (RC12) or a
+    window not yet passed (RC8) is marked, never shown as 0; the table is the API's (K2)."""
+    page = new_page()
+    page.goto(api_live.url + "/?dataset=recidivism&dimensions=release_year,agency"
+                             "&measures=followed_3y,reincarcerated_3y,reincarceration_rate_3y")
+    url = settle(page)
+    assert page.inner_text("#years-title") == "Release years (cohorts)"
+    body = api_live.get(urlsplit(url).path + "?" + urlsplit(url).query).json()
+    assert_table_matches(page, body)
+    own = page.eval_on_selector_all("td[data-withheld='true']", "cells => cells.map(c => c.textContent)")
+    assert own and all(t == "n/a" for t in own)
+    assert any(r["reincarceration_rate_3y"] is not None for r in body["data"])
+    screenshot(page, "recidivism-chart")

@@ -77,7 +77,7 @@ def tables_from_catalog(catalog: dict[str, Any], extra_codes: dict[str, dict[str
             if m.name in FORBIDDEN or m.name == SUPPRESSED:
                 continue
             agg = (agg_types or {}).get((name, m.name)) or m.type
-            oid = FLOAT8 if m.kind in ("mean", "median") else INT8
+            oid = FLOAT8 if m.kind in ("mean", "median", "rate") else INT8  # rate: a percent (docs/recidivism.md)
             measures[m.name] = Measure(m.name, agg, m.kind, oid, m.title, m.description)
         out[name] = Table(name, ds.title, ds.description, dims, measures)
     return out

@@ -10,7 +10,9 @@
   "use strict";
 
   var API_ROOT = "/api/v1";
-  var YEAR_NAMES = ["snapshot_year", "year", "snapshot"];
+  var YEAR_NAMES = ["snapshot_year", "year", "snapshot", "release_year"];  // release_year: the recidivism cohorts
+  // measure kinds that may be withheld on their own in a published row (docs/recidivism.md RC8, RC12)
+  var OWN_RULE_KINDS = ["cohort", "event", "rate"];
   var PALETTE = ["#1f5fa8", "#c4511f", "#2a8a4a", "#8a3ca8", "#a8841f", "#1f8a8a", "#a81f5f", "#555555"];
   var MAX_TABLE_ROWS = 2000;
   var MAX_BAR_CATEGORIES = 40;
@@ -131,7 +133,10 @@
       codes: normalizeCodes(pick(m, ["codes", "values", "allowed"]) || mm.codes),
       requires: normalizeRequires(m.requires || mm.requires),
       format: pick(m, ["format", "type"]) || "",
-      kind: pick(m, ["disclosure_kind", "kind"]) || (mm.disclosure && mm.disclosure.kind) || ""
+      kind: pick(m, ["disclosure_kind", "kind"]) || (mm.disclosure && mm.disclosure.kind) || "",
+      // the metadata marks measures this data version cannot answer (docs/recidivism.md: court data)
+      available: m.available !== false,
+      unavailableBecause: m.unavailable_because ? String(m.unavailable_because) : ""
     };
   }
 
@@ -386,6 +391,10 @@
         toggle(state.measures, m.name, ev.target.checked); changed();
       });
       row.setAttribute("data-name", m.name);
+      if (!m.available) {
+        row.classList.add("unavailable");
+        row.appendChild(el("span", { className: "unavailable-note", title: m.unavailableBecause }, " (unavailable in this data)"));
+      }
       row.appendChild(defButton(m));
       hoverDefinition(row, m);
       ui.measureOptions.appendChild(row);
@@ -394,7 +403,8 @@
     // Snapshot years: the year dimension's filter, and whether to break down by it.
     var yd = meta.yearDim;
     ui.years.hidden = !yd;
-    ui.snapshotDate.textContent = meta.snapshotDate ? "(" + meta.snapshotDate + ")" : "";
+    ui.snapshotDate.textContent = meta.snapshotDate && (!yd || yd.name !== "release_year") ? "(" + meta.snapshotDate + ")" : "";
+    if (ui.yearsTitle) ui.yearsTitle.textContent = yd && yd.name === "release_year" ? "Release years (cohorts)" : "Snapshot years";
     clear(ui.yearOptions);
     if (yd) {
       ui.byYear.checked = state.dims.indexOf(yd.name) >= 0;
@@ -794,6 +804,11 @@
           td = el("td", { className: "num suppressed", "data-suppressed": "true", "data-value": "", title: supText });
           td.appendChild(el("span", { "aria-hidden": "true", className: "sup-mark" }, "\u2020 "));
           td.appendChild(el("span", null, "withheld"));
+        } else if ((v === null || v === undefined) && OWN_RULE_KINDS.indexOf((measure(n) || {}).kind) >= 0) {
+          // docs/recidivism.md: a value withheld on its own in a published row, or not known yet
+          td = el("td", { className: "num withheld-own", "data-value": "", "data-withheld": "true",
+            title: "Not published: fewer than five had the event or all but a few did (RC12), the counts a rate " +
+                   "needs are not both published, or the window has not passed yet (RC8)." }, "n/a");
         } else if (v === null || v === undefined) {
           td = el("td", { className: "num empty", "data-value": "", title: "No value for this cell (no one in it)." }, "\u2013");
         } else {
@@ -1089,7 +1104,7 @@
     ui = {
       apiUrl: $("api-url"), copy: $("copy-url"), copyStatus: $("copy-status"),
       dataset: $("dataset"), datasetDescription: $("dataset-description"), countingNote: $("counting-note"),
-      measureOptions: $("measure-options"), snapshotDate: $("snapshot-date"), years: $("years"), byYear: $("by-year"), yearOptions: $("year-options"),
+      measureOptions: $("measure-options"), snapshotDate: $("snapshot-date"), yearsTitle: $("years-title"), years: $("years"), byYear: $("by-year"), yearOptions: $("year-options"),
       dimensionOptions: $("dimension-options"), r13Note: $("r13-note"), filterList: $("filter-list"),
       reset: $("reset"), results: $("results"), error: $("error"), summary: $("summary"),
       dlJson: $("download-json"), dlCsv: $("download-csv"),

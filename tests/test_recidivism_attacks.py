@@ -1,0 +1,172 @@
+"""The attack suite against the recidivism dataset (docs/recidivism.md RC12; spec/disclosure.md
+items 1, 3, 4, 6, 9): over HTTP on scale-1 data (seed 5), each attack beside the rate of guessing
+the commonest true value and a control run on true values, so each can fail. Plus the rate rule
+and every surface (JSON, CSV, Cube endpoint, SQL surface) for the same withheld cells."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from statistics import mean
+
+import pytest
+
+from attack_helpers import K, Score, codes
+from test_attacks_recovery import MARGIN, ROUTES, TARGETS, Published, Truth, one
+
+pytestmark = pytest.mark.slow
+DS = "recidivism"
+YEARS = [str(y) for y in range(2017, 2025)]
+EVENT, FOLLOWED, RATE = "reincarcerated_3y", "followed_3y", "reincarceration_rate_3y"
+
+
+def _withheld(api, dims: list[str], measure: str, contexts=({},)) -> list[tuple[dict, tuple, int]]:
+    pub, tru = Published(api), Truth(api)
+    out = []
+    for y in YEARS:
+        for ctx in contexts:
+            f = {"release_year": [y], **ctx}
+            shown, true = pub.rows(DS, dims, f, [measure]), tru.rows(DS, dims, f, [measure])
+            out += [(f, key, int(true[key][measure])) for key, row in sorted(shown.items()) if row is None]
+    random.Random(3).shuffle(out)
+    return out
+
+
+def _averaging(api, src, targets, routes: int) -> Score:
+    """people(agency ∈ {X} ∪ T, age=Y) − people(agency ∈ T, age=Y) over random sets T (item 9)."""
+    score = Score(f"recidivism averaging over {routes} routes ({src.name})")
+    agencies = codes(api, DS, "agency")
+    rng = random.Random(11)
+    for f, (x, y), tv in targets:
+        others = [a for a in agencies if a != x]
+        ests = []
+        for _ in range(routes):
+            t = rng.sample(others, rng.randint(1, len(others) - 1))
+            a = one(src, DS, {**f, "agency": [x, *t], "age_group": [y]}, "people")
+            b = one(src, DS, {**f, "agency": t, "age_group": [y]}, "people") if a is not None else None
+            if a is not None and b is not None:
+                ests.append(a - b)
+        score.add(mean(ests), tv) if ests else score.withheld(tv)
+    return score
+
+
+def test_RC12_K4_averaging_routes_recover_no_more_than_guessing(api_s1):
+    targets = _withheld(api_s1, ["agency", "age_group"], "people", ({}, {"assigned_sex": ["M"]}))[:TARGETS]
+    assert len(targets) >= TARGETS
+    attack = _averaging(api_s1, Published(api_s1), targets, ROUTES)
+    control = _averaging(api_s1, Truth(api_s1), targets[:10], 3)
+    print(attack.line())
+    print(control.line())
+    assert control.rate >= 0.95, control.line()
+    assert attack.rate <= attack.guess_rate + MARGIN, attack.line()
+
+
+def _event_margin(api, src, targets) -> Score:
+    """A withheld event count of (X, age Y) as event(X) − Σ_{age≠Y} event(X, age) (item 1): the
+    margin and its other parts are published rows, so only the withheld value is unknown."""
+    score = Score(f"event count: margin minus breakdown ({src.name})")
+    ages = codes(api, DS, "age_group")
+    cache: dict = {}
+
+    def rows(f, dims):
+        k = (repr(sorted(f.items())), tuple(dims))
+        if k not in cache:
+            cache[k] = src.rows(DS, dims, f, [EVENT])
+        return cache[k]
+
+    for f, (x, y), tv in targets:
+        margin = rows(f, ["agency"]).get((x,))
+        parts = rows(f, ["agency", "age_group"])
+        others = [parts.get((x, a), {EVENT: 0}) for a in ages if a != y]
+        if margin is None or margin[EVENT] is None or any(p is None or p[EVENT] is None for p in others):
+            score.withheld(tv)
+        else:
+            score.add(margin[EVENT] - sum(p[EVENT] for p in others), tv, clip=False)
+    return score
+
+
+def test_RC12_withheld_event_counts_do_not_difference_out_of_margins(api_s1):
+    """The all-or-none rule withholds an event count in a published row; subtracting the other age
+    groups from the agency total must not give it back more often than guessing does."""
+    pub, tru = Published(api_s1), Truth(api_s1)
+    targets = []
+    for y in YEARS[:5]:  # the cohorts whose three years have passed
+        for ctx in ({}, {"assigned_sex": ["M"]}, {"program_any": ["Y"]}, {"program_any": ["N"]}):
+            f = {"release_year": [y], **ctx}
+            shown = pub.rows(DS, ["agency", "age_group"], f, [EVENT])
+            true = tru.rows(DS, ["agency", "age_group"], f, [EVENT, FOLLOWED])
+            targets += [(f, key, int(true[key][EVENT])) for key, row in sorted(shown.items())
+                        if row is not None and row[EVENT] is None and true[key][EVENT] is not None]
+    random.Random(5).shuffle(targets)
+    assert len(targets) >= TARGETS, len(targets)
+    attack = _event_margin(api_s1, pub, targets)
+    control = _event_margin(api_s1, tru, targets[:15])
+    print(attack.line())
+    print(control.line())
+    assert control.rate >= 0.95, control.line()
+    assert attack.rate <= attack.guess_rate + MARGIN, attack.line()
+
+
+def test_RC12_rates_only_from_published_counts_never_all_or_none(api_s1):
+    checked = 0
+    for ev, rate, fol in (("reincarcerated", "reincarceration", "followed"), ("rearraigned", "rearraignment", "followed"),
+                          ("reconvicted", "reconviction", "followed")):
+        for w in (1, 2, 3):
+            ms = [f"{fol}_{w}y", f"{ev}_{w}y", f"{rate}_rate_{w}y"]
+            r = api_s1.get(f"/api/v1/{DS}", params={"dimensions": "release_year,agency,age_group",
+                                                    "measures": ",".join(ms), "limit": 10000})
+            assert r.status_code == 200, r.text
+            for row in r.json()["data"]:
+                f, e, rt = (row[m] for m in ms)
+                if e is None:
+                    assert rt is None, row
+                    continue
+                assert f is not None and K <= e < f, row  # both sides held at least k before noise
+                assert rt == round(100 * e / f, 1) and 0 < rt < 100, row
+                checked += 1
+    assert checked >= 200, checked
+
+
+def test_RC12_repetition_and_spellings_give_identical_answers(api_s1):
+    a = api_s1.get(f"/api/v1/{DS}", params=[("dimensions", "release_year"), ("agency", "SUF"), ("agency", "DOC"),
+                                              ("measures", f"{EVENT},{RATE}")]).json()["data"]
+    for _ in range(3):
+        b = api_s1.get(f"/api/v1/{DS}", params={"dimensions": "release_year", "agency": "DOC,SUF",
+                                                "measures": f"{RATE},{EVENT}"}).json()["data"]
+        assert [{k: r[k] for k in (EVENT, RATE, "release_year")} for r in b] == \
+               [{k: r[k] for k in (EVENT, RATE, "release_year")} for r in a]
+
+
+def test_RC12_every_shape_gives_the_same_withheld_event(api_s1):
+    """Item 6: JSON, CSV and the Cube endpoint agree on a row whose event count is withheld."""
+    params = {"dimensions": "agency,age_group", "release_year": "2018", "measures": f"released,{EVENT},{RATE}",
+              "limit": 10000}
+    js = {(r["agency"], r["age_group"]): r for r in api_s1.get(f"/api/v1/{DS}", params=params).json()["data"]}
+    target = next(k for k, r in js.items() if not r["suppressed"] and r[EVENT] is None)
+    text = api_s1.get(f"/api/v1/{DS}", params={**params, "format": "csv"}).text
+    rows = {(r["agency"], r["age_group"]): r for r in csv.DictReader(io.StringIO(text))}
+    assert rows[target][EVENT] == "" and rows[target][RATE] == "" and rows[target]["released"] == str(js[target]["released"])
+    q = {"measures": [f"{DS}.released", f"{DS}.{EVENT}", f"{DS}.{RATE}"],
+         "dimensions": [f"{DS}.agency", f"{DS}.age_group"],
+         "filters": [{"member": f"{DS}.release_year", "operator": "equals", "values": ["2018"]}]}
+    body = api_s1.get("/cubejs-api/v1/load", params={"query": json.dumps(q)}).json()
+    cube = {(r[f"{DS}.agency"], r[f"{DS}.age_group"]): r for r in body["data"]}
+    assert cube[target][f"{DS}.{EVENT}"] is None and cube[target][f"{DS}.{RATE}"] is None
+    assert int(cube[target][f"{DS}.released"]) == js[target]["released"]
+
+
+def test_RC12_sql_surface_answers_recidivism_through_the_same_control(sql_live):
+    api = sql_live.api
+    sql = (f"SELECT release_year, agency, MEASURE(released), MEASURE({EVENT}), MEASURE({RATE}), suppressed "
+           f"FROM {DS} WHERE release_year = 2018 GROUP BY 1, 2")
+    rows = sql_live.rows(sql)
+    url = api.get(f"/api/v1/{DS}", params={"dimensions": "release_year,agency", "release_year": "2018",
+                                          "measures": f"released,{EVENT},{RATE}", "limit": 10000}).json()["data"]
+    by = {r["agency"]: r for r in url}
+    assert rows and {r["agency"] for r in rows} == set(by)
+    for r in rows:
+        for m in ("released", EVENT, RATE):
+            a = by[r["agency"]][m]
+            assert (r[m] is None) == (a is None) and (a is None or float(r[m]) == float(a)), (r, a)
