@@ -153,6 +153,10 @@ class SqlSession:
             return self.set(tree)
         if isinstance(tree, exp.Command):
             return self.command(tree)
+        if isinstance(tree, exp.Copy):  # psql's \copy (SELECT ...) TO file
+            from api.pgwire.copyout import copy_out
+
+            return copy_out(tree, lambda select: self.run(select, params))
         if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
                              exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke if hasattr(exp, "Revoke") else exp.Grant)):
             raise PgError("25006", f"cannot execute {tree.key.upper()} in a read-only transaction: "
@@ -168,7 +172,7 @@ class SqlSession:
         names = set(self.surface.tables)
         if is_catalog_query(tree, names):
             for t in tree.find_all(exp.Table):
-                if not known_catalog_table(t) and not (isinstance(t.this, exp.Anonymous)):
+                if not known_catalog_table(t) and not isinstance(t.this, exp.Func):  # unnest(...) AS x is no relation
                     raise PgError("42P01", f"relation \"{t.name[:63]}\" does not exist",
                                   hint="datasets: " + ", ".join(sorted(names)))
             return self.surface.catalog.run(tree, self.settings_view)
@@ -178,7 +182,10 @@ class SqlSession:
     def dataset_query(self, tree: exp.Expression, *, describe_only: bool = False) -> Result:
         from api.errors import ApiError
 
+        from api.pgwire.bi_shapes import flatten_from_subquery
+
         service = self.surface.service
+        tree = flatten_from_subquery(tree)  # Superset's FROM (SELECT * FROM dataset) AS virtual_table
         base = Translator(self.surface.tables)
         if not isinstance(tree, exp.Select):
             base.translate(tree)  # raises the right refusal
