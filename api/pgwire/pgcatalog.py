@@ -12,6 +12,7 @@ descriptions, so nothing here can reach a fact row (K6).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from sqlglot import exp
 
 from api.pgwire.protocol import BOOL, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, Column, PgError, Result
 from api.pgwire.tables import Table
+
+log = logging.getLogger("crosstrack.pgwire")
 
 PG_VERSION = "14.0"
 VERSION_STRING = f"PostgreSQL {PG_VERSION} (crosstrack SQL surface: published, disclosure-controlled cells only)"
@@ -104,10 +107,16 @@ PG_TABLES: dict[str, list[tuple[str, str]]] = {
     "pg_collation": [("oid", _INT), ("collname", _TXT), ("collnamespace", _INT)],
     "pg_foreign_table": [("ftrelid", _INT), ("ftserver", _INT), ("ftoptions", _TXT)],
     "pg_partitioned_table": [("partrelid", _INT), ("partstrat", _TXT)],
-    "pg_proc": [("oid", _INT), ("proname", _TXT), ("pronamespace", _INT), ("prorettype", _INT), ("prokind", _TXT)],
+    "pg_proc": [("oid", _INT), ("proname", _TXT), ("pronamespace", _INT), ("proowner", _INT), ("prolang", _INT),
+                ("prorettype", _INT), ("prokind", _TXT), ("proretset", _BOOL), ("pronargs", _INT),
+                ("pronargdefaults", _INT), ("proargtypes", _TXT), ("proallargtypes", _TXT), ("proargmodes", _TXT),
+                ("proargnames", _TXT), ("proargdefaults", _TXT), ("prosrc", _TXT), ("provolatile", _TXT),
+                ("proisstrict", _BOOL), ("prosecdef", _BOOL), ("proacl", _TXT)],
     "pg_opclass": [("oid", _INT), ("opcmethod", _INT), ("opcname", _TXT), ("opcnamespace", _INT),
                    ("opcowner", _INT), ("opcfamily", _INT), ("opcintype", _INT), ("opcdefault", _BOOL),
                    ("opckeytype", _INT)],
+    "pg_depend": [("classid", _INT), ("objid", _INT), ("objsubid", _INT), ("refclassid", _INT), ("refobjid", _INT),
+                  ("refobjsubid", _INT), ("deptype", _TXT)],
     "pg_extension": [("oid", _INT), ("extname", _TXT), ("extversion", _TXT), ("extnamespace", _INT)],
     "pg_enum": [("oid", _INT), ("enumtypid", _INT), ("enumsortorder", _REAL), ("enumlabel", _TXT)],
     "pg_range": [("rngtypid", _INT), ("rngsubtype", _INT)],
@@ -328,7 +337,12 @@ class CatalogDB:
 
     def run(self, tree: exp.Expression, settings_view: dict[str, str]) -> Result:
         self.settings_view = settings_view
-        sql = to_sqlite(tree)
+        try:
+            sql = to_sqlite(tree)
+        except Exception as err:  # noqa: BLE001 - a rewrite that does not fit is a refusal, never a dropped connection
+            log.warning("catalogue rewrite failed (%s)", type(err).__name__)
+            raise PgError("0A000", "this catalogue query uses a form the crosstrack SQL surface does not answer",
+                          hint=CATALOGUE_HINT) from None
         with self.lock:
             try:
                 cur = self.db.execute(sql)
@@ -424,14 +438,15 @@ def _unnest_source(node: exp.Expression) -> exp.Expression | None:
     name = alias.name if alias is not None and alias.name else "unnest"
     cols = [c.name for c in alias.args.get("columns") or []] if alias is not None else []
     offset = fn.args.get("offset") if isinstance(fn, exp.Unnest) else None
-    if isinstance(offset, exp.Identifier):
+    if offset:  # WITH ORDINALITY: the position column, named by the alias list or "ordinality"
         cols = cols or [name]
-        cols.append(offset.name)
+        if len(cols) < 2:
+            cols.append(offset.name if isinstance(offset, exp.Identifier) else "ordinality")
     value_name = cols[0] if cols else name
     select = exp.select(exp.alias_(exp.column("value"), value_name, quoted=True)).from_(
         exp.Table(this=exp.Anonymous(this="json_each", expressions=[exp.Anonymous(this="pg_array_json",
                                                                                   expressions=[arg])])))
-    if offset is not None:
+    if offset:
         select = select.select(exp.alias_(exp.Add(this=exp.column("key"), expression=exp.Literal.number(1)),
                                           cols[-1], quoted=True))
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
@@ -504,6 +519,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             return node.this
     if isinstance(node, exp.CurrentUser) or (isinstance(node, exp.Column) and node.name.lower() in ("current_user", "session_user", "user") and not node.table):
         return exp.Anonymous(this="current_user_fn", expressions=[])
+    if isinstance(node, exp.CurrentSchemas):  # the search path pgcli completes from
+        return exp.Literal.string("{pg_catalog,public}")
     if isinstance(node, exp.CurrentSchema):
         return exp.Anonymous(this="current_schema", expressions=[])
     if isinstance(node, exp.CurrentVersion):
@@ -554,6 +571,35 @@ def to_sqlite(tree: exp.Expression) -> str:
         sql = new
     # sqlglot keeps a schema-qualified function as "pg_catalog.fn(...)" text in some versions.
     return re.sub(r"\bpg_catalog\.(?=[a-z_]+\s*\()", "", sql)
+
+
+def without_reg_array_casts(sql: str) -> str:
+    """``x::regtype[]`` (pgcli's function list) as ``x::regtype``: sqlglot cannot parse a cast to an
+    array of an object-identifier type, and the catalogue keeps arrays as text either way. Done on
+    tokens, so text inside string literals is never touched."""
+    from sqlglot.dialects.postgres import Postgres
+
+    try:
+        tokens = Postgres().tokenize(sql)
+    except Exception:  # noqa: BLE001 - not tokenizable: leave it for the parser to report
+        return sql
+    cut: list[tuple[int, int]] = []
+    for a, b, c, d in zip(tokens, tokens[1:], tokens[2:], tokens[3:]):
+        if a.token_type.name == "DCOLON" and b.text.lower().startswith("reg") and \
+                c.token_type.name == "L_BRACKET" and d.token_type.name == "R_BRACKET":
+            cut.append((c.start, d.end + 1))
+    for start, end in reversed(cut):
+        sql = sql[:start] + sql[end:]
+    return sql
+
+
+def syntax_error(err: Exception) -> str:
+    """Postgres's wording for a parse error: the token at fault and where, never the parser's internals."""
+    errors = getattr(err, "errors", None) or []
+    first = errors[0] if errors else {}
+    token = str(first.get("highlight") or "").strip()[:40]
+    where = f" at line {first['line']}, column {first['col']}" if first.get("line") else ""
+    return f'syntax error at or near "{token}"{where}' if token else f"syntax error{where}"
 
 
 def is_catalog_query(tree: exp.Expression, dataset_names: set[str]) -> bool:
