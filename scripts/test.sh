@@ -24,6 +24,17 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
+# SQLAlchemy 1.4 + psycopg2 (Superset's stack) cannot share a venv with SQLAlchemy 2: its own folder,
+# put first on PYTHONPATH by tests/test_clients_sql.py.
+[ -d .clients/sa14/sqlalchemy ] || .venv/bin/python -m pip install -q --target .clients/sa14 \
+  'sqlalchemy>=1.4.49,<2' 'psycopg2-binary>=2.9' >/dev/null
+# Cube's JS client (current and 0.35), pinned by the committed package-lock.json.
+command -v npm >/dev/null 2>&1 || need_npm=1
+if [ "${need_npm:-0}" = 1 ]; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; fi
+fi
+(cd tests/clients/cubejs && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 # The Cube oracle (Cube's own schema compiler, pinned by its package-lock.json): copied from the
 # shared tools folder and installed with `npm ci --ignore-scripts` (its post-install steps would
