@@ -265,9 +265,10 @@ class Translator:
             if isinstance(inner, exp.Distinct):
                 agg, target = "count_distinct", (inner.expressions[0] if len(inner.expressions) == 1 else None)
             elif isinstance(inner, exp.Star) or inner is None:
-                # COUNT(*) asks how many people (records) a cell holds: the dataset's people measure,
-                # computed and protected like MEASURE(people); a plain count measure where there is none.
-                counts = [m for m in table.measures.values() if m.kind == "people"] or \
+                # COUNT(*) asks how many records a cell holds (R1: a person once per snapshot): the
+                # dataset's records count, computed and protected like MEASURE(people).
+                people = [m for m in table.measures.values() if m.kind == "people"]
+                counts = [m for m in people if AGG_FOR_TYPE.get(m.agg) == "count"] or people or \
                          [m for m in table.measures.values() if AGG_FOR_TYPE.get(m.agg) == "count"]
                 if len(counts) == 1:
                     return counts[0].name
