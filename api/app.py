@@ -144,7 +144,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             "January 1 of each year). Pick a dataset, dimensions, filters and measures; every answer "
             "carries its canonical URL. Cells with fewer than k people are suppressed and every published "
             "value is perturbed by a small, fixed amount (see each dataset's metadata)."),
-        docs_url="/docs",
+        docs_url=None,  # /docs is served offline by api.openapi_doc.install_docs (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -305,6 +305,13 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     @app.get(API_PREFIX + "/{dataset}", tags=["datasets"], summary="Query a dataset",
              include_in_schema=False)
     async def query(dataset: str, request: Request) -> Response:
+        if dataset.endswith(".csv") and not request.query_params.get("format"):
+            # /api/v1/<dataset>.csv is ?format=csv under its own path, so OpenAPI can give CSV its own
+            # operation (generated clients parse one media type per operation).
+            dataset = dataset.removesuffix(".csv")
+            qs = request.scope.get("query_string", b"")
+            request = Request({**request.scope, "query_string": qs + (b"&" if qs else b"") + b"format=csv"},
+                              request.receive)
         known = _query_known(dataset, request)
         if known is not None:
             return known

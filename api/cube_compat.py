@@ -1,9 +1,16 @@
-"""A Cube-compatible REST surface: ``/cubejs-api/v1/load`` and ``/cubejs-api/v1/meta``.
+"""A Cube-compatible REST surface: ``/cubejs-api/v1/load``, ``/meta``, ``/dry-run`` and ``/sql``.
 
 Cube's client libraries and tools can query crosstrack with Cube's query syntax; every query is
 translated to a :class:`Question` and answered by ``Service.answer`` — the same disclosure
 control as the URL API (K2). Only public views and their public members are visible; hidden
 members (the cell key) are unknown here. Each data row also carries ``<view>.suppressed``.
+
+What Cube's clients rely on, as Cube's REST API does it: ``queryType=multi`` (what
+``@cubejs-client/core`` 0.35 and 1.x send on every ``load()``) answers ``{queryType, results: [...],
+pivotQuery}``; an error is ``{"error": "<message>"}`` — a string, which the clients test with
+``includes`` — with the structured detail (``code``, ``parameter``, ``allowed``, ``status``) in
+extra fields. The API is public: the ``Authorization`` header Cube's clients always send (their
+``apiToken``) is accepted and ignored, since no answer depends on who asks.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from sqlglot import exp
+
 from api.catalog import Dataset
-from api.errors import ApiError
+from api.errors import ApiError, from_engine_error
 from api.params import build_question
 from api.service import Service
 
@@ -179,6 +188,102 @@ def load_response(service: Service, query: Any, data_version: str | None = None)
     return body
 
 
+def _queries(query: Any) -> list[Any]:
+    return list(query) if isinstance(query, list) and query else [query]
+
+
+def _pivot_query(normalized: dict[str, Any], query_type: str) -> dict[str, Any]:
+    return {**normalized, "queryType": query_type}
+
+
+def multi_response(service: Service, query: Any, data_version: str | None = None) -> dict[str, Any]:
+    """Cube's ``queryType=multi`` answer: one result per query (Cube's clients read ``results``)."""
+    results = [load_response(service, q, data_version) for q in _queries(query)]
+    query_type = "regularQuery" if len(results) == 1 else "blendingQuery"
+    return {"queryType": query_type, "results": results,
+            "pivotQuery": _pivot_query(results[0]["query"], query_type), "slowQuery": False}
+
+
+def dry_run_response(service: Service, query: Any, data_version: str | None = None) -> dict[str, Any]:
+    """Cube's ``/dry-run``: the normalised queries, validated exactly as ``load`` would, not run."""
+    normalized = []
+    for q in _queries(query):
+        ds, question, _ = to_question(service, q, data_version)
+        normalized.append(_normalized(ds, question))
+    query_type = "regularQuery" if len(normalized) == 1 else "blendingQuery"
+    return {"queryType": query_type, "normalizedQueries": normalized,
+            "queryOrder": [{m: d} for m, d in normalized[0]["order"]],
+            "pivotQuery": _pivot_query(normalized[0], query_type), "transformedQueries": [None] * len(normalized)}
+
+
+def sql_response(service: Service, query: Any, data_version: str | None = None) -> dict[str, Any]:
+    """Cube's ``/sql``: the statement that asks the same question on crosstrack's SQL surface (the
+    engine's own SQL stays private: it names hidden members). ``sql.sql`` is ``[text, params]`` as in Cube."""
+    ds, question, _ = to_question(service, query if not isinstance(query, list) else _queries(query)[0], data_version)
+    tree = exp.select(*[exp.column(d) for d in question.dimensions],
+                      *[exp.alias_(exp.Anonymous(this="MEASURE", expressions=[exp.column(m)]), m)
+                        for m in question.measures], exp.column("suppressed")).from_(ds.name)
+    for dim, codes in question.filters:
+        tree = tree.where(exp.column(dim).isin(*[exp.Literal.string(c) for c in codes]))
+    if question.dimensions:
+        tree = tree.group_by(*[exp.Literal.number(i) for i in range(1, len(question.dimensions) + 1)])
+    if question.order:
+        tree = tree.order_by(*[exp.Ordered(this=exp.column(f), desc=desc) for f, desc in question.order])
+    tree = tree.limit(question.limit).offset(question.offset) if question.offset else tree.limit(question.limit)
+    text = tree.sql(dialect="postgres")
+    return {"sql": {"sql": [text, []], "dataSource": "default", "status": "ok",
+                    "crosstrack": {"surface": "postgres wire protocol (crosstrack serve --sql)",
+                                   "canonical_url": question.url()}}}
+
+
+def _normalized(ds: Dataset, question) -> dict[str, Any]:
+    return {"measures": [f"{ds.name}.{m}" for m in question.measures],
+            "dimensions": [f"{ds.name}.{d}" for d in question.dimensions],
+            "timeDimensions": [], "segments": [],
+            "filters": [{"member": f"{ds.name}.{d}", "operator": "equals", "values": list(c)}
+                        for d, c in question.filters],
+            "order": [[f"{ds.name}.{f}", "desc" if desc else "asc"] for f, desc in question.order],
+            "limit": question.limit, "offset": question.offset}
+
+
+def cube_error(err: ApiError) -> Response:
+    """Cube's error shape: ``error`` is the message string; the structured detail rides alongside."""
+    body = {"error": err.message, "code": err.code, "parameter": err.parameter, "allowed": err.allowed,
+            "status": err.status}
+    return Response(orjson.dumps(body), status_code=err.status, media_type="application/json",
+                    headers={"Cache-Control": "no-store", **err.headers})
+
+
+def _as_api_error(err: Exception) -> ApiError | None:
+    if isinstance(err, ApiError):
+        return err
+    from crosstrack.engine import EngineError, EngineUnavailable, QueryLimitExceeded
+
+    if isinstance(err, (EngineError, EngineUnavailable, QueryLimitExceeded)):
+        return from_engine_error(err)
+    try:
+        from cube import QueryError
+    except ImportError:  # pragma: no cover - the semantic layer is part of every build
+        return None
+    if isinstance(err, QueryError):  # the semantic layer's messages name members, never SQL
+        member = getattr(err, "member", None)
+        return ApiError(400, getattr(err, "code", "invalid_query") or "invalid_query",
+                        str(getattr(err, "message", "invalid query"))[:300],
+                        parameter=member if isinstance(member, str) else None,
+                        allowed=[str(a) for a in getattr(err, "allowed", [])])
+    return None
+
+
+def _answer(fn, *args: Any, headers: dict[str, str] | None = None) -> Response:
+    try:
+        return _json(fn(*args), headers)
+    except Exception as err:  # noqa: BLE001 - every known failure becomes Cube's error shape
+        mapped = _as_api_error(err)
+        if mapped is None:
+            raise  # the app's handler logs its type and answers a generic 500
+        return cube_error(mapped)
+
+
 def public_meta(service: Service) -> dict[str, Any]:
     """Cube's /v1/meta restricted to published views and their public members."""
     cubes = []
@@ -226,31 +331,74 @@ def _cache_headers(pinned: str | None) -> dict[str, str]:
     return {"Cache-Control": IMMUTABLE if pinned else CACHE_CONTROL}
 
 
-def install_cube_compat(app: FastAPI, service: Service) -> None:
-    @app.get(PREFIX + "/load", tags=["cube-compatible"], summary="Cube-compatible load (GET ?query=JSON)")
-    def load_get(request: Request) -> Response:
-        pinned = _data_version(request)
-        return _json(load_response(service, _query_from_get(request), pinned), _cache_headers(pinned))
-
-    @app.post(PREFIX + "/load", tags=["cube-compatible"], summary="Cube-compatible load (POST {\"query\": ...})")
-    async def load_post(request: Request) -> Response:
+def _body_query(raw: bytes) -> tuple[Any, str | None, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_query", "The body is not valid JSON.", parameter="body") from None
+    query = body.get("query") if isinstance(body, dict) else None
+    if isinstance(query, str):
         try:
-            body = orjson.loads(await request.body())
+            query = orjson.loads(query)
         except orjson.JSONDecodeError:
-            raise ApiError(400, "bad_query", "The body is not valid JSON.", parameter="body") from None
-        query = body.get("query") if isinstance(body, dict) else None
-        if isinstance(query, str):
+            raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
+    query_type = body.get("queryType") if isinstance(body, dict) else None
+    return query, query_type if isinstance(query_type, str) else None, body
+
+
+def _load(service: Service, query: Any, query_type: str | None, data_version: str | None = None) -> dict[str, Any]:
+    if query_type == "multi":
+        return multi_response(service, query, data_version)
+    if isinstance(query, list):
+        raise ApiError(400, "bad_query", "several queries need queryType=multi.", parameter="queryType",
+                       allowed=["multi"])
+    return load_response(service, query, data_version)
+
+
+def install_cube_compat(app: FastAPI, service: Service) -> None:
+    from starlette.concurrency import run_in_threadpool
+
+    def from_get(request: Request) -> tuple[Any, str | None, str | None]:
+        return _query_from_get(request), request.query_params.get("queryType"), _data_version(request)
+
+    async def from_post(request: Request) -> tuple[Any, str | None, str | None]:
+        query, query_type, body = _body_query(await request.body())
+        return query, query_type, _data_version(request, body)
+
+    def get_route(path: str, fn, op: str, summary: str) -> None:
+        def handler(request: Request) -> Response:
             try:
-                query = orjson.loads(query)
-            except orjson.JSONDecodeError:
-                raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
-        from starlette.concurrency import run_in_threadpool
+                query, query_type, pinned = from_get(request)
+            except ApiError as err:
+                return cube_error(err)
+            return _answer(fn, service, query, query_type, pinned, headers=_cache_headers(pinned))
 
-        pinned = _data_version(request, body)
-        return _json(await run_in_threadpool(load_response, service, query, pinned),
-                     _cache_headers(pinned) if pinned else None)
+        app.add_api_route(PREFIX + path, handler, methods=["GET"], tags=["cube-compatible"], summary=summary,
+                          operation_id=op)
 
-    @app.get(PREFIX + "/meta", tags=["cube-compatible"], summary="Cube-compatible meta")
+    def post_route(path: str, fn, op: str, summary: str) -> None:
+        async def handler(request: Request) -> Response:
+            try:
+                query, query_type, pinned = await from_post(request)
+            except ApiError as err:
+                return cube_error(err)
+            return await run_in_threadpool(_answer, fn, service, query, query_type, pinned,
+                                           headers=_cache_headers(pinned) if pinned else None)
+
+        app.add_api_route(PREFIX + path, handler, methods=["POST"], tags=["cube-compatible"], summary=summary,
+                          operation_id=op)
+
+    get_route("/load", _load, "cubeLoad", "Cube-compatible load (GET ?query=JSON[&queryType=multi][&data_version=vN])")
+    post_route("/load", _load, "cubeLoadPost",
+               "Cube-compatible load (POST {\"query\": ..., \"queryType\"?, \"data_version\"?})")
+    get_route("/dry-run", lambda s, q, _t, v: dry_run_response(s, q, v), "cubeDryRun", "Cube-compatible dry run")
+    post_route("/dry-run", lambda s, q, _t, v: dry_run_response(s, q, v), "cubeDryRunPost", "Cube-compatible dry run")
+    get_route("/sql", lambda s, q, _t, v: sql_response(s, q, v), "cubeSql",
+              "The SQL-surface statement asking the same question")
+    post_route("/sql", lambda s, q, _t, v: sql_response(s, q, v), "cubeSqlPost",
+               "The SQL-surface statement asking the same question")
+
+    @app.get(PREFIX + "/meta", tags=["cube-compatible"], summary="Cube-compatible meta", operation_id="cubeMeta")
     @app.post(PREFIX + "/meta", include_in_schema=False)
     def meta() -> Response:
         return _json(public_meta(service), {"Cache-Control": "public, max-age=300"})

@@ -107,5 +107,15 @@ def csv_chunks(result: SafeResult) -> Iterator[bytes]:
 
 
 def csv_filename(result: SafeResult) -> str:
-    version = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in result.version.version_id)
-    return f"crosstrack-{result.dataset.name}-v{version.removeprefix('v')}.csv"
+    """``crosstrack_<dataset>[_by-<dims>][_<dim>-<codes>...]_v<version>.csv``: the file says what it holds
+    (the page names its downloads the same way)."""
+    def safe(text: str) -> str:
+        return "".join(ch if ch.isalnum() or ch in "-_+." else "-" for ch in text)
+
+    q = result.question
+    parts = ["crosstrack", result.dataset.name]
+    if q.dimensions:
+        parts.append("by-" + "-".join(q.dimensions))
+    parts += [f"{dim}-{'+'.join(codes)}" for dim, codes in q.filters]
+    version = safe(result.version.version_id)
+    return safe("_".join(parts))[:180] + "_" + (version if version.startswith("v") else "v" + version) + ".csv"

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from api.service import Service
 
@@ -78,7 +82,7 @@ def _dataset_path(ds, settings, extra_codes: dict[str, list[str]]) -> dict[str, 
                    ds.people_measure: 1234, "suppressed": False} if dims else {ds.people_measure: 1234, "suppressed": False}
     return {"get": {
         "tags": ["datasets"],
-        "operationId": f"query_{ds.name}",
+        "operationId": "query" + "".join(w.capitalize() for w in ds.name.split("_")),
         "summary": f"{ds.title}",
         "description": (ds.description + "\n\nCells with fewer than k people are suppressed (measures null, "
                         "suppressed=true); published values are perturbed slightly (see /metadata)."),
@@ -87,9 +91,8 @@ def _dataset_path(ds, settings, extra_codes: dict[str, list[str]]) -> dict[str, 
             "200": {"description": "Rows with codes, labels, measures and a suppressed flag.",
                     "headers": {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}},
                     "content": {
-                        "application/json": {"schema": {"type": "object", "properties": {
-                            "meta": {"type": "object", "description": "canonical_url, dataset, data_version, loaded_at, "
-                                     "query, row_count, total_row_count, suppressed_count, disclosure, links"},
+                        "application/json": {"schema": {"type": "object", "required": ["meta", "data"], "properties": {
+                            "meta": {"$ref": "#/components/schemas/AnswerMeta"},
                             "data": {"type": "array", "items": {"type": "object", "properties": row_props}}}},
                             "example": {"meta": {"canonical_url": f"/api/v1/{ds.name}?dimensions={dims[0] if dims else ''}",
                                                  "dataset": ds.name}, "data": [example_row]}},
@@ -104,14 +107,29 @@ def _dataset_path(ds, settings, extra_codes: dict[str, list[str]]) -> dict[str, 
         }}}
 
 
+def _csv_path(json_path: dict[str, Any]) -> dict[str, Any]:
+    """The same question as CSV under its own path: one media type per operation, which generated
+    clients need to return text instead of parsing JSON."""
+    op = json_path["get"]
+    ok = op["responses"]["200"]
+    return {"get": {
+        **{k: v for k, v in op.items() if k not in ("operationId", "parameters", "responses", "summary")},
+        "operationId": op["operationId"] + "Csv", "summary": op["summary"] + " (CSV)",
+        "parameters": [p for p in op["parameters"] if p["name"] != "format"],
+        "responses": {**op["responses"], "200": {
+            "description": "RFC 4180 CSV with a header row; withheld measures are empty cells.",
+            "headers": {**ok.get("headers", {}), "Content-Disposition": {"schema": {"type": "string"}}},
+            "content": {"text/csv": ok["content"]["text/csv"]}}}}}
+
+
 def _metadata_path() -> dict[str, Any]:
     return {"get": {
-        "tags": ["datasets"], "operationId": "dataset_metadata", "summary": "Describe one dataset",
+        "tags": ["datasets"], "operationId": "describeDataset", "summary": "Describe one dataset",
         "parameters": [{"name": "dataset", "in": "path", "required": True, "schema": {"type": "string"},
                         "example": "population"}],
         "responses": {"200": {"description": "Dimensions (codes, labels, definitions), measures, snapshot years, "
                                              "disclosure rules and the data version.",
-                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DatasetMetadata"}}}},
                       "304": {"description": "Not modified."},
                       "404": _error("Unknown dataset."),
                       "503": _error("Engine unavailable.")}}}
@@ -126,7 +144,9 @@ CUBE_QUERY_SCHEMA = {
         "filters": {"type": "array", "items": {"type": "object", "properties": {
             "member": {"type": "string"}, "operator": {"type": "string", "enum": ["equals", "notEquals"]},
             "values": {"type": "array", "items": {"type": "string"}}}}},
-        "order": {"anyOf": [{"type": "object"}, {"type": "array"}]},
+        "order": {"description": "{member: 'asc'|'desc'} or a list of [member, direction] pairs", "oneOf": [
+            {"type": "object", "additionalProperties": {"type": "string", "enum": ["asc", "desc"]}},
+            {"type": "array", "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}}]},
         "limit": {"type": "integer", "minimum": 1},
         "offset": {"type": "integer", "minimum": 0},
         "total": {"type": "boolean"},
@@ -136,30 +156,123 @@ CUBE_QUERY_SCHEMA = {
 }
 
 
-def _cube_load_path() -> dict[str, Any]:
-    responses = {
-        "200": {"description": "Cube's load response; each row also carries <view>.suppressed.",
-                "content": {"application/json": {"schema": {"type": "object", "properties": {
-                    "query": {"type": "object"}, "data": {"type": "array", "items": {"type": "object"}},
-                    "annotation": {"type": "object"}}}}}},
-        "400": _error("The query is not valid JSON or names an unknown member, operator or code."),
-        "404": _error("The query names an unknown view."),
-        "422": _error("R13: governing/leading charge dimension without a single offender status."),
-        "503": _error("Engine unavailable or a query limit was hit."),
-    }
+def _cube_error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CubeError"}}}}
+
+
+CUBE_ERRORS = {
+    "400": _cube_error("The query is not valid JSON or names an unknown member, operator or code."),
+    "404": _cube_error("The query names an unknown view."),
+    "422": _cube_error("R13: governing/leading charge dimension without a single offender status."),
+    "503": _cube_error("Engine unavailable or a query limit was hit."),
+}
+QUERY_PARAMS = [
+    {"name": "query", "in": "query", "required": True, "description": "A Cube query as JSON text.",
+     "schema": {"type": "string"},
+     "example": '{"measures":["population.people"],"dimensions":["population.race"]}'},
+    {"name": "queryType", "in": "query", "required": False,
+     "description": "multi (what Cube's clients send): the answer is {queryType, results: [...], pivotQuery}.",
+     "schema": {"type": "string", "enum": ["multi"]}},
+]
+QUERY_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["query"], "properties": {
+        "query": CUBE_QUERY_SCHEMA,
+        "queryType": {"type": "string", "enum": ["multi"]}}}}}}
+
+
+def _json_ok(description: str, ref: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _cube_paths() -> dict[str, Any]:
+    def pair(op: str, summary: str, ok: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "get": {"tags": ["cube-compatible"], "operationId": op, "summary": summary + " (GET ?query=JSON)",
+                    "parameters": QUERY_PARAMS, "responses": {"200": ok, **CUBE_ERRORS}},
+            "post": {"tags": ["cube-compatible"], "operationId": op + "Post", "summary": summary + " (POST)",
+                     "requestBody": QUERY_BODY, "responses": {"200": ok, **CUBE_ERRORS}},
+        }
+
+    load_ok = {"description": "Cube's load response (with queryType=multi: {queryType, results, pivotQuery}); "
+                              "each row also carries <view>.suppressed.",
+               "content": {"application/json": {"schema": {"oneOf": [
+                   {"$ref": "#/components/schemas/CubeLoadResult"}, {"$ref": "#/components/schemas/CubeMultiResult"}]}}}}
     return {
-        "get": {"tags": ["cube-compatible"], "operationId": "cube_load_get",
-                "summary": "Cube-compatible load (GET ?query=JSON)",
-                "parameters": [{"name": "query", "in": "query", "required": True,
-                                "description": "A Cube query as JSON text.",
-                                "schema": {"type": "string"},
-                                "example": '{"measures":["population.people"],"dimensions":["population.race"]}'}],
-                "responses": responses},
-        "post": {"tags": ["cube-compatible"], "operationId": "cube_load_post",
-                 "summary": "Cube-compatible load (POST {\"query\": ...})",
-                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                     "type": "object", "required": ["query"], "properties": {"query": CUBE_QUERY_SCHEMA}}}}},
-                 "responses": responses},
+        "/cubejs-api/v1/load": pair("cubeLoad", "Cube-compatible load", load_ok),
+        "/cubejs-api/v1/dry-run": pair("cubeDryRun", "Cube-compatible dry run: the normalised query, not run",
+                                       _json_ok("The normalised queries.", "CubeDryRun")),
+        "/cubejs-api/v1/sql": pair("cubeSql", "The SQL-surface statement asking the same question",
+                                   _json_ok("{sql: {sql: [text, params]}}", "CubeSql")),
+        "/cubejs-api/v1/meta": {"get": {"tags": ["cube-compatible"], "operationId": "cubeMeta",
+                                        "summary": "Cube-compatible meta: the public views and members",
+                                        "responses": {"200": _json_ok("Cube's meta.", "CubeMeta")}}},
+    }
+
+
+_OBJ = {"type": "object"}
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+COMPONENTS: dict[str, Any] = {
+    "Health": {"type": "object", "required": ["status", "engine"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]}, "engine": {"type": "string", "enum": ["up", "down"]},
+        "data_version": _NSTR}},
+    "DatasetSummary": {"type": "object", "required": ["name", "title", "dimensions", "measures", "links"], "properties": {
+        "name": _STR, "title": _STR, "description": _NSTR,
+        "dimensions": {"type": "array", "items": _STR}, "measures": {"type": "array", "items": _STR},
+        "links": {"type": "object", "properties": {"data": _STR, "metadata": _STR}}}},
+    "DatasetList": {"type": "object", "required": ["datasets"], "properties": {
+        "datasets": {"type": "array", "items": {"$ref": "#/components/schemas/DatasetSummary"}},
+        "data_version": _NSTR, "loaded_at": _NSTR,
+        "links": {"type": "object", "properties": {"openapi": _STR, "docs": _STR}}}},
+    "Code": {"type": "object", "required": ["code", "label"], "properties": {"code": _STR, "label": _STR}},
+    "DimensionInfo": {"type": "object", "required": ["name", "title", "codes"], "properties": {
+        "name": _STR, "title": _STR, "description": _NSTR, "type": _STR, "filter": _STR,
+        "codes": {"type": "array", "items": {"$ref": "#/components/schemas/Code"}}, "requires": _OBJ}},
+    "MeasureInfo": {"type": "object", "required": ["name", "title"], "properties": {
+        "name": _STR, "title": _STR, "description": _NSTR, "type": _STR, "format": _NSTR,
+        "disclosure_kind": _NSTR, "published_with": _NSTR}},
+    "DatasetMetadata": {"type": "object", "required": ["dataset", "dimensions", "measures"], "properties": {
+        "dataset": _STR, "title": _STR, "description": _NSTR, "data_version": _NSTR, "loaded_at": _NSTR,
+        "snapshot_years": {"type": "array", "items": _STR}, "snapshot_date": _STR,
+        "dimensions": {"type": "array", "items": {"$ref": "#/components/schemas/DimensionInfo"}},
+        "measures": {"type": "array", "items": {"$ref": "#/components/schemas/MeasureInfo"}},
+        "default_measures": {"type": "array", "items": _STR}, "disclosure": _OBJ, "parameters": _OBJ,
+        "reserved_parameters": {"type": "array", "items": _STR}, "formats": {"type": "array", "items": _STR},
+        "limits": _OBJ, "links": _OBJ}},
+    "AnswerMeta": {"type": "object", "description": "canonical_url, dataset, data_version, loaded_at, query, "
+                   "row_count, total_row_count, suppressed_count, disclosure, links", "properties": {
+                       "canonical_url": _STR, "dataset": _STR, "data_version": _NSTR, "loaded_at": _NSTR,
+                       "row_count": {"type": "integer"}, "total_row_count": {"type": "integer"},
+                       "suppressed_count": {"type": "integer"}}},
+    "CubeLoadResult": {"type": "object", "required": ["query", "data", "annotation"], "properties": {
+        "query": _OBJ, "data": {"type": "array", "items": _OBJ}, "annotation": _OBJ,
+        "lastRefreshTime": _NSTR, "dataSource": _STR, "dbType": _STR, "total": {"type": "integer"}}},
+    "CubeMultiResult": {"type": "object", "required": ["queryType", "results"], "properties": {
+        "queryType": _STR, "results": {"type": "array", "items": {"$ref": "#/components/schemas/CubeLoadResult"}},
+        "pivotQuery": _OBJ, "slowQuery": {"type": "boolean"}}},
+    "CubeDryRun": {"type": "object", "required": ["queryType", "normalizedQueries"], "properties": {
+        "queryType": _STR, "normalizedQueries": {"type": "array", "items": _OBJ}, "pivotQuery": _OBJ,
+        "queryOrder": {"type": "array", "items": _OBJ}}},
+    "CubeSql": {"type": "object", "required": ["sql"], "properties": {"sql": {"type": "object", "properties": {
+        "sql": {"type": "array", "items": {}, "description": "[statement, parameters]"}, "dataSource": _STR}}}},
+    "CubeMeta": {"type": "object", "required": ["cubes"], "properties": {"cubes": {"type": "array", "items": _OBJ}}},
+    "CubeError": {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string", "description": "the message (Cube's clients read a string)"},
+        "code": _STR, "parameter": _NSTR, "status": {"type": "integer"},
+        "allowed": {"anyOf": [{"type": "array", "items": {}}, {"type": "string"}, {"type": "null"}]}}},
+}
+
+
+def _operations_paths() -> dict[str, Any]:
+    return {
+        "/healthz": {"get": {"tags": ["operations"], "operationId": "getHealth", "summary": "Liveness and data version",
+                             "responses": {"200": _json_ok("The engine answers.", "Health"),
+                                           "503": _json_ok("The engine is down.", "Health")}}},
+        "/api/v1": {"get": {"tags": ["datasets"], "operationId": "listDatasets", "summary": "List the datasets",
+                            "responses": {"200": _json_ok("Every dataset with its dimensions, measures and links.",
+                                                          "DatasetList")}}},
     }
 
 
@@ -176,16 +289,43 @@ def install_openapi(app: FastAPI, service: Service) -> None:
         if key in built:
             return built[key]
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = ERROR_SCHEMA
+        schemas.update(COMPONENTS)
         paths = schema.setdefault("paths", {})
+        # Every operation is described here with its response schema and a user-facing operationId;
+        # FastAPI's generated entries (empty schemas, names like list_datasets_api_v1_get) are replaced.
+        paths.update(_operations_paths())
         paths["/api/v1/{dataset}/metadata"] = _metadata_path()
-        paths["/cubejs-api/v1/load"] = _cube_load_path()
+        paths.update(_cube_paths())
         for ds in service.catalog.values():
             extra = service.extra_codes(ds, version) if version else {}
             paths[f"/api/v1/{ds.name}"] = _dataset_path(ds, service.settings, extra)
+            paths[f"/api/v1/{ds.name}.csv"] = _csv_path(paths[f"/api/v1/{ds.name}"])
         built.clear()
         built[key] = schema
         app.openapi_schema = schema
         return schema
 
     app.openapi = custom  # type: ignore[method-assign]
+    install_docs(app)
+
+
+DOCS_ASSETS = "/docs/assets"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` from the swagger-ui-bundle-v2 package's files, served by the app itself,
+    so the page renders with no network beyond this server (no CDN)."""
+    import swagger_ui_bundle
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    async def docs(_: Request) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - docs",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+                                   swagger_ui_parameters={"displayOperationId": True})
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False, name="docs")

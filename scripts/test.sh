@@ -24,6 +24,13 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
+# SQLAlchemy 1.4 + psycopg2 (Superset's stack) cannot share a venv with SQLAlchemy 2: its own folder,
+# put first on PYTHONPATH by tests/test_clients_sql.py.
+[ -d .clients/sa14/sqlalchemy ] || .venv/bin/python -m pip install -q --target .clients/sa14 \
+  'sqlalchemy>=1.4.49,<2' 'psycopg2-binary>=2.9' >/dev/null
+# Cube's JS clients (current and 0.35) for tests/test_clients_cube.py, pinned by the committed
+# package-lock.json (no install scripts are needed).
+(cd tests/clients/cubejs && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 
 # The Cube oracle (Cube's own schema compiler, pinned by its package-lock.json): copied from the
 # shared tools folder and installed with `npm ci --ignore-scripts` (its post-install steps would

@@ -11,6 +11,8 @@ descriptions, so nothing here can reach a fact row (K6).
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import sqlite3
 import threading
@@ -21,6 +23,8 @@ from sqlglot import exp
 
 from api.pgwire.protocol import BOOL, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, Column, PgError, Result
 from api.pgwire.tables import Table
+
+log = logging.getLogger("crosstrack.pgwire")
 
 PG_VERSION = "14.0"
 VERSION_STRING = f"PostgreSQL {PG_VERSION} (crosstrack SQL surface: published, disclosure-controlled cells only)"
@@ -76,9 +80,12 @@ PG_TABLES: dict[str, list[tuple[str, str]]] = {
     "pg_tables": [("schemaname", _TXT), ("tablename", _TXT), ("tableowner", _TXT), ("tablespace", _TXT),
                   ("hasindexes", _BOOL), ("hasrules", _BOOL), ("hastriggers", _BOOL), ("rowsecurity", _BOOL)],
     # Relations crosstrack has none of: present and empty so introspection finds nothing.
-    "pg_index": [("indexrelid", _INT), ("indrelid", _INT), ("indnatts", _INT), ("indisunique", _BOOL),
-                 ("indisprimary", _BOOL), ("indisclustered", _BOOL), ("indisvalid", _BOOL),
-                 ("indisreplident", _BOOL), ("indkey", _TXT), ("indexprs", _TXT), ("indpred", _TXT)],
+    "pg_index": [("indexrelid", _INT), ("indrelid", _INT), ("indnatts", _INT), ("indnkeyatts", _INT),
+                 ("indisunique", _BOOL), ("indnullsnotdistinct", _BOOL), ("indisprimary", _BOOL),
+                 ("indisexclusion", _BOOL), ("indimmediate", _BOOL), ("indisclustered", _BOOL),
+                 ("indisvalid", _BOOL), ("indcheckxmin", _BOOL), ("indisready", _BOOL), ("indislive", _BOOL),
+                 ("indisreplident", _BOOL), ("indkey", _TXT), ("indcollation", _TXT), ("indclass", _TXT),
+                 ("indoption", _TXT), ("indexprs", _TXT), ("indpred", _TXT)],
     "pg_constraint": [("oid", _INT), ("conname", _TXT), ("connamespace", _INT), ("contype", _TXT),
                       ("conrelid", _INT), ("confrelid", _INT), ("conindid", _INT), ("conkey", _TXT),
                       ("confkey", _TXT), ("conparentid", _INT), ("convalidated", _BOOL), ("condeferrable", _BOOL),
@@ -100,13 +107,23 @@ PG_TABLES: dict[str, list[tuple[str, str]]] = {
     "pg_collation": [("oid", _INT), ("collname", _TXT), ("collnamespace", _INT)],
     "pg_foreign_table": [("ftrelid", _INT), ("ftserver", _INT), ("ftoptions", _TXT)],
     "pg_partitioned_table": [("partrelid", _INT), ("partstrat", _TXT)],
-    "pg_proc": [("oid", _INT), ("proname", _TXT), ("pronamespace", _INT), ("prorettype", _INT), ("prokind", _TXT)],
+    "pg_proc": [("oid", _INT), ("proname", _TXT), ("pronamespace", _INT), ("proowner", _INT), ("prolang", _INT),
+                ("prorettype", _INT), ("prokind", _TXT), ("proretset", _BOOL), ("pronargs", _INT),
+                ("pronargdefaults", _INT), ("proargtypes", _TXT), ("proallargtypes", _TXT), ("proargmodes", _TXT),
+                ("proargnames", _TXT), ("proargdefaults", _TXT), ("prosrc", _TXT), ("provolatile", _TXT),
+                ("proisstrict", _BOOL), ("prosecdef", _BOOL), ("proacl", _TXT)],
+    "pg_opclass": [("oid", _INT), ("opcmethod", _INT), ("opcname", _TXT), ("opcnamespace", _INT),
+                   ("opcowner", _INT), ("opcfamily", _INT), ("opcintype", _INT), ("opcdefault", _BOOL),
+                   ("opckeytype", _INT)],
+    "pg_depend": [("classid", _INT), ("objid", _INT), ("objsubid", _INT), ("refclassid", _INT), ("refobjid", _INT),
+                  ("refobjsubid", _INT), ("deptype", _TXT)],
     "pg_extension": [("oid", _INT), ("extname", _TXT), ("extversion", _TXT), ("extnamespace", _INT)],
     "pg_enum": [("oid", _INT), ("enumtypid", _INT), ("enumsortorder", _REAL), ("enumlabel", _TXT)],
     "pg_range": [("rngtypid", _INT), ("rngsubtype", _INT)],
     "pg_views": [("schemaname", _TXT), ("viewname", _TXT), ("viewowner", _TXT), ("definition", _TXT)],
     "pg_matviews": [("schemaname", _TXT), ("matviewname", _TXT), ("matviewowner", _TXT), ("definition", _TXT)],
-    "pg_sequence": [("seqrelid", _INT)],
+    "pg_sequence": [("seqrelid", _INT), ("seqtypid", _INT), ("seqstart", _INT), ("seqincrement", _INT),
+                    ("seqmax", _INT), ("seqmin", _INT), ("seqcache", _INT), ("seqcycle", _BOOL)],
     "pg_user": [("usename", _TXT), ("usesysid", _INT), ("usesuper", _BOOL)],
     "pg_tablespace": [("oid", _INT), ("spcname", _TXT)],
     "pg_locks": [("pid", _INT)],
@@ -137,6 +154,11 @@ INFO_TABLES: dict[str, list[tuple[str, str]]] = {
     "routines": [("routine_catalog", _TXT), ("routine_schema", _TXT), ("routine_name", _TXT)],
     "character_sets": [("character_set_name", _TXT)],
 }
+# Postgres's fixed oids of the system catalogues that pg_description.classoid refers to.
+SYSTEM_CATALOG_OIDS = {"pg_class": 1259, "pg_type": 1247, "pg_proc": 1255, "pg_attribute": 1249, "pg_namespace": 2615,
+                       "pg_constraint": 2606, "pg_database": 1262, "pg_index": 2610, "pg_description": 2609,
+                       "pg_collation": 3456, "pg_am": 2601, "pg_trigger": 2620, "pg_rewrite": 2618,
+                       "pg_extension": 3079, "pg_roles": 1260, "pg_authid": 1260}
 BOOL_COLUMNS = {c for cols in (*PG_TABLES.values(), *INFO_TABLES.values()) for c, t in cols if t == _BOOL}
 OID_COLUMNS = {"oid", "relnamespace", "reltype", "relowner", "relam", "attrelid", "atttypid", "typnamespace",
                "typrelid", "typelem", "typarray", "objoid", "classoid", "datdba", "nspowner", "typbasetype"}
@@ -242,15 +264,36 @@ class CatalogDB:
             name = str(v).strip('"').split(".")[-1].strip('"')
             if name in self.oids:
                 return self.oids[name]
+            if name in SYSTEM_CATALOG_OIDS:  # pg_description.classoid = 'pg_catalog.pg_class'::regclass
+                return SYSTEM_CATALOG_OIDS[name]
             raise sqlite3.OperationalError(f'relation "{name[:63]}" does not exist')
 
         f("regclass", 1, regclass)
+        type_oids = {name: oid for oid, name in TYPE_NAMES.items()}
+        type_oids.update({name: oid for oid, name in SQL_TYPE_NAMES.items()})
+        type_names = {oid: SQL_TYPE_NAMES.get(oid, name) for oid, name in TYPE_NAMES.items()}
+
+        def to_regtype(v: Any) -> int | None:
+            # NULL for a type that does not exist (hstore, citext...): drivers probe for extensions this way.
+            return None if v is None else type_oids.get(str(v).strip('"').split(".")[-1].strip('"').lower())
+
+        def to_regclass(v: Any) -> int | None:
+            return None if v is None else self.oids.get(str(v).strip('"').split(".")[-1].strip('"'))
+
+        f("to_regtype", 1, to_regtype)
+        f("to_regclass", 1, to_regclass)
+        f("regtype_name", 1, lambda oid: None if oid is None else type_names.get(int(oid), names.get(int(oid), str(oid)))
+          if str(oid).isdigit() else str(oid))
+        f("pg_array_json", 1, _array_json)
+        f("json_build_object", -1, lambda *a: json.dumps(dict(zip(a[::2], a[1::2]))))
         f("regclass_name", 1, lambda v: names.get(v, str(v)))
         f("pg_regex", 2, lambda s, p: None if s is None or p is None else bool(re.search(p, str(s))))
         f("pg_iregex", 2, lambda s, p: None if s is None or p is None else bool(re.search(p, str(s), re.IGNORECASE)))
         f("pg_table_is_visible", 1, lambda oid: True)
         f("pg_type_is_visible", 1, lambda oid: True)
         f("pg_function_is_visible", 1, lambda oid: True)
+        f("pg_collation_is_visible", 1, lambda oid: True)
+        f("pg_opclass_is_visible", 1, lambda oid: True)
         f("format_type", 2, lambda oid, mod: SQL_TYPE_NAMES.get(oid, TYPE_NAMES.get(oid, "text")) if oid is not None else None)
         f("pg_get_userbyid", 1, lambda oid: "crosstrack")
         f("obj_description", 2, lambda oid, cat: self._one("SELECT description FROM pg_description WHERE objoid=? AND objsubid=0", oid))
@@ -294,15 +337,18 @@ class CatalogDB:
 
     def run(self, tree: exp.Expression, settings_view: dict[str, str]) -> Result:
         self.settings_view = settings_view
-        sql = to_sqlite(tree)
+        try:
+            sql = to_sqlite(tree)
+        except Exception as err:  # noqa: BLE001 - a rewrite that does not fit is a refusal, never a dropped connection
+            log.warning("catalogue rewrite failed (%s)", type(err).__name__)
+            raise PgError("0A000", "this catalogue query uses a form the crosstrack SQL surface does not answer",
+                          hint=CATALOGUE_HINT) from None
         with self.lock:
             try:
                 cur = self.db.execute(sql)
                 rows = cur.fetchall()
             except sqlite3.Error as err:
-                raise PgError("0A000", f"this catalogue query is not supported by the crosstrack SQL surface ({_safe(err)})",
-                              hint="catalogue: information_schema.tables/columns, pg_catalog.pg_class/pg_attribute/"
-                                   "pg_namespace/pg_type, version(), current_database(), SHOW") from None
+                raise catalogue_error(err) from None
         names = [d[0] for d in cur.description or []]
         cols = []
         for i, n in enumerate(names):
@@ -315,8 +361,47 @@ class CatalogDB:
         return Result(f"SELECT {len(rows)}", cols, rows)
 
 
-def _safe(err: Exception) -> str:
-    return str(err).split("\n")[0][:120]
+CATALOGUE_HINT = ("catalogue: information_schema.tables/columns, pg_catalog.pg_class/pg_attribute/pg_namespace/"
+                  "pg_type/pg_index/pg_constraint, version(), current_database(), SHOW")
+
+
+def catalogue_error(err: Exception) -> PgError:
+    """A Postgres-style error for a catalogue query the SQLite catalogue could not run.
+
+    SQLite's own text ("near ...: syntax error") describes the rewritten query, not the one the client
+    sent, so only the missing column, function or relation is named, the way Postgres names it.
+    """
+    text = str(err).split("\n")[0]
+    m = re.match(r"no such column: ([\w.\"]+)", text)
+    if m:
+        return PgError("42703", f"column {m.group(1)[:63]} does not exist in the crosstrack catalogue", hint=CATALOGUE_HINT)
+    m = re.match(r"no such function: (\w+)", text)
+    if m:
+        return PgError("42883", f"function {m.group(1).lower()[:63]}() is not available on the crosstrack SQL surface",
+                       hint=CATALOGUE_HINT)
+    m = re.match(r"no such table: ([\w.]+)", text)
+    if m:
+        return PgError("42P01", f"relation \"{m.group(1)[:63]}\" does not exist", hint=CATALOGUE_HINT)
+    m = re.match(r'relation "([^"]*)" does not exist', text)
+    if m:
+        return PgError("42P01", text[:120], hint="datasets: see \\dt or information_schema.tables")
+    return PgError("0A000", "this catalogue query uses a form the crosstrack SQL surface does not answer",
+                   hint=CATALOGUE_HINT)
+
+
+def _array_json(v: Any) -> str:
+    """A catalogue array held as Postgres text ('{a,b}') as a JSON array, for json_each (unnest)."""
+    if v is None:
+        return "[]"
+    if isinstance(v, (int, float)):
+        return json.dumps([v])
+    text = str(v).strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1]
+    elif " " in text and "," not in text:  # int2vector (indkey) is space-separated
+        return json.dumps([int(x) if x.lstrip("-").isdigit() else x for x in text.split()])
+    items = [x.strip().strip('"') for x in text.split(",")] if text else []
+    return json.dumps([int(x) if x.lstrip("-").isdigit() else x for x in items])
 
 
 def _oid_for(name: str, sample: Any) -> int:
@@ -339,7 +424,60 @@ _STRIP_CASTS = {"oid", "regtype", "regproc", "regprocedure", "name", "text", "va
                 "char", '"char"', "regrole", "character varying"}
 
 
+def _unnest_source(node: exp.Expression) -> exp.Expression | None:
+    """``unnest(arr) [WITH ORDINALITY] AS x(a, n)`` in FROM as a derived table over json_each."""
+    if isinstance(node, exp.Table) and isinstance(node.this, (exp.Explode, exp.Unnest)):
+        fn, alias = node.this, node.args.get("alias")
+    elif isinstance(node, exp.Unnest) and isinstance(node.parent, (exp.From, exp.Join)):
+        fn, alias = node, node.args.get("alias")
+    else:
+        return None
+    arg = fn.this if isinstance(fn, exp.Explode) else (fn.expressions[0] if fn.expressions else exp.null())
+    if isinstance(arg, exp.Array) and not isinstance(next(iter(arg.expressions), None), exp.Select):
+        arg = exp.Literal.string("{" + ",".join(e.name for e in arg.expressions) + "}")
+    name = alias.name if alias is not None and alias.name else "unnest"
+    cols = [c.name for c in alias.args.get("columns") or []] if alias is not None else []
+    offset = fn.args.get("offset") if isinstance(fn, exp.Unnest) else None
+    if offset:  # WITH ORDINALITY: the position column, named by the alias list or "ordinality"
+        cols = cols or [name]
+        if len(cols) < 2:
+            cols.append(offset.name if isinstance(offset, exp.Identifier) else "ordinality")
+    value_name = cols[0] if cols else name
+    select = exp.select(exp.alias_(exp.column("value"), value_name, quoted=True)).from_(
+        exp.Table(this=exp.Anonymous(this="json_each", expressions=[exp.Anonymous(this="pg_array_json",
+                                                                                  expressions=[arg])])))
+    if offset:
+        select = select.select(exp.alias_(exp.Add(this=exp.column("key"), expression=exp.Literal.number(1)),
+                                          cols[-1], quoted=True))
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+
+
 def _rewrite(node: exp.Expression) -> exp.Expression:
+    # pg_index, pg_constraint and pg_attrdef are always empty here (the dataset tables have no keys,
+    # indexes or defaults), so set-returning calls over their arrays in a select list never produce a
+    # row: the element itself stands in, which keeps the query valid SQLite with the same (empty) answer.
+    if isinstance(node, exp.Explode) and isinstance(node.parent, (exp.Alias, exp.Select)):
+        return node.this
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "generate_subscripts":
+        return exp.Literal.number(1)
+    if isinstance(node, exp.ArrayAgg):  # SQLite 3.40 has no ORDER BY inside an aggregate; arrays are '{a,b}' text
+        inner = node.this.this if isinstance(node.this, exp.Order) else node.this
+        return exp.DPipe(this=exp.DPipe(this=exp.Literal.string("{"), expression=exp.GroupConcat(
+            this=inner, separator=exp.Literal.string(","))), expression=exp.Literal.string("}"))
+    unnest = _unnest_source(node)
+    if unnest is not None:
+        return unnest
+    if isinstance(node, exp.ByteString):  # E'...' escape string: its value, as a plain string
+        return exp.Literal.string(str(node.this))
+    if isinstance(node, (exp.Alias, exp.TableAlias)) and isinstance(node.args.get("alias") if isinstance(node, exp.Alias)
+                                                                     else node.this, exp.Identifier):
+        ident = node.args["alias"] if isinstance(node, exp.Alias) else node.this
+        if not ident.quoted:  # Postgres folds unquoted names; quoting keeps words like DEFAULT legal in SQLite
+            ident.set("this", ident.name.lower())
+            ident.set("quoted", True)
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() in ("to_regtype", "to_regclass",
+                                                                       "json_build_object", "jsonb_build_object"):
+        node.set("this", str(node.this).lower().replace("jsonb_", "json_"))
     if isinstance(node, exp.Operator):
         op = str(node.args.get("operator", "")).replace("pg_catalog.", "").strip()
         fn = {"~": "pg_regex", "~*": "pg_iregex", "!~": "pg_regex", "!~*": "pg_iregex"}.get(op)
@@ -369,12 +507,20 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="pg_any", expressions=[node.this, arr.this if isinstance(arr, exp.Paren) else arr])
     if isinstance(node, exp.Cast):
         to = node.to.sql(dialect="postgres").lower().replace("pg_catalog.", "")
+        inner = node.this
+        if to in ("text", "name", "varchar") and isinstance(inner, exp.Cast) and \
+                inner.to.sql(dialect="postgres").lower().replace("pg_catalog.", "") == "regtype":
+            return exp.Anonymous(this="regtype_name", expressions=[inner.this])  # oid::regtype::text: the type name
+        if to == "regclass" and isinstance(inner, exp.Literal) and inner.is_string and inner.name.isdigit():
+            return exp.Literal.number(inner.name)
         if to == "regclass":
             return exp.Anonymous(this="regclass", expressions=[node.this])
         if to in _STRIP_CASTS or to.endswith("[]"):
             return node.this
     if isinstance(node, exp.CurrentUser) or (isinstance(node, exp.Column) and node.name.lower() in ("current_user", "session_user", "user") and not node.table):
         return exp.Anonymous(this="current_user_fn", expressions=[])
+    if isinstance(node, exp.CurrentSchemas):  # the search path pgcli completes from
+        return exp.Literal.string("{pg_catalog,public}")
     if isinstance(node, exp.CurrentSchema):
         return exp.Anonymous(this="current_schema", expressions=[])
     if isinstance(node, exp.CurrentVersion):
@@ -425,6 +571,35 @@ def to_sqlite(tree: exp.Expression) -> str:
         sql = new
     # sqlglot keeps a schema-qualified function as "pg_catalog.fn(...)" text in some versions.
     return re.sub(r"\bpg_catalog\.(?=[a-z_]+\s*\()", "", sql)
+
+
+def without_reg_array_casts(sql: str) -> str:
+    """``x::regtype[]`` (pgcli's function list) as ``x::regtype``: sqlglot cannot parse a cast to an
+    array of an object-identifier type, and the catalogue keeps arrays as text either way. Done on
+    tokens, so text inside string literals is never touched."""
+    from sqlglot.dialects.postgres import Postgres
+
+    try:
+        tokens = Postgres().tokenize(sql)
+    except Exception:  # noqa: BLE001 - not tokenizable: leave it for the parser to report
+        return sql
+    cut: list[tuple[int, int]] = []
+    for a, b, c, d in zip(tokens, tokens[1:], tokens[2:], tokens[3:]):
+        if a.token_type.name == "DCOLON" and b.text.lower().startswith("reg") and \
+                c.token_type.name == "L_BRACKET" and d.token_type.name == "R_BRACKET":
+            cut.append((c.start, d.end + 1))
+    for start, end in reversed(cut):
+        sql = sql[:start] + sql[end:]
+    return sql
+
+
+def syntax_error(err: Exception) -> str:
+    """Postgres's wording for a parse error: the token at fault and where, never the parser's internals."""
+    errors = getattr(err, "errors", None) or []
+    first = errors[0] if errors else {}
+    token = str(first.get("highlight") or "").strip()[:40]
+    where = f" at line {first['line']}, column {first['col']}" if first.get("line") else ""
+    return f'syntax error at or near "{token}"{where}' if token else f"syntax error{where}"
 
 
 def is_catalog_query(tree: exp.Expression, dataset_names: set[str]) -> bool:

@@ -68,6 +68,7 @@ class Result:
     rows: list[tuple] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     empty: bool = False  # the empty query string
+    copy_data: list[bytes] | None = None  # COPY ... TO STDOUT: CopyData lines (api/pgwire/copyout.py)
 
 
 class Session(Protocol):
@@ -522,7 +523,13 @@ class PgHandler(socketserver.StreamRequestHandler):
             if res.empty:
                 self.send(_msg(b"I"))
                 continue
-            if res.columns is not None:
+            if res.copy_data is not None:  # CopyOutResponse (text format), CopyData..., CopyDone
+                ncols = len(res.columns or [])
+                self.send(_msg(b"H", struct.pack("!bh", 0, ncols) + struct.pack("!h", 0) * ncols))
+                for line in res.copy_data:
+                    self.send(_msg(b"d", line))
+                self.send(_msg(b"c"))
+            elif res.columns is not None:
                 self.send(self.row_description(res.columns, []))
                 for row in res.rows:
                     self.send(self.data_row(row, res.columns, []))

@@ -9,6 +9,7 @@ returns exactly the URL API's rows and suppression (K2). Everything else is cata
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from api.pgwire.pgcatalog import PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table
+from api.pgwire.pgcatalog import (PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table, syntax_error,
+                                  without_reg_array_casts)
 from api.pgwire.protocol import BOOL, INT8, TEXT, Column, PgError, Result
 from api.pgwire.tables import SUPPRESSED, Table, measure_types, tables_from_catalog
 from api.pgwire.translate import Question, Translator, bind_parameters, parameter_count, refuse
@@ -143,8 +145,13 @@ class SqlSession:
         try:
             trees = sqlglot.parse(sql, read="postgres")
         except (ParseError, TokenError) as err:
-            msg = str(err).split("\n")[0][:200]
-            raise PgError("42601", f"syntax error: {msg}") from None
+            fixed = without_reg_array_casts(sql)
+            try:
+                if fixed == sql:
+                    raise
+                trees = sqlglot.parse(fixed, read="postgres")
+            except (ParseError, TokenError):
+                raise PgError("42601", syntax_error(err)) from None
         return [t for t in trees if t is not None]
 
     def run(self, tree: exp.Expression, params: list[Any], *, describe_only: bool = False) -> Result:
@@ -158,6 +165,10 @@ class SqlSession:
             return self.set(tree)
         if isinstance(tree, exp.Command):
             return self.command(tree)
+        if isinstance(tree, exp.Copy):  # psql's \copy (SELECT ...) TO file
+            from api.pgwire.copyout import copy_out
+
+            return copy_out(tree, lambda select: self.run(select, params))
         if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
                              exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke if hasattr(exp, "Revoke") else exp.Grant)):
             raise PgError("25006", f"cannot execute {tree.key.upper()} in a read-only transaction: "
@@ -173,7 +184,7 @@ class SqlSession:
         names = set(self.surface.tables)
         if is_catalog_query(tree, names):
             for t in tree.find_all(exp.Table):
-                if not known_catalog_table(t) and not (isinstance(t.this, exp.Anonymous)):
+                if not known_catalog_table(t) and not isinstance(t.this, exp.Func):  # unnest(...) AS x is no relation
                     raise PgError("42P01", f"relation \"{t.name[:63]}\" does not exist",
                                   hint="datasets: " + ", ".join(sorted(names)))
             return self.surface.catalog.run(tree, self.settings_view)
@@ -183,7 +194,10 @@ class SqlSession:
     def dataset_query(self, tree: exp.Expression, *, describe_only: bool = False) -> Result:
         from api.errors import ApiError
 
+        from api.pgwire.bi_shapes import flatten_from_subquery
+
         service = self.surface.service
+        tree = flatten_from_subquery(tree)  # Superset's FROM (SELECT * FROM dataset) AS virtual_table
         base = Translator(self.surface.tables)
         if not isinstance(tree, exp.Select):
             base.translate(tree)  # raises the right refusal
@@ -287,7 +301,25 @@ class SqlSession:
     # --- SET / SHOW / other commands -------------------------------------------------------------
     def set(self, tree: exp.Set) -> Result:
         for item in tree.expressions:
-            name, value = _set_item(item)
+            self.apply_setting(*_set_item(item))
+        return Result("SET")
+
+    def set_command(self, rest: str) -> Result:
+        """SET forms sqlglot reads only as a command: ``SET TIME ZONE "Etc/UTC"`` (pgcli at start-up),
+        ``SET [SESSION|LOCAL] name TO|= value``."""
+        m = re.fullmatch(r"(?is)(?:session\s+|local\s+)?time\s+zone\s+(.+)", rest)
+        if m:
+            value = m.group(1).strip()
+            self.apply_setting("timezone", None if value.upper() == "DEFAULT" else value.strip("'\""))
+            return Result("SET")
+        m = re.fullmatch(r"(?is)(?:session\s+|local\s+)?([\w.]+)\s*(?:=|\s+to\s+)\s*(.+)", rest)
+        if not m:
+            raise PgError("42601", "syntax error in SET", hint="SET name TO value, SET TIME ZONE 'zone'")
+        self.apply_setting(m.group(1), m.group(2).strip().strip("'\""))
+        return Result("SET")
+
+    def apply_setting(self, name: str, value: str | None) -> None:
+        if True:
             key = name.lower()
             if key == "local" or key.startswith("session "):
                 key = key.split(" ", 1)[-1]
@@ -304,7 +336,6 @@ class SqlSession:
                               hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
             if value is not None and key not in ("transaction", "session characteristics", "names"):
                 self.settings_view["timezone" if key == "time zone" else key] = value
-        return Result("SET")
 
     def pin_version(self, value: str | None) -> None:
         """Pin (or, with DEFAULT/'' , unpin) the data version; a removed one is refused naming the current."""
@@ -326,6 +357,8 @@ class SqlSession:
         word = str(tree.this).upper()
         rest = tree.expression.name if isinstance(tree.expression, exp.Expression) else str(tree.expression or "")
         rest = rest.strip().rstrip(";").strip()
+        if word == "SET":
+            return self.set_command(rest)
         if word == "SHOW":
             key = rest.lower().strip('"')
             if key == "all":

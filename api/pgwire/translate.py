@@ -158,7 +158,7 @@ class Translator:
             if sub is not select:
                 raise refuse("subqueries are not allowed: a query reads published cells of one dataset only")
         for bad, what in ((exp.Window, "window functions"), (exp.Star, "SELECT * (row-level access)")):
-            if select.find(bad):
+            if any(not isinstance(n.parent, exp.Count) for n in select.find_all(bad)):  # COUNT(*) is no SELECT *
                 raise refuse(f"{what} are not allowed: only published aggregate cells can be read"
                              if bad is exp.Window else
                              f"{what} is not allowed: only published aggregate cells can be read; "
@@ -265,7 +265,11 @@ class Translator:
             if isinstance(inner, exp.Distinct):
                 agg, target = "count_distinct", (inner.expressions[0] if len(inner.expressions) == 1 else None)
             elif isinstance(inner, exp.Star) or inner is None:
-                counts = [m for m in table.measures.values() if AGG_FOR_TYPE.get(m.agg) == "count"]
+                # COUNT(*) asks how many records a cell holds (R1: a person once per snapshot): the
+                # dataset's records count, computed and protected like MEASURE(people).
+                people = [m for m in table.measures.values() if m.kind == "people"]
+                counts = [m for m in people if AGG_FOR_TYPE.get(m.agg) == "count"] or people or \
+                         [m for m in table.measures.values() if AGG_FOR_TYPE.get(m.agg) == "count"]
                 if len(counts) == 1:
                     return counts[0].name
                 raise refuse("COUNT(*) is ambiguous here: name the measure with MEASURE(<measure>)",
@@ -286,6 +290,10 @@ class Translator:
             raise refuse(f"{_AGG_SQL[agg]} must name one measure column of {table.name}",
                          hint="measures: " + ", ".join(table.measures))
         m = table.measures[target.name.lower()]
+        if agg == "sum" and m.kind in ("people", "count"):
+            # BI tools' default metric is SUM(column). The sum of a count over the cells of a grouping is
+            # that count at the grouping: the engine computes it, under the same control as MEASURE(m).
+            return m.name
         if AGG_FOR_TYPE.get(m.agg) != agg:
             raise refuse(f"{_AGG_SQL[agg]} does not match measure "
                          f"\"{m.name}\"; write MEASURE({m.name})",

@@ -565,11 +565,79 @@
     var name = fromPage.dataset && names.indexOf(fromPage.dataset) >= 0 ? fromPage.dataset : names[0];
     if (meta && state && name === state.dataset) {
       applyPageState(name, fromPage.dataset === name ? fromPage : null);
+      enforceRules();
+      showLinkNotice(linkProblems(fromPage.dataset === name ? fromPage : null));
       ui.dataset.value = name;
       changed(true, "none");
     } else {
       loadDataset(name, fromPage.dataset === name ? fromPage : null, "none").catch(showError);
     }
+  }
+
+  // What a shared link asked for that this data does not have (an unknown dimension, measure or
+  // filter, a code or snapshot year no longer published): named on the page, never dropped silently.
+  function linkProblems(fromPage) {
+    var out = [];
+    if (!fromPage) return out;
+    (fromPage.dims || []).forEach(function (n) {
+      var d = dim(n);
+      if (!d) out.push("dimension \u201c" + n + "\u201d");
+      else if (state.dims.indexOf(n) < 0) out.push("dimension \u201c" + d.title + "\u201d (not available with these choices)");
+    });
+    (fromPage.measures || []).forEach(function (n) {
+      if (!measure(n)) out.push("measure \u201c" + n + "\u201d");
+    });
+    Object.keys(fromPage.filters).forEach(function (k) {
+      var d = dim(k);
+      if (!d) { out.push("filter \u201c" + k + "\u201d"); return; }
+      var known = d.codes.map(function (c) { return c.code; });
+      fromPage.filters[k].forEach(function (c) {
+        if (known.indexOf(c) < 0) out.push(d.title + " \u201c" + c + "\u201d");
+      });
+    });
+    return out;
+  }
+
+  function showLinkNotice(problems) {
+    clear(ui.linkNotice);
+    if (!problems.length) { ui.linkNotice.hidden = true; return; }
+    ui.linkNotice.appendChild(el("strong", null, "This link asked for something this data does not have: "));
+    ui.linkNotice.appendChild(el("span", null, problems.join("; ") + ". "));
+    ui.linkNotice.appendChild(el("span", null, "Showing instead: " + describeQuestion() + "."));
+    ui.linkNotice.hidden = false;
+  }
+
+  function filterText() {
+    var parts = [];
+    meta.dims.forEach(function (d) {
+      var f = state.filters[d.name];
+      if (!f || !f.length) return;
+      var labels = f.map(function (c) {
+        var hit = d.codes.filter(function (x) { return x.code === c; })[0];
+        return hit ? hit.label : c;
+      });
+      parts.push(d.title + ": " + labels.join(", "));
+    });
+    return parts.join("; ");
+  }
+
+  function describeQuestion() {
+    var m = state.measures.map(function (n) { var mm = measure(n); return mm ? mm.title : n; }).join(", ");
+    var d = state.dims.map(function (n) { var dd = dim(n); return dd ? dd.title : n; }).join(", ");
+    var f = filterText();
+    return meta.title + ": " + (m || "no measure") + (d ? " by " + d : "") + (f ? " (" + f + ")" : " (no filters)");
+  }
+
+  // The file name says what is inside: dataset, dimensions, filters and data version.
+  function downloadName(ext, version) {
+    var parts = ["crosstrack", state.dataset];
+    if (state.dims.length) parts.push("by-" + state.dims.join("-"));
+    meta.dims.forEach(function (d) {
+      var f = state.filters[d.name];
+      if (f && f.length) parts.push(d.name + "-" + f.join("+"));
+    });
+    if (version) parts.push(String(version).charAt(0) === "v" ? String(version) : "v" + version);
+    return parts.join("_").replace(/[^A-Za-z0-9_+.-]/g, "-").slice(0, 200) + "." + ext;
   }
 
   function applyPageState(name, fromPage) {
@@ -588,12 +656,12 @@
     ui.apiUrl.setAttribute("data-state", st);
   }
 
-  function setDownloads(jsonUrl, csvUrl) {
+  function setDownloads(jsonUrl, csvUrl, version) {
     [[ui.dlJson, jsonUrl, "json"], [ui.dlCsv, csvUrl, "csv"]].forEach(function (x) {
       var a = x[0];
       if (x[1]) {
         a.href = x[1];
-        a.setAttribute("download", state.dataset + "." + x[2]);
+        a.setAttribute("download", downloadName(x[2], version));
         a.removeAttribute("aria-disabled");
       } else {
         a.removeAttribute("href");
@@ -622,7 +690,8 @@
       var canonical = absolute(m.canonical_url || apiUrl());
       showUrl(canonical, "canonical");
       var links = m.links || {};
-      setDownloads(absolute(links.json || withFormat(canonical, "json")), absolute(links.csv || withFormat(canonical, "csv")));
+      setDownloads(absolute(links.json || withFormat(canonical, "json")), absolute(links.csv || withFormat(canonical, "csv")),
+                   m.data_version);
       setPager(links, m);
       lastResult = body;
       adoptAnswered(body);
@@ -766,8 +835,10 @@
 
     // Table
     clear(ui.thead); clear(ui.tbody);
+    var ftext = filterText();
     ui.tableCaption.textContent = meta.title + ": " + measures.map(function (n) { var mm = measure(n); return mm ? mm.title : n; }).join(", ") +
-      (dims.length ? " by " + dims.map(function (n) { var dd = dim(n); return dd ? dd.title : n; }).join(", ") : "");
+      (dims.length ? " by " + dims.map(function (n) { var dd = dim(n); return dd ? dd.title : n; }).join(", ") : "") +
+      " \u2014 " + (ftext ? "filters: " + ftext : "no filters") + "; data version " + (m.data_version || "unknown");
     var tr = el("tr");
     var sorted = answeredOrder(body);
     function header(n, member, isMeasure) {
@@ -1075,7 +1146,7 @@
   }
 
   // ---------------------------------------------------------------- start-up
-  function loadDataset(name, fromPage, history) {
+  function loadDataset(name, fromPage, history, asked) {
     var seq = ++loadSeq;
     return fetchJSON(API_ROOT + "/" + enc(name) + "/metadata").then(function (raw) {
       if (seq !== loadSeq) return;
@@ -1084,6 +1155,7 @@
       // R13 filters depend on others: apply the prerequisites first, then the rest.
       enforceRules();
       enforceRules();
+      showLinkNotice((asked || []).concat(linkProblems(fromPage)));
       renderDatasetSelect();
       renderDefinitions();
       renderNotes(null);
@@ -1107,7 +1179,7 @@
       measureOptions: $("measure-options"), snapshotDate: $("snapshot-date"), yearsTitle: $("years-title"), years: $("years"), byYear: $("by-year"), yearOptions: $("year-options"),
       dimensionOptions: $("dimension-options"), r13Note: $("r13-note"), filterList: $("filter-list"),
       reset: $("reset"), results: $("results"), error: $("error"), summary: $("summary"),
-      dlJson: $("download-json"), dlCsv: $("download-csv"),
+      dlJson: $("download-json"), dlCsv: $("download-csv"), linkNotice: $("link-notice"),
       chart: $("chart"), chartCaption: $("chart-caption"), chartSvg: $("chart-svg"), chartLegend: $("chart-legend"),
       chartMeasure: $("chart-measure"), chartMeasureWrap: $("chart-measure-wrap"), chartNone: $("chart-none"),
       thead: document.querySelector("#table thead"), tbody: document.querySelector("#table tbody"), tableCaption: $("table-caption"),
@@ -1156,7 +1228,8 @@
       var fromPage = parsePageUrl();
       var names = datasets.map(function (d) { return d.name; });
       var name = fromPage.dataset && names.indexOf(fromPage.dataset) >= 0 ? fromPage.dataset : names[0];
-      return loadDataset(name, fromPage.dataset === name ? fromPage : null, "replace");
+      var asked = fromPage.dataset && fromPage.dataset !== name ? ["dataset \u201c" + fromPage.dataset + "\u201d"] : [];
+      return loadDataset(name, fromPage.dataset === name ? fromPage : null, "replace", asked);
     }).catch(function (err) {
       showUrl("", "error");
       showError(err);
