@@ -319,23 +319,22 @@ class SqlSession:
         return Result("SET")
 
     def apply_setting(self, name: str, value: str | None) -> None:
-        if True:
-            key = name.lower()
-            if key == "local" or key.startswith("session "):
-                key = key.split(" ", 1)[-1]
-            if key == DATA_VERSION:
-                self.pin_version(value)
-                continue
-            if key.startswith("crosstrack.") or key in ("k", "disclosure") or key not in HARMLESS_SETTINGS:
-                if key.startswith("crosstrack.") or key in ("k", "disclosure", "transaction_read_only",
-                                                             "default_transaction_read_only"):
-                    raise PgError("42501", f"parameter \"{name[:63]}\" cannot be changed: disclosure control and "
-                                           "read-only access are fixed by the server",
-                                  hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
-                raise PgError("42704", f"unrecognized or protected configuration parameter \"{name[:63]}\"",
+        key = name.lower()
+        if key == "local" or key.startswith("session "):
+            key = key.split(" ", 1)[-1]
+        if key == DATA_VERSION:
+            self.pin_version(value)
+            return
+        if key.startswith("crosstrack.") or key in ("k", "disclosure") or key not in HARMLESS_SETTINGS:
+            if key.startswith("crosstrack.") or key in ("k", "disclosure", "transaction_read_only",
+                                                         "default_transaction_read_only"):
+                raise PgError("42501", f"parameter \"{name[:63]}\" cannot be changed: disclosure control and "
+                                       "read-only access are fixed by the server",
                               hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
-            if value is not None and key not in ("transaction", "session characteristics", "names"):
-                self.settings_view["timezone" if key == "time zone" else key] = value
+            raise PgError("42704", f"unrecognized or protected configuration parameter \"{name[:63]}\"",
+                          hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
+        if value is not None and key not in ("transaction", "session characteristics", "names"):
+            self.settings_view["timezone" if key == "time zone" else key] = value
 
     def pin_version(self, value: str | None) -> None:
         """Pin (or, with DEFAULT/'' , unpin) the data version; a removed one is refused naming the current."""
