@@ -199,8 +199,6 @@ def main() -> None:
 
 def medians(d: Designs) -> None:
     """K8: exact and ±2-day recovery of odd small cells' medians, and the error of every median."""
-    from api.disclosure import key_stream  # noqa: F401  (the same draws as the protector)
-
     ds = d.svc.dataset("incarceration_time")
     disc = d.svc.disclosure
     err: dict[str, dict[tuple, list[float]]] = {"before": defaultdict(list), "after": defaultdict(list)}

@@ -92,20 +92,20 @@ def withheld_targets(api: Any, dataset: str, dims: list[str], measure: str, n: i
 
 
 # --- item 9: averaging at strength ----------------------------------------------------------------
-def averaging(api: Any, src: Source, targets, routes: int) -> Score:
-    """people(agency ∈ {X} ∪ T, race=Y) − people(agency ∈ T, race=Y), averaged over random sets T."""
-    score = Score(f"averaging over {routes} routes ({src.name})")
-    agencies = codes(api, "population", "agency")
+def averaging(api: Any, src: Source, targets, routes: int, dataset: str = "population", by: str = "race") -> Score:
+    """people(agency ∈ {X} ∪ T, by=Y) − people(agency ∈ T, by=Y), averaged over random sets T."""
+    score = Score(f"{dataset} averaging over {routes} routes ({src.name})")
+    agencies = codes(api, dataset, "agency")
     rng = random.Random(11)
     for f, (x, y), tv in targets:
         others = [a for a in agencies if a != x]
         ests = []
         for _ in range(routes):
             t = rng.sample(others, rng.randint(1, len(others) - 1))
-            with_x = one(src, "population", {**f, "agency": [x, *t], "race": [y]}, "people")
+            with_x = one(src, dataset, {**f, "agency": [x, *t], by: [y]}, "people")
             if with_x is None:
                 continue  # the attacker needs both halves of the route
-            without = one(src, "population", {**f, "agency": t, "race": [y]}, "people")
+            without = one(src, dataset, {**f, "agency": t, by: [y]}, "people")
             if without is not None:
                 ests.append(with_x - without)
         if ests:

@@ -9,12 +9,11 @@ import csv
 import io
 import json
 import random
-from statistics import mean
 
 import pytest
 
 from attack_helpers import K, Score, codes
-from test_attacks_recovery import MARGIN, ROUTES, TARGETS, Published, Truth, one
+from test_attacks_recovery import MARGIN, ROUTES, TARGETS, Published, Truth, averaging
 
 pytestmark = pytest.mark.slow
 DS = "recidivism"
@@ -34,29 +33,11 @@ def _withheld(api, dims: list[str], measure: str, contexts=({},)) -> list[tuple[
     return out
 
 
-def _averaging(api, src, targets, routes: int) -> Score:
-    """people(agency ∈ {X} ∪ T, age=Y) − people(agency ∈ T, age=Y) over random sets T (item 9)."""
-    score = Score(f"recidivism averaging over {routes} routes ({src.name})")
-    agencies = codes(api, DS, "agency")
-    rng = random.Random(11)
-    for f, (x, y), tv in targets:
-        others = [a for a in agencies if a != x]
-        ests = []
-        for _ in range(routes):
-            t = rng.sample(others, rng.randint(1, len(others) - 1))
-            a = one(src, DS, {**f, "agency": [x, *t], "age_group": [y]}, "people")
-            b = one(src, DS, {**f, "agency": t, "age_group": [y]}, "people") if a is not None else None
-            if a is not None and b is not None:
-                ests.append(a - b)
-        score.add(mean(ests), tv) if ests else score.withheld(tv)
-    return score
-
-
 def test_RC12_K4_averaging_routes_recover_no_more_than_guessing(api_s1):
     targets = _withheld(api_s1, ["agency", "age_group"], "people", ({}, {"assigned_sex": ["M"]}))[:TARGETS]
     assert len(targets) >= TARGETS
-    attack = _averaging(api_s1, Published(api_s1), targets, ROUTES)
-    control = _averaging(api_s1, Truth(api_s1), targets[:10], 3)
+    attack = averaging(api_s1, Published(api_s1), targets, ROUTES, DS, "age_group")
+    control = averaging(api_s1, Truth(api_s1), targets[:10], 3, DS, "age_group")
     print(attack.line())
     print(control.line())
     assert control.rate >= 0.95, control.line()
