@@ -18,11 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import cache, formats
-from api.errors import ApiError, error_response, install_handlers
-from api.openapi_doc import install_openapi
-from api.params import FORMATS, RESERVED, parse_params
-from api.service import QuestionCounts, Service, set_default_service
+from crosstrack.api import cache, formats
+from crosstrack.api.errors import ApiError, error_response, install_handlers
+from crosstrack.api.openapi_doc import install_openapi
+from crosstrack.api.params import FORMATS, RESERVED, parse_params
+from crosstrack.api.service import QuestionCounts, Service, set_default_service
 from crosstrack.config import Settings
 from crosstrack.engine import EngineUnavailable
 
@@ -317,7 +317,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             return known
         return await run_in_threadpool(_query, dataset, request)
 
-    from api.cube_compat import install_cube_compat
+    from crosstrack.api.cube_compat import install_cube_compat
 
     install_cube_compat(app, service)
     _install_web(app, service)
@@ -407,7 +407,7 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
 def _install_rate_limit(app: FastAPI, settings: Settings) -> None:
     """Per-client token buckets (api/ratelimit.py), when CROSSTRACK_RATE_LIMIT_PER_MINUTE > 0."""
     try:
-        from api.ratelimit import install_rate_limit
+        from crosstrack.api.ratelimit import install_rate_limit
     except ImportError:
         return
     install_rate_limit(app, settings.rate_limit_per_minute)
@@ -416,7 +416,7 @@ def _install_rate_limit(app: FastAPI, settings: Settings) -> None:
 def _install_web(app: FastAPI, service: Service) -> None:
     """Mount the web page if its module is present (api/web.py belongs to the page's owner)."""
     try:
-        import api.web as web
+        import crosstrack.api.web as web
     except ImportError:
         return
     if hasattr(web, "mount_web"):

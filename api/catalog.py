@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.disclosure import KINDS, DatasetRules, MeasureRule
+from crosstrack.api.disclosure import KINDS, DatasetRules, MeasureRule
 
 log = logging.getLogger("crosstrack.api")
 

@@ -23,10 +23,10 @@ from starlette.responses import Response
 
 from sqlglot import exp
 
-from api.catalog import Dataset
-from api.errors import ApiError, from_engine_error
-from api.params import build_question
-from api.service import Service
+from crosstrack.api.catalog import Dataset
+from crosstrack.api.errors import ApiError, from_engine_error
+from crosstrack.api.params import build_question
+from crosstrack.api.service import Service
 
 PREFIX = "/cubejs-api/v1"
 SUPPORTED_OPERATORS = ("equals", "notEquals")
@@ -262,7 +262,7 @@ def _as_api_error(err: Exception) -> ApiError | None:
     if isinstance(err, (EngineError, EngineUnavailable, QueryLimitExceeded)):
         return from_engine_error(err)
     try:
-        from cube import QueryError
+        from crosstrack.cube import QueryError
     except ImportError:  # pragma: no cover - the semantic layer is part of every build
         return None
     if isinstance(err, QueryError):  # the semantic layer's messages name members, never SQL
@@ -326,7 +326,7 @@ def _data_version(request: Request, body: Any = None) -> str | None:
 
 
 def _cache_headers(pinned: str | None) -> dict[str, str]:
-    from api.app import CACHE_CONTROL, IMMUTABLE
+    from crosstrack.api.app import CACHE_CONTROL, IMMUTABLE
 
     return {"Cache-Control": IMMUTABLE if pinned else CACHE_CONTROL}
 

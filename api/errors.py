@@ -120,7 +120,7 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(from_engine_error(err))
 
     try:
-        from cube import QueryError
+        from crosstrack.cube import QueryError
     except ImportError:  # pragma: no cover - the semantic layer is part of every build
         QueryError = None  # type: ignore[assignment]
     if QueryError is not None:

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from api.service import SafeResult
+from crosstrack.api.service import SafeResult
 
 CSV_CHUNK_ROWS = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from api.service import DataVersion
+from crosstrack.api.service import DataVersion
 
 
 class LivePublisher:
@@ -37,7 +37,7 @@ class LivePublisher:
         """The published version (a loaders.publish.PublishedVersion) or None before the first load."""
         with self._lock:
             if not self._loaded:
-                from loaders.publish import current_version
+                from crosstrack.loaders.publish import current_version
 
                 self._current = current_version(self.service.engine, self.settings)
                 self._loaded = True

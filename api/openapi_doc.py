@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from api.service import Service
+from crosstrack.api.service import Service
 
 ERROR_SCHEMA = {
     "type": "object",

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
-from api.catalog import SNAPSHOT_DIMENSION, Dataset, Dimension
-from api.errors import ApiError
+from crosstrack.api.catalog import SNAPSHOT_DIMENSION, Dataset, Dimension
+from crosstrack.api.errors import ApiError
 from crosstrack.config import Settings
 
 FORMATS = ("json", "csv")

@@ -64,7 +64,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     loop = _loop_options()
     opts["loop"] = loop["loop"]
     if loop["http"] == "httptools":
-        from api.httpguard import guarded_protocol
+        from crosstrack.api.httpguard import guarded_protocol
 
         opts["http"] = guarded_protocol(settings)  # limits enforced while reading (api/httpguard.py)
     else:
@@ -77,7 +77,7 @@ def start_sql_surface(settings: Settings, service: Any) -> Callable[[], None] | 
     if not settings.pg_port:
         return None
     try:
-        from api.pgwire.server import start_sql_server
+        from crosstrack.api.pgwire.server import start_sql_server
     except ImportError:
         log.info("SQL surface not available in this build")
         return None
@@ -88,14 +88,14 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
                console: Any = None) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from crosstrack.api.app import create_app
 
     host = host or settings.host
     port = port or settings.port
     if settings.workers > 1 and not settings.is_embedded:
         # Several processes against a ClickHouse server; each builds its app from the environment.
         bind_http(host, port).close()  # a taken port is reported before any worker starts
-        uvicorn.run("api.server:app_from_env", factory=True, host=host, port=port, workers=settings.workers,
+        uvicorn.run("crosstrack.api.server:app_from_env", factory=True, host=host, port=port, workers=settings.workers,
                     log_level="info", **uvicorn_options(settings))
         return
     sock = bind_http(host, port)
@@ -130,7 +130,7 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
 
 def app_from_env():
     """Factory for multi-worker serving (each worker reads CROSSTRACK_* itself)."""
-    from api.app import create_app
+    from crosstrack.api.app import create_app
     from crosstrack.config import get_settings
 
     return create_app(get_settings())

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from api.catalog import SNAPSHOT_DIMENSION, Dataset, build_catalog
-from api.disclosure import DatasetRules, Disclosure, MeasureRule
-from api.errors import ApiError
-from api.params import Question, parse_params
+from crosstrack.api.catalog import SNAPSHOT_DIMENSION, Dataset, build_catalog
+from crosstrack.api.disclosure import DatasetRules, Disclosure, MeasureRule
+from crosstrack.api.errors import ApiError
+from crosstrack.api.params import Question, parse_params
 from crosstrack.config import Settings
 from crosstrack.engine import Engine, QueryLimitExceeded, query_limits
 
@@ -116,7 +116,7 @@ class Service:
     def __init__(self, settings: Settings, *, engine: Engine | None = None, model: Any = None,
                  cache: ResultCache | None = None,
                  version_provider: Callable[[], DataVersion | None] | None = None):
-        import cube  # the semantic layer; imported here so api/ imports stay light
+        from crosstrack import cube  # the semantic layer; imported here so api/ imports stay light
 
         self.settings = settings
         self._engine = engine
@@ -147,8 +147,7 @@ class Service:
 
     @property
     def query_engine(self) -> Any:
-        import cube
-
+        from crosstrack import cube
         engine = self.engine
         with self._engine_lock:
             if self._query_engine is None:
@@ -169,7 +168,7 @@ class Service:
         if self._version_provider is not None:
             pv: Any = self._version_provider()
         else:
-            from loaders.publish import current_version
+            from crosstrack.loaders.publish import current_version
 
             pv = current_version(engine, self.settings)
         if pv is None:
@@ -191,7 +190,7 @@ class Service:
                            parameter="data_version", allowed=f"vN, e.g. {current.version_id}")
         if requested == current.version_id:
             return current
-        from loaders.publish import version_states
+        from crosstrack.loaders.publish import version_states
 
         states = version_states(self.engine, self.settings)
         kept = [st.version.version_id for st in states if st.kept]
@@ -512,7 +511,7 @@ def get_service(settings: Settings | None = None) -> Service:
     if _default is None:
         from crosstrack.config import get_settings
 
-        from api.cache import install
+        from crosstrack.api.cache import install
 
         _default = Service(settings or get_settings())
         install(_default)  # the process's result cache (api/cache.py), shared by every surface

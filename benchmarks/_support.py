@@ -81,16 +81,16 @@ def _prepare(scale: float, extracts: Path, data: Path) -> None:
     """Child process: generate extracts (if missing) and load them with the model's rollups."""
     from rich.console import Console
 
-    import cube
+    from crosstrack import cube
     from crosstrack.config import get_settings
-    from cube.rollups import build_rollups
-    from loaders.pipeline import run_load
-    from loaders.publish import current_version
+    from crosstrack.cube.rollups import build_rollups
+    from crosstrack.loaders.pipeline import run_load
+    from crosstrack.loaders.publish import current_version
 
     settings = get_settings()
     timings: dict[str, float] = {}
     if not (extracts / "people.parquet").exists():
-        from loaders.generate import generate_extracts
+        from crosstrack.loaders.generate import generate_extracts
 
         t0 = time.perf_counter()
         generate_extracts(extracts, seed=1, scale=scale, fmt="parquet", years=settings.snapshot_years)

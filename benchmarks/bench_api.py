@@ -66,8 +66,8 @@ def main() -> None:
     import httpx
     import uvicorn
 
-    from api.app import create_app
-    from api.server import _loop_options
+    from crosstrack.api.app import create_app
+    from crosstrack.api.server import _loop_options
     from crosstrack.config import get_settings
     from crosstrack.engine import Engine, query_limits
 

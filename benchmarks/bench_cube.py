@@ -82,11 +82,11 @@ def main() -> None:
     _, data = dataset(args.scale)
     info = dataset_info(args.scale)
 
-    import cube
+    from crosstrack import cube
     from crosstrack.config import REPO_ROOT, load_settings
     from crosstrack.engine import Engine, render
-    from cube.query import QueryEngine
-    from cube.rollups import build_rollups
+    from crosstrack.cube.query import QueryEngine
+    from crosstrack.cube.rollups import build_rollups
 
     settings = load_settings(data_dir=data)
     engine = Engine.from_settings(settings)

@@ -29,9 +29,9 @@ from rich.table import Table  # noqa: E402
 
 from crosstrack.config import load_settings  # noqa: E402
 from crosstrack.engine import Engine  # noqa: E402
-from loaders.extract import COLUMNS  # noqa: E402
-from loaders.generate import generate_extracts  # noqa: E402
-from loaders.pipeline import run_load  # noqa: E402
+from crosstrack.loaders.extract import COLUMNS  # noqa: E402
+from crosstrack.loaders.generate import generate_extracts  # noqa: E402
+from crosstrack.loaders.pipeline import run_load  # noqa: E402
 
 PHASES = ("read", "validate", "facts", "checks", "publish")
 

@@ -42,7 +42,7 @@ def _measure(repeats: int) -> None:
     """Child: answer every question on this process's data dir; print one JSON line."""
     from urllib.parse import parse_qsl
 
-    from api.service import Service
+    from crosstrack.api.service import Service
     from crosstrack.config import get_settings
 
     service = Service(get_settings())  # NoCache: every answer is computed

@@ -41,7 +41,7 @@ def _measure(repeats: int) -> None:
     """Child: answer the top questions on this process's data dir; print one JSON line."""
     from urllib.parse import parse_qsl
 
-    from api.service import Service
+    from crosstrack.api.service import Service
     from benchmarks._support import hwm_mb, rss_mb
     from crosstrack.config import get_settings
 

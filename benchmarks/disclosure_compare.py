@@ -30,10 +30,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.service import Service  # noqa: E402
+from crosstrack.api.service import Service  # noqa: E402
 from crosstrack.config import load_settings  # noqa: E402
-from loaders.generate import generate_extracts  # noqa: E402
-from loaders.pipeline import run_load  # noqa: E402
+from crosstrack.loaders.generate import generate_extracts  # noqa: E402
+from crosstrack.loaders.pipeline import run_load  # noqa: E402
 
 K = 5
 YEARS = ["2018", "2020", "2022", "2024"]
@@ -180,7 +180,7 @@ def main() -> None:
     print("| design | averaging 40 routes | margin − breakdown | guessing | MAE lattice cells 5–19 / 20–99 / 100+ | "
           "MAE multi-code filters 5–19 / 20–99 / 100+ | withheld (single / multi) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    from api.disclosure import BASE_NOISE_WEIGHTS, Disclosure, PerturbationTable
+    from crosstrack.api.disclosure import BASE_NOISE_WEIGHTS, Disclosure, PerturbationTable
 
     tables = {"±2": {-2: 15, -1: 20, 0: 30, 1: 20, 2: 15}, "±3": BASE_NOISE_WEIGHTS}
     for design, table in (("before", "±2"), ("lattice", "±2"), ("lattice", "±3"), ("additive", "±3")):

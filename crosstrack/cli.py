@@ -46,7 +46,7 @@ def generate(
     """Write synthetic agency extracts in the raw format, calibrated to public figures."""
     settings = _settings()
     try:
-        from loaders.generate import generate_extracts
+        from crosstrack.loaders.generate import generate_extracts
     except ImportError:
         _not_yet("the synthetic generator")
     generate_extracts(out, seed=seed, scale=scale, fmt=fmt, years=settings.snapshot_years, console=console)
@@ -70,7 +70,7 @@ def load(
         "cmd": "load", "source": str(source.resolve()), "max_rejects": max_rejects,
         "rejects_report": str(rejects_report.resolve()) if rejects_report else None, "allow_empty": list(allow_empty)})
     try:
-        from loaders.pipeline import run_load
+        from crosstrack.loaders.pipeline import run_load
     except ImportError:
         _not_yet("loading")
     code = run_load(settings, source, max_rejects=max_rejects, rejects_report=rejects_report, console=console,
@@ -132,8 +132,8 @@ def _rollup_hook(settings):
     """Build the model's rollups inside the new version before it is published, so a reader
     never meets a version without them. The model is checked first: a broken model stops the
     load before anything is built."""
-    from cube import ModelError, load_model
-    from cube.rollups import build_rollups
+    from crosstrack.cube import ModelError, load_model
+    from crosstrack.cube.rollups import build_rollups
 
     try:
         model = load_model(settings.models_dir)
@@ -157,7 +157,7 @@ def model_validate(
     """Check every model file and report every problem as file:line:col: error[code] path: message."""
     settings = _settings()
     try:
-        from cube.validate import validate_cli
+        from crosstrack.cube.validate import validate_cli
     except ImportError:
         _not_yet("model validation")
     raise typer.Exit(validate_cli(models_dir or settings.models_dir, console=console))
@@ -172,7 +172,7 @@ def serve(
     """Serve the URL API, the web query builder at / and (by default) the SQL surface."""
     settings = _settings()
     try:
-        from api.server import PortTaken, run_server
+        from crosstrack.api.server import PortTaken, run_server
     except ImportError:
         _not_yet("the API server")
     try:
@@ -190,8 +190,8 @@ def sql_only(
     """Serve only the SQL surface (Postgres wire protocol) for BI tools."""
     settings = _settings()
     try:
-        from api.pgwire.server import run_sql_server
-        from api.server import PortTaken
+        from crosstrack.api.pgwire.server import run_sql_server
+        from crosstrack.api.server import PortTaken
     except ImportError:
         _not_yet("the SQL surface")
     try:

@@ -77,7 +77,7 @@ def held_message(settings: Settings, holder: str, what: str = "load") -> str:
 
 # --- shared by the local path and the server ---------------------------------------------------
 def print_versions(engine: Any, settings: Settings, console: Console) -> int:
-    from loaders.publish import version_states
+    from crosstrack.loaders.publish import version_states
 
     states = version_states(engine, settings)
     if not states:
@@ -96,7 +96,7 @@ def print_versions(engine: Any, settings: Settings, console: Console) -> int:
 
 
 def do_rollback(engine: Any, settings: Settings, console: Console, version: str | None, switch: Any = None) -> int:
-    from loaders.publish import RollbackError, rollback
+    from crosstrack.loaders.publish import RollbackError, rollback
 
     try:
         target = rollback(engine, settings, version)
@@ -181,7 +181,7 @@ class Control:
     thread: threading.Thread | None = None
 
     def run(self, request: dict, console: Console) -> int:
-        from api.live import install_publisher
+        from crosstrack.api.live import install_publisher
 
         publisher = install_publisher(self.service)
         cmd = request.get("cmd")
@@ -203,8 +203,8 @@ class Control:
             publisher.publishing.release()
 
     def _load(self, request: dict, console: Console, publisher: Any) -> int:
-        from cube.rollups import build_rollups
-        from loaders.pipeline import run_load
+        from crosstrack.cube.rollups import build_rollups
+        from crosstrack.loaders.pipeline import run_load
 
         model = self.service.model
         console.print(f"loading through the running server (pid {os.getpid()}); readers keep the published "
@@ -238,7 +238,7 @@ class Control:
 
 def start_control(settings: Settings, service: Any, console: Any = None) -> Control | None:
     """Listen on ``<data_dir>/control.sock`` (same user only) in a daemon thread."""
-    from api.live import install_publisher
+    from crosstrack.api.live import install_publisher
 
     install_publisher(service)  # from now on this process owns the published-version pointer
     path = control_path(settings)

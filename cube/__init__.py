@@ -5,16 +5,16 @@ queries into sqlglot trees, picks a rollup when one fits, and runs them through
 ``crosstrack.engine.Engine``.
 """
 
-from cube.errors import ModelError, QueryError
-from cube.loader import load_model
-from cube.model import Model
+from crosstrack.cube.errors import ModelError, QueryError
+from crosstrack.cube.loader import load_model
+from crosstrack.cube.model import Model
 
 __all__ = ["ModelError", "QueryError", "load_model", "Model", "QueryEngine", "LoadResult"]
 
 
 def __getattr__(name: str):
     if name in ("QueryEngine", "LoadResult"):
-        from cube import query
+        from crosstrack.cube import query
 
         return getattr(query, name)
     raise AttributeError(name)

@@ -15,9 +15,9 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from cube.errors import QueryError
-from cube.model import GRANULARITIES, Cube, Dimension, Measure, Model, PreAggregation, Resolved
-from cube.sqlexpr import DIALECT, substitute
+from crosstrack.cube.errors import QueryError
+from crosstrack.cube.model import GRANULARITIES, Cube, Dimension, Measure, Model, PreAggregation, Resolved
+from crosstrack.cube.sqlexpr import DIALECT, substitute
 
 DEFAULT_LIMIT = 10_000
 QUERY_KEYS = {"measures", "dimensions", "filters", "segments", "timeDimensions", "order", "limit", "offset",

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlglot import exp
 
-from cube.errors import Diagnostic
-from cube.sqlexpr import CUBE_PH, Template, ref_index
+from crosstrack.cube.errors import Diagnostic
+from crosstrack.cube.sqlexpr import CUBE_PH, Template, ref_index
 
 if TYPE_CHECKING:
-    from cube.loader import _Loader
+    from crosstrack.cube.loader import _Loader
 
 NUMERIC_AGGS = ("sum", "avg", "min", "max")
 _NUMERIC_TYPE = re.compile(r"^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|Decimal.*|Bool)\)?\)?$")
@@ -31,7 +31,7 @@ _NUMERIC_TYPE = re.compile(r"^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+
 
 def fact_columns() -> dict[str, dict[str, str]]:
     """table -> {column: ClickHouse type}, as loaders/ publishes them."""
-    from loaders.schema import FACT_TABLES
+    from crosstrack.loaders.schema import FACT_TABLES
     return {table: dict(cols) for table, (cols, _order) in FACT_TABLES.items()}
 
 
@@ -76,7 +76,7 @@ def _at(data: Any, path: tuple) -> Any:
 
 def _templates(raw: dict) -> Iterator[tuple[tuple, Template]]:
     """(path below the member, parsed template) of every sql snippet of a member or join."""
-    from cube.sqlexpr import TemplateError, parse_template
+    from crosstrack.cube.sqlexpr import TemplateError, parse_template
 
     def parsed(text: Any) -> Template | None:
         if not isinstance(text, (str, int)) or isinstance(text, bool):

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cube.errors import Diagnostic, ModelError
-from cube.factcheck import check_fact_columns
-from cube.model import (DIMENSION_TYPES, GRANULARITIES, MEASURE_TYPES, RELATIONSHIPS, Cube, Dimension, Join,
+from crosstrack.cube.errors import Diagnostic, ModelError
+from crosstrack.cube.factcheck import check_fact_columns
+from crosstrack.cube.model import (DIMENSION_TYPES, GRANULARITIES, MEASURE_TYPES, RELATIONSHIPS, Cube, Dimension, Join,
                         Measure, Model, PreAggregation, Segment, View, ViewMember)
-from cube.sqlexpr import Template, TemplateError, parse_template, placeholder_refs
-from cube.yamlpos import PosDoc, YamlSyntaxError, load_with_positions
+from crosstrack.cube.sqlexpr import Template, TemplateError, parse_template, placeholder_refs
+from crosstrack.cube.yamlpos import PosDoc, YamlSyntaxError, load_with_positions
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMATS = ("number", "percent", "currency", "imageUrl", "link", "id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cube.sqlexpr import Template
+from crosstrack.cube.sqlexpr import Template
 
 MEASURE_TYPES = ("count", "count_distinct", "count_distinct_approx", "sum", "avg", "min", "max", "number")
 DIMENSION_TYPES = ("string", "number", "boolean", "time")

@@ -20,8 +20,8 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
-from cube.compiler import Column, Compiled, Compiler
-from cube.model import Model
+from crosstrack.cube.compiler import Column, Compiled, Compiler
+from crosstrack.cube.model import Model
 from crosstrack.engine import DIALECT, Engine
 
 _DIALECT = Dialect.get_or_raise(DIALECT)
@@ -129,7 +129,7 @@ class QueryEngine:
             cached = self._tables.get(database)
         if cached is not None:
             return cached
-        from cube.rollups import ROLLUP_COMMENT, rollup_fingerprint
+        from crosstrack.cube.rollups import ROLLUP_COMMENT, rollup_fingerprint
 
         wanted = {pa.table: ROLLUP_COMMENT + rollup_fingerprint(self.model, pa.table)
                   for c in self.model.cubes.values() for pa in c.pre_aggregations.values()}

@@ -22,8 +22,8 @@ import hashlib
 
 from sqlglot import exp
 
-from cube.compiler import GROUPING_COL, Compiler
-from cube.model import Model
+from crosstrack.cube.compiler import GROUPING_COL, Compiler
+from crosstrack.cube.model import Model
 from crosstrack.engine import DIALECT, Engine
 
 
@@ -116,7 +116,7 @@ def cluster_rollup_ddl(model: Model, database: str, cluster: str, final_types: d
     ``/clickhouse/tables/all/``, created ON CLUSTER), and the load waits until every replica has it.
     ``CREATE ... ON CLUSTER ... AS SELECT`` would run the SELECT on every node, so the table is
     created empty with the types the SELECT has (``rollup_column_types``) and filled by INSERT."""
-    from loaders.cluster import EVERY_NODE_PATH, REPLICA, _checked, _ident, drop_table_sql, sync_replica
+    from crosstrack.loaders.cluster import EVERY_NODE_PATH, REPLICA, _checked, _ident, drop_table_sql, sync_replica
 
     comp = Compiler(model)
     cl = _ident(cluster, "cluster")

@@ -14,7 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from crosstrack.engine import DIALECT, Engine
-from loaders import schema as s
+from crosstrack.loaders import schema as s
 
 _ARROW = {"UInt8": pa.uint8(), "UInt16": pa.uint16(), "UInt32": pa.uint32(), "UInt64": pa.uint64(),
           "LowCardinality(String)": pa.string(), "String": pa.string()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cube.loader import collect
+from crosstrack.cube.loader import collect
 
 
 def validate_cli(models_dir: Path, console) -> int:

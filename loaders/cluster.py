@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlglot
 
-from loaders.schema import FACT_TABLES
+from crosstrack.loaders.schema import FACT_TABLES
 
 DIALECT = "clickhouse"
 LOCAL_SUFFIX = "_local"

@@ -10,7 +10,7 @@ so those measures are unavailable (NULL), never zero.
 from __future__ import annotations
 
 from crosstrack.engine import Engine
-from loaders.validate import (Rule, _code, _date, _date_ok, _file_rejects, _insert_rejects, _ok, _ref_message,
+from crosstrack.loaders.validate import (Rule, _code, _date, _date_ok, _file_rejects, _insert_rejects, _ok, _ref_message,
                               _required, id_hash, q, qi)
 
 DISPOSITIONS = ("PENDING", "CONVICTED", "DISMISSED", "NOT_GUILTY", "NOLLE_PROSEQUI")

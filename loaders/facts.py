@@ -21,10 +21,10 @@ import pyarrow as pa
 
 from crosstrack.config import Settings
 from crosstrack.engine import Engine
-from loaders.cluster import Layout
-from loaders.schema import (CHAPTER_TYPES, CHARGE_FACTS, CUSTODY_FACTS, FACT_TABLES, OTHER_SUBTYPE_OF_TYPE)
-from loaders.statutes import SECTION_PATTERN, load_statutes
-from loaders.validate import arr, q, qi
+from crosstrack.loaders.cluster import Layout
+from crosstrack.loaders.schema import (CHAPTER_TYPES, CHARGE_FACTS, CUSTODY_FACTS, FACT_TABLES, OTHER_SUBTYPE_OF_TYPE)
+from crosstrack.loaders.statutes import SECTION_PATTERN, load_statutes
+from crosstrack.loaders.validate import arr, q, qi
 
 OPEN_END = "toDate32('2299-12-31')"
 

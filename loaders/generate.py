@@ -42,8 +42,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from loaders.recidivism_gen import add_release_outcomes
-from loaders.statutes import load_statutes
+from crosstrack.loaders.recidivism_gen import add_release_outcomes
+from crosstrack.loaders.statutes import load_statutes
 
 CALIBRATION = Path(__file__).resolve().parent / "reference" / "calibration.yml"
 EPOCH = dt.date(1970, 1, 1)

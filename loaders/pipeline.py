@@ -14,13 +14,13 @@ from rich.table import Table
 
 from crosstrack.config import Settings
 from crosstrack.engine import Engine, EngineError, EngineUnavailable
-from loaders.cluster import Layout
-from loaders.extract import TABLES, ExtractError, Reject, find_files, stage_file
-from loaders.facts import PersonKeys, build_facts
-from loaders.recidivism import build_release_facts
-from loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
-from loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
-from loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
+from crosstrack.loaders.cluster import Layout
+from crosstrack.loaders.extract import TABLES, ExtractError, Reject, find_files, stage_file
+from crosstrack.loaders.facts import PersonKeys, build_facts
+from crosstrack.loaders.recidivism import build_release_facts
+from crosstrack.loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
+from crosstrack.loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
+from crosstrack.loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
 
 Hook = Callable[[Engine, str], Any]
 # Called with the PublishedVersion right after the publishing insert (an online publish warms the

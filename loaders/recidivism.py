@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from crosstrack.config import Settings
 from crosstrack.engine import Engine
-from loaders.cluster import Layout
-from loaders.schema import RECIDIVISM_EVENTS, RECIDIVISM_WINDOWS, RELEASE_FACTS
-from loaders.validate import qi
+from crosstrack.loaders.cluster import Layout
+from crosstrack.loaders.schema import RECIDIVISM_EVENTS, RECIDIVISM_WINDOWS, RELEASE_FACTS
+from crosstrack.loaders.validate import qi
 
 # K7: each release carries its own key (a hash of the person's secret-keyed hashes and the
 # release's own dates), so release and event counts are perturbed from what they count and the

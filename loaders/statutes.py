@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from loaders.schema import CHAPTER_TYPES, OFFENSE_SUBTYPES, OTHER_SUBTYPE_OF_TYPE, SEVERITIES
+from crosstrack.loaders.schema import CHAPTER_TYPES, OFFENSE_SUBTYPES, OTHER_SUBTYPE_OF_TYPE, SEVERITIES
 
 STATUTES_CSV = Path(__file__).resolve().parent / "reference" / "statutes.csv"
 # CHAPTER/SECTION at the head of an MGL statute: the section is digits, optional capital letters

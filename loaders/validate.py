@@ -19,8 +19,8 @@ from typing import Callable
 import pyarrow as pa
 
 from crosstrack.engine import Engine
-from loaders.extract import COLUMNS, MAX_FIELD_CHARS, Reject
-from loaders.schema import GENDER_IDENTITIES
+from crosstrack.loaders.extract import COLUMNS, MAX_FIELD_CHARS, Reject
+from crosstrack.loaders.schema import GENDER_IDENTITIES
 
 SHERIFF_AGENCIES = ("BAR", "BER", "BRI", "DUK", "ESS", "FRA", "HMD", "HMP", "MID", "NOR", "PLY", "SUF", "WOR")
 AGENCY_CODES = ("DOC",) + SHERIFF_AGENCIES + ("NAN",)
@@ -139,7 +139,7 @@ def single_row_rules(table: str) -> list[Rule]:
             _code("status", ("ENROLLED", "COMPLETED", "WITHDRAWN")),
         ]
     if table == "court_charges":  # version 2, optional (loaders/court.py)
-        from loaders.court import court_rules
+        from crosstrack.loaders.court import court_rules
         return length + court_rules()
     raise KeyError(table)
 
@@ -334,7 +334,7 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
         f"program, toDate32(start_date) AS start FROM {_ok(db, 'program_enrollments')}")
 
     # court charges (version 2, optional): rearraignment and reconviction (docs/recidivism.md)
-    from loaders.court import validate_court
+    from crosstrack.loaders.court import validate_court
     validate_court(engine, db, "court_charges" in files, p_salt)
 
 

@@ -39,7 +39,7 @@ class ThreadServer:
     def __init__(self, app: Any, *, lifespan: str = "off", log_config: Any = None, timeout_keep_alive: int = 5):
         import uvicorn
 
-        from api.server import uvicorn_options
+        from crosstrack.api.server import uvicorn_options
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -93,8 +93,8 @@ class LiveApi:
 
 
 def _load(settings: Settings, extracts: Path) -> None:
-    from loaders.generate import generate_extracts
-    from loaders.pipeline import run_load
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.pipeline import run_load
 
     generate_extracts(extracts, seed=SEED, scale=SCALE, fmt="csv", years=settings.snapshot_years)
     code = run_load(settings, extracts, max_rejects=1_000_000, rejects_report=extracts.parent / "rejects.csv",
@@ -104,8 +104,8 @@ def _load(settings: Settings, extracts: Path) -> None:
 
 @pytest.fixture(scope="session")
 def api_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    from api.app import create_app
-    from api.service import Service
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service
 
     data_dir = tmp_path_factory.mktemp("api-data")
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=data_dir, database=API_DATABASE,

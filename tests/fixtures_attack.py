@@ -19,10 +19,10 @@ ATTACK_SCALE = 1.0
 
 @pytest.fixture(scope="session")
 def api_s1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    from api.app import create_app
-    from api.service import Service
-    from loaders.generate import generate_extracts
-    from loaders.pipeline import run_load
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.pipeline import run_load
 
     data_dir = tmp_path_factory.mktemp("attack-data")
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=data_dir, database=ATTACK_DATABASE,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import cube
+from crosstrack import cube
 from crosstrack.config import load_settings
 from crosstrack.engine import Engine
 

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from crosstrack.config import Settings, load_settings
 from crosstrack.engine import Engine
-from loaders.extract import COLUMNS
+from crosstrack.loaders.extract import COLUMNS
 
 _counter = itertools.count(1)
 
@@ -76,14 +76,14 @@ def write_extract(folder: Path, *, people: list[dict], episodes: list[dict], cha
 def load(settings: Settings, folder: Path, **kw: Any) -> int:
     """Load a folder quietly. Tiny rule extracts often have no charges or programs, so every table
     may be empty here (the refusal of empty files is tested in test_operator_messages.py)."""
-    from loaders.extract import TABLES
-    from loaders.pipeline import run_load
+    from crosstrack.loaders.extract import TABLES
+    from crosstrack.loaders.pipeline import run_load
     kw.setdefault("allow_empty", TABLES)
     return run_load(settings, folder, console=quiet_console(), **kw)
 
 
 def facts(settings: Settings, table: str = "custody_facts") -> list[dict[str, Any]]:
-    from loaders.publish import current_version
+    from crosstrack.loaders.publish import current_version
     engine = Engine.from_settings(settings)
     v = current_version(engine, settings)
     assert v is not None, "nothing was published"
@@ -103,8 +103,8 @@ def load_facts(tmp_path: Path, *, years: list[int] | None = None, table: str = "
 @pytest.fixture(scope="session")
 def synthetic_scale1(tmp_path_factory):
     """Generate seed 7 at scale 1 and load it into chdb://memory; (settings, version, extract folder)."""
-    from loaders.generate import generate_extracts
-    from loaders.publish import current_version
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.publish import current_version
     base = tmp_path_factory.mktemp("synthetic1")
     settings = memory_settings(base / "data", years=list(range(2017, 2025)))
     out = base / "extract"
@@ -114,7 +114,7 @@ def synthetic_scale1(tmp_path_factory):
 
 
 def key_of(pid: str) -> int:
-    from loaders.facts import person_keys
+    from crosstrack.loaders.facts import person_keys
     return int(person_keys(b"test-secret", [pid])[0][0])
 
 

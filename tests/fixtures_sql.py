@@ -20,27 +20,27 @@ class LiveSql:
     api: Any  # fixtures_api.LiveApi
 
     def connect(self, **kw: Any):
-        from api.pgwire.client import connect
+        from crosstrack.api.pgwire.client import connect
 
         return connect(self.host, self.port, **kw)
 
     def query(self, sql: str, params: Sequence[Any] | None = None, *,
               prepare: bool | None = None) -> tuple[list[str], list[tuple]]:
-        from api.pgwire.client import sql_query
+        from crosstrack.api.pgwire.client import sql_query
 
         return sql_query(self.host, self.port, sql, params, prepare=prepare)
 
     def rows(self, sql: str, params: Sequence[Any] | None = None, *,
              prepare: bool | None = None) -> list[dict[str, Any]]:
         """One query's rows as dicts — the helper the attack suite's "shapes" test uses."""
-        from api.pgwire.client import sql_rows
+        from crosstrack.api.pgwire.client import sql_rows
 
         return sql_rows(self.host, self.port, sql, params, prepare=prepare)
 
 
 @pytest.fixture(scope="session")
 def sql_live(api_live: Any) -> Iterator[LiveSql]:
-    from api.pgwire.server import start_sql_server
+    from crosstrack.api.pgwire.server import start_sql_server
 
     stop = start_sql_server(api_live.settings, api_live.service, host="127.0.0.1", port=0)
     host, port = stop.address  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from api.formats import _cell
+from crosstrack.api.formats import _cell
 
 POP = "/api/v1/population"
 
@@ -281,8 +281,8 @@ def test_too_many_filter_values(api_live):
 
 def test_engine_limit_hit_gives_503(api_live):
     """Engine limits (query_limits) on every query: a result over max_result_rows is a clear 503."""
-    from api.app import create_app
-    from api.service import Service
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service
     from crosstrack.config import load_settings
     from fixtures_api import ThreadServer
 
@@ -296,15 +296,15 @@ def test_engine_limit_hit_gives_503(api_live):
         assert "rows" in e["message"]
     finally:
         server.stop()
-        from api.service import set_default_service
+        from crosstrack.api.service import set_default_service
 
         set_default_service(api_live.service)
 
 
 def test_engine_unavailable_gives_503(api_live):
     """A ClickHouse server that cannot be reached: the API starts and answers 503, no stack trace."""
-    from api.app import create_app
-    from api.service import Service, set_default_service
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service, set_default_service
     from crosstrack.config import load_settings
     from fixtures_api import ThreadServer, free_port
 
@@ -321,8 +321,8 @@ def test_engine_unavailable_gives_503(api_live):
 def test_k1_raised_k_applies_over_http(api_live):
     """K1: k comes from configuration and can be raised (never lowered): with k=10 no published
     people count is below 10 and more rows are suppressed than with k=5."""
-    from api.app import create_app
-    from api.service import Service, set_default_service
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service, set_default_service
     from crosstrack.config import SettingsError, load_settings
     from fixtures_api import ThreadServer
 

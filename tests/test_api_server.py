@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.server import _loop_options
+from crosstrack.api.server import _loop_options
 from fixtures_api import free_port
 
 

@@ -22,8 +22,8 @@ QUESTION = {"dimensions": "snapshot_year,offender_status", "measures": "people"}
 
 
 def _load(settings, extracts: Path, seed: int) -> None:
-    from loaders.generate import generate_extracts
-    from loaders.pipeline import run_load
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.pipeline import run_load
 
     generate_extracts(extracts, seed=seed, scale=0.04, fmt="csv", years=settings.snapshot_years)
     code = run_load(settings, extracts, max_rejects=1_000_000, rejects_report=extracts.parent / f"rejects{seed}.csv",
@@ -33,8 +33,8 @@ def _load(settings, extracts: Path, seed: int) -> None:
 
 @pytest.fixture(scope="module")
 def swap_env(tmp_path_factory):
-    from api.app import create_app
-    from api.service import Service
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service
 
     data_dir = tmp_path_factory.mktemp("cache-swap")
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=data_dir, database=DATABASE,
@@ -46,7 +46,7 @@ def swap_env(tmp_path_factory):
 
 
 def test_no_stale_answer_after_a_swap_on_every_surface_k2(swap_env, serve_asgi):
-    from api.service import Service
+    from crosstrack.api.service import Service
 
     settings, service, app, data_dir = swap_env
     server = serve_asgi(app)

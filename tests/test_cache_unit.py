@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from api.cache import RenderedBody, ResultCache, VersionClock, approx_size, body_etag
+from crosstrack.api.cache import RenderedBody, ResultCache, VersionClock, approx_size, body_etag
 
 
 def test_lru_is_bounded_in_bytes_and_evicts_least_recently_used():
@@ -200,7 +200,7 @@ def test_version_clock_skips_lookups_only_while_nothing_could_have_published():
 
 
 def test_write_counter_counts_writes_not_reads_on_the_real_engine():
-    from api.cache import _engine_writes
+    from crosstrack.api.cache import _engine_writes
     from crosstrack.config import load_settings
     from crosstrack.engine import Engine
 

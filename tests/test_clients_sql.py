@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.catalog import build_catalog
-from cube import load_model
+from crosstrack.api.catalog import build_catalog
+from crosstrack.cube import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "clients" / "catalogue_queries.json"

@@ -11,7 +11,7 @@ import sqlglot
 from sqlglot import exp
 
 from crosstrack.config import load_settings
-from loaders.cluster import (
+from crosstrack.loaders.cluster import (
     LOCAL_SUFFIX,
     ClusterDDLError,
     cluster_ddl,
@@ -21,7 +21,7 @@ from loaders.cluster import (
     fact_tables_ddl,
     is_cluster,
 )
-from loaders.schema import FACT_TABLES
+from crosstrack.loaders.schema import FACT_TABLES
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,11 @@ from sqlglot import exp
 
 from crosstrack.config import load_settings
 from crosstrack.engine import Engine
-from cube.rollups import build_rollups
+from crosstrack.cube.rollups import build_rollups
 from fixtures_loaders import quiet_console
-from loaders.cluster import INSERT_SETTINGS, LOCAL_SUFFIX, Layout, single_node_equivalent
-from loaders.publish import current_version, drop_stale
-from loaders.schema import FACT_TABLES
+from crosstrack.loaders.cluster import INSERT_SETTINGS, LOCAL_SUFFIX, Layout, single_node_equivalent
+from crosstrack.loaders.publish import current_version, drop_stale
+from crosstrack.loaders.schema import FACT_TABLES
 
 CLUSTER = "east_coast"
 YEARS = [2023, 2024]
@@ -82,14 +82,14 @@ def _settings(tmp: Path, database: str, cluster: str):
 
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory):
-    from loaders.generate import generate_extracts
+    from crosstrack.loaders.generate import generate_extracts
     out = tmp_path_factory.mktemp("cluster_extract") / "extract"
     generate_extracts(out, seed=11, scale=0.02, fmt="csv", years=YEARS, console=None)
     return out
 
 
 def _load(settings, extract, model):
-    from loaders.pipeline import run_load
+    from crosstrack.loaders.pipeline import run_load
     rec = RecordingEngine(Engine.from_settings(settings))
     hook = lambda engine, db: build_rollups(engine, model, db, cluster=settings.cluster)  # noqa: E731
     rc = run_load(settings, extract, console=quiet_console(), before_publish=[hook], engine=rec)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import cube
-from cube.loader import collect
-from cube.validate import validate_cli
-from loaders import schema
+from crosstrack import cube
+from crosstrack.cube.loader import collect
+from crosstrack.cube.validate import validate_cli
+from crosstrack.loaders import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -29,12 +29,12 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-import cube
+from crosstrack import cube
 from crosstrack.config import load_settings
 from crosstrack.engine import Engine
-from cube.query import Compiler, QueryEngine, _value
-from cube.rollups import build_rollups
-from cube.testing import build_shop, build_stays, build_synthetic
+from crosstrack.cube.query import Compiler, QueryEngine, _value
+from crosstrack.cube.rollups import build_rollups
+from crosstrack.cube.testing import build_shop, build_stays, build_synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

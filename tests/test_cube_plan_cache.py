@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import cube
+from crosstrack import cube
 from crosstrack.config import load_settings
 from crosstrack.engine import DIALECT, Engine
-from cube import query as cq
-from cube.query import QueryEngine
-from cube.testing import build_shop
+from crosstrack.cube import query as cq
+from crosstrack.cube.query import QueryEngine
+from crosstrack.cube.testing import build_shop
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 DB_A, DB_B = "cube_pc_a", "cube_pc_b"
@@ -78,7 +78,7 @@ def test_column_wise_shaping_equals_row_by_row():
     import datetime as dt
     import decimal
 
-    from cube.compiler import Column
+    from crosstrack.cube.compiler import Column
 
     names = ("a", "b", "c", "d", "e")
     rows = [(1, 1.5, decimal.Decimal("2.5"), dt.datetime(2024, 1, 1, 3, 4, 5, 6000), "x"),

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-import cube
+from crosstrack import cube
 from crosstrack.engine import Engine
-from cube.compiler import GROUPING_COL, Compiler
-from cube.query import QueryEngine
-from cube.rollups import build_rollups
-from cube.testing import build_synthetic, create_tables, insert
+from crosstrack.cube.compiler import GROUPING_COL, Compiler
+from crosstrack.cube.query import QueryEngine
+from crosstrack.cube.rollups import build_rollups
+from crosstrack.cube.testing import build_synthetic, create_tables, insert
 
 ROOT = Path(__file__).resolve().parent.parent
 DB, TINY_DB, OLD_DB, KEYS_DB = "cube_tr_facts", "cube_tr_tiny", "cube_tr_old", "cube_tr_keys"
@@ -287,8 +287,8 @@ def test_rollup_meta_is_validated_with_its_location(tmp_path):
 def loaded(tmp_path_factory, engine, model):
     """Synthetic extracts (seed 3, scale 0.15) loaded by the real loaders with the rollup hook."""
     from fixtures_loaders import load, memory_settings
-    from loaders.generate import generate_extracts
-    from loaders.publish import current_version
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.publish import current_version
 
     base = tmp_path_factory.mktemp("cube_rollups_loaded")
     settings = memory_settings(base / "data", years=[2021, 2022, 2023, 2024])

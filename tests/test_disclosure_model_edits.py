@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cube import load_model
+from crosstrack.cube import load_model
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -68,7 +68,7 @@ def test_K9_a_max_as_a_count_is_refused_at_file_line(tmp_path):
 def test_K9_a_second_people_measure_obeys_k_on_its_own_value(tmp_path, api_live):
     """3 of 6 people "in programs" is never published: the row is withheld whenever any people
     count it shows is in 1..k-1."""
-    from api.service import Service
+    from crosstrack.api.service import Service
 
     models = _edited(tmp_path, IN_PROGRAMS, "people_in_programs", "    - record_count\n")
     service = Service(api_live.settings, model=load_model(models))
@@ -104,7 +104,7 @@ def test_K9_every_kind_mismatch_is_an_error_not_a_warning(tmp_path, edit):
     block = "  - name: mean_days\n    type: avg\n"
     assert block in text
     (out / "custody.yml").write_text(text.replace(block, f"  - name: mean_days\n    {edit}\n", 1))
-    from cube.loader import collect
+    from crosstrack.cube.loader import collect
 
     _, diags = collect(out)
     assert any(d.code == "disclosure-kind-mismatch" and "mean_days" in d.path for d in diags), [str(d) for d in diags]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings as hsettings, strategies as st
 
-from api.disclosure import DatasetRules, Disclosure, MeasureRule
+from crosstrack.api.disclosure import DatasetRules, Disclosure, MeasureRule
 
 RULES = DatasetRules(
     people_members=("v.people", "v.other_people"), cell_key_member="v.cell_key",

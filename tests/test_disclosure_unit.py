@@ -7,7 +7,7 @@ import random
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from api.disclosure import (KEY_MODULUS, NOISE_MAX, MEAN_TOTAL_SHARE, MEDIAN_SMALL_CELL, MEDIAN_SMALL_MIN_DAYS, MEDIAN_SMALL_STEP, DatasetRules, Disclosure, MeasureRule,
+from crosstrack.api.disclosure import (KEY_MODULUS, NOISE_MAX, MEAN_TOTAL_SHARE, MEDIAN_SMALL_CELL, MEDIAN_SMALL_MIN_DAYS, MEDIAN_SMALL_STEP, DatasetRules, Disclosure, MeasureRule,
                             PerturbationTable, key_stream)
 from crosstrack.config import load_settings
 from crosstrack.engine import Engine

@@ -76,8 +76,8 @@ class Listener:
 
 @pytest.fixture
 def down_app(tmp_path, serve_asgi):
-    import api.service as service_mod
-    from api.app import create_app
+    import crosstrack.api.service as service_mod
+    from crosstrack.api.app import create_app
 
     port = _closed_port()
     settings = load_settings(clickhouse_url=f"http://127.0.0.1:{port}", data_dir=tmp_path, database="down")

@@ -36,9 +36,9 @@ def _fingerprint(engine: Engine, database: str) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="module")
 def corrupt_env(tmp_path_factory):
-    from loaders.generate import generate_extracts
-    from loaders.pipeline import run_load
-    from loaders.publish import current_version
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.pipeline import run_load
+    from crosstrack.loaders.publish import current_version
 
     root = tmp_path_factory.mktemp("harden-corrupt")
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=root, database=DATABASE,
@@ -227,8 +227,8 @@ def test_corrupt_extract_rejected_nothing_published(corrupt_env, case, tmp_path)
     """Faults/atomic publish: a corrupt extract is rejected with a reason naming file, row and
     column; the published version and every published row are unchanged (P3: no identifier in
     the reasons)."""
-    from loaders.pipeline import run_load
-    from loaders.publish import current_version, published_versions
+    from crosstrack.loaders.pipeline import run_load
+    from crosstrack.loaders.publish import current_version, published_versions
 
     corrupt, expect_file = CASES[case]
     folder = tmp_path / "extract"
@@ -266,8 +266,8 @@ def test_corrupt_extract_rejected_nothing_published(corrupt_env, case, tmp_path)
 def test_rejected_loads_leave_no_published_trace(corrupt_env):
     """Atomic publish: after every rejected load, the next good load publishes v2 cleanly and
     the history lists only real publishes (no half-published version)."""
-    from loaders.pipeline import run_load
-    from loaders.publish import current_version, published_versions
+    from crosstrack.loaders.pipeline import run_load
+    from crosstrack.loaders.publish import current_version, published_versions
 
     settings = corrupt_env["settings"]
     engine = corrupt_env["engine"]

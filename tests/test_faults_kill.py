@@ -28,7 +28,7 @@ CHECK = r"""
 import json
 from crosstrack.config import get_settings
 from crosstrack.engine import Engine
-from loaders.publish import current_version, published_versions
+from crosstrack.loaders.publish import current_version, published_versions
 s = get_settings()
 e = Engine.from_settings(s)
 v = current_version(e, s)
@@ -69,7 +69,7 @@ def _load_cmd(folder: Path) -> list[str]:
 def test_sigkilled_loads_lose_nothing(tmp_path):
     """Faults/atomic publish: SIGKILL at random points of a load never changes the published
     version, its row counts or any published row; the next load succeeds and drops leftovers."""
-    from loaders.generate import generate_extracts
+    from crosstrack.loaders.generate import generate_extracts
 
     root = tmp_path
     years = [2022, 2023, 2024]

@@ -33,10 +33,10 @@ QUESTIONS = [
 def test_answers_during_swaps_match_their_reported_version(tmp_path):
     """Faults/atomic publish: every answer given during two publishes matches, row for row, the
     answer of the version it reports; both old and new versions were seen while loading."""
-    from api.service import Service
-    from loaders.generate import generate_extracts
-    from loaders.pipeline import run_load
-    from loaders.publish import published_versions
+    from crosstrack.api.service import Service
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.pipeline import run_load
+    from crosstrack.loaders.publish import published_versions
 
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=tmp_path, database="hf_swap",
                              person_key_secret="swap-secret", snapshot_years=YEARS)
@@ -88,7 +88,7 @@ def test_answers_during_swaps_match_their_reported_version(tmp_path):
 
     # references: the answer of each extract, from the newest version built from it
     versions = {v.version_id: v for v in published_versions(service.engine, settings)}
-    from api.service import DataVersion
+    from crosstrack.api.service import DataVersion
 
     reference: dict[tuple[str, int], list] = {}
     for vid, tag in extract_of.items():

@@ -203,8 +203,8 @@ def test_burst_of_expensive_queries_stays_responsive(api_live, harden_capture):
 @pytest.fixture(scope="module")
 def limited_app(api_live, serve_asgi_module):
     """The real app on the same data with tight engine limits (max_result_rows 50)."""
-    from api.app import create_app
-    from api.service import Service, set_default_service
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service, set_default_service
 
     settings = api_live.settings.model_copy(update={"query_max_result_rows": 50, "query_timeout_s": 5.0})
     svc = Service(settings, engine=api_live.service.engine, model=api_live.service.model,

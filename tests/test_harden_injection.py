@@ -316,9 +316,9 @@ POISON = {
 @pytest.fixture(scope="module")
 def poisoned_app(api_live, tmp_path_factory, serve_asgi_module):
     """The real app on the same data, with a model whose race labels are formulas and markup."""
-    import cube
-    from api.app import create_app
-    from api.service import Service
+    from crosstrack import cube
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service
 
     models = tmp_path_factory.mktemp("poisoned-models")
     for f in Path(api_live.settings.models_dir).glob("*.yml"):
@@ -331,7 +331,7 @@ def poisoned_app(api_live, tmp_path_factory, serve_asgi_module):
     svc = Service(settings, engine=api_live.service.engine, model=cube.load_model(models),
                   version_provider=api_live.service.version)  # same published data and version
     app = create_app(settings, service=svc)
-    from api.service import set_default_service
+    from crosstrack.api.service import set_default_service
 
     set_default_service(api_live.service)  # the poisoned service must not become the default
     return serve_asgi_module(app)

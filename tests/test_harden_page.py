@@ -40,7 +40,7 @@ def test_page_has_no_inline_script_or_handlers():
 
 def test_page_csp_forbids_inline_scripts():
     """XSS: the page's Content-Security-Policy allows only same-origin scripts (no unsafe-inline/eval)."""
-    from api.web import CONTENT_SECURITY_POLICY
+    from crosstrack.api.web import CONTENT_SECURITY_POLICY
 
     csp = CONTENT_SECURITY_POLICY
     script_src = re.search(r"script-src ([^;]*)", csp)

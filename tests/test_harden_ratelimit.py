@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.ratelimit import RateLimitMiddleware, TokenBuckets, install_rate_limit
+from crosstrack.api.ratelimit import RateLimitMiddleware, TokenBuckets, install_rate_limit
 
 ENVELOPE_KEYS = {"status", "code", "parameter", "message", "allowed"}
 
@@ -123,9 +123,9 @@ def test_real_app_wires_the_limiter_from_settings(api_live, serve_asgi):
     """Abuse: create_app installs the limiter from CROSSTRACK_RATE_LIMIT_PER_MINUTE; the real app
     answers 429 with Retry-After and the envelope once a client's bucket is empty, on data,
     metadata and unknown paths alike; the default (0) app is not limited."""
-    import api.service as service_mod
-    from api.app import create_app
-    from api.service import Service
+    import crosstrack.api.service as service_mod
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service
 
     settings = api_live.settings.model_copy(update={"rate_limit_per_minute": 4})
     svc = Service(settings, engine=api_live.service.engine, model=api_live.service.model,

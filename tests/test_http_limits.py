@@ -32,7 +32,7 @@ def _rss() -> int:
 @pytest.fixture(scope="module")
 def tight(api_live):
     """The app with small limits: 1 MB bodies, 8 kB URLs, 4 kB headers, 1.5 s to send a request."""
-    from api.app import create_app
+    from crosstrack.api.app import create_app
 
     settings = api_live.settings.model_copy(update={
         "max_body_bytes": 1 * MB, "max_url_bytes": 8_192, "max_header_bytes": 4_096, "http_timeout_s": 1.5})
@@ -185,7 +185,7 @@ def test_slowloris_is_closed_after_the_timeout(tight):
 def test_forwarded_for_is_believed_only_from_trusted_proxies(api_live, trusted, allowed):
     """Finding 5: with a limit of 30 a client setting X-Forwarded-For got 60/60 (uvicorn trusted
     127.0.0.1). Now the header counts only from CROSSTRACK_TRUSTED_PROXIES (empty by default)."""
-    from api.app import create_app
+    from crosstrack.api.app import create_app
 
     settings = api_live.settings.model_copy(update={"rate_limit_per_minute": 30, "trusted_proxies": trusted})
     server = ThreadServer(create_app(settings, service=api_live.service)).start()

@@ -11,9 +11,9 @@ import uuid
 import pytest
 
 from crosstrack.engine import Engine
-from loaders.facts import fact_ddl
-from loaders.publish import check_database
-from loaders.validate import qi
+from crosstrack.loaders.facts import fact_ddl
+from crosstrack.loaders.publish import check_database
+from crosstrack.loaders.validate import qi
 from tests.fixtures_loaders import memory_settings
 
 GOOD_CUSTODY = dict(agency="DOC", facility_type="PRISON", security_level="MEDIUM", offender_status="SENTENCED",

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from crosstrack.engine import Engine
-from loaders.generate import CALIBRATION, generate_extracts
+from crosstrack.loaders.generate import CALIBRATION, generate_extracts
 from tests.fixtures_loaders import synthetic_scale1  # noqa: F401 - fixture
 
 YEARS = list(range(2017, 2025))
@@ -122,8 +122,8 @@ def test_large_scales_are_generated_in_chunks_that_load_cleanly(tmp_path, monkey
     """--scale beyond one chunk (100x must fit a 24 GiB machine): the chunks are deterministic,
     their ids never collide (unique ids are validated on load, R1 counts each person once) and
     the whole extract loads with no rejected row; the snapshot counts are the chunks' sum."""
-    import loaders.generate as gen
-    from loaders.publish import current_version
+    import crosstrack.loaders.generate as gen
+    from crosstrack.loaders.publish import current_version
     from tests.fixtures_loaders import load, memory_settings
 
     monkeypatch.setattr(gen, "CHUNK_SCALE", 0.04)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 
-import loaders.validate as validate
+import crosstrack.loaders.validate as validate
 from tests.fixtures_loaders import charge, episode, facts, load, memory_settings, person, program, write_extract
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from crosstrack.engine import Engine
-from loaders.generate import generate_extracts
-from loaders.publish import current_version, published_versions
+from crosstrack.loaders.generate import generate_extracts
+from crosstrack.loaders.publish import current_version, published_versions
 from tests.fixtures_loaders import episode, load, memory_settings, person, write_extract
 
 ROOT = Path(__file__).resolve().parent.parent

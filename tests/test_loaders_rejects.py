@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crosstrack.engine import Engine
-from loaders.publish import current_version
+from crosstrack.loaders.publish import current_version
 from tests.fixtures_loaders import charge, episode, load, memory_settings, person, program, write_extract
 
 GOOD = dict(

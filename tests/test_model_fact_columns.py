@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import cube
-from cube.factcheck import fact_columns
-from cube.loader import collect
-from loaders.schema import FACT_TABLES
+from crosstrack import cube
+from crosstrack.cube.factcheck import fact_columns
+from crosstrack.cube.loader import collect
+from crosstrack.loaders.schema import FACT_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +121,7 @@ def test_a_model_that_validates_answers_every_member(engine_with_facts):
 
 @pytest.fixture(scope="module")
 def engine_with_facts(engine):
-    from cube.query import QueryEngine
-    from cube.testing import build_synthetic
+    from crosstrack.cube.query import QueryEngine
+    from crosstrack.cube.testing import build_synthetic
     build_synthetic(engine, "factcheck_db", n_people=30, seed=2)
     return QueryEngine(cube.load_model(ROOT / "models"), engine), "factcheck_db"

@@ -143,7 +143,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    from loaders.generate import generate_extracts
+    from crosstrack.loaders.generate import generate_extracts
 
     base = tmp_path_factory.mktemp("online")
     years = [2022, 2023, 2024]

@@ -34,7 +34,7 @@ def _cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory) -> Path:
-    from loaders.generate import generate_extracts
+    from crosstrack.loaders.generate import generate_extracts
 
     out = tmp_path_factory.mktemp("ops") / "extract"
     generate_extracts(out, seed=31, scale=0.03, fmt="csv", years=[2023, 2024])

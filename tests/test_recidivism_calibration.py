@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from loaders.recidivism_gen import CALIBRATION
+from crosstrack.loaders.recidivism_gen import CALIBRATION
 
 pytestmark = pytest.mark.slow
 EVENTS = {"reincarceration": "reincarcerated_3y", "rearraignment": "rearraigned_3y", "reconviction": "reconvicted_3y"}

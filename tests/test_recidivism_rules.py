@@ -12,8 +12,8 @@ import pytest
 
 from crosstrack.engine import Engine
 from fixtures_loaders import charge, episode, load, memory_settings, person, program, write_extract
-from loaders.extract import COLUMNS
-from loaders.publish import current_version
+from crosstrack.loaders.extract import COLUMNS
+from crosstrack.loaders.publish import current_version
 
 YEARS = [2020, 2021, 2022, 2023]
 
@@ -90,7 +90,7 @@ def facts(tmp_path_factory):
     engine = Engine.from_settings(settings)
     db = current_version(engine, settings).database
     # the facts carry only hashes: tell the people apart by the HMAC key of their id
-    from loaders.facts import person_keys
+    from crosstrack.loaders.facts import person_keys
     keys, _ = person_keys(settings.secret_bytes(), list("ABCDEFGHIJKLMZ"))
     who = dict(zip((int(k) for k in keys), "ABCDEFGHIJKLMZ"))
     rows = engine.query(f"SELECT * FROM `{db}`.release_facts ORDER BY release_year, stay_days").dicts()
@@ -157,7 +157,7 @@ def test_RC9_RC10_RC11_stay_offense_and_programs_during_the_stay(facts):
 
 
 def test_release_facts_hold_no_date_or_identifier_column(facts):
-    from loaders.schema import RELEASE_FACTS
+    from crosstrack.loaders.schema import RELEASE_FACTS
     assert not [c for c, t in RELEASE_FACTS.items() if "Date" in t or c in ("person_id", "docket_number")]
 
 
@@ -175,7 +175,7 @@ def _group(prefix: str, agency: str, n: int, with_event: int) -> tuple[list, lis
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    from api.service import Service
+    from crosstrack.api.service import Service
 
     tmp = tmp_path_factory.mktemp("rc12")
     people, eps = [person("Z")], [episode("ANC", "Z", "2015-01-01", agency="DOC"),
@@ -230,7 +230,7 @@ def test_RC12_several_codes_add_published_cells_and_withhold_when_any_part_is(se
 
 
 def test_RC8_court_measures_of_a_version_1_extract_are_unavailable_not_zero(service):
-    from api.app import describe_dataset
+    from crosstrack.api.app import describe_dataset
 
     ds, version = service.dataset("recidivism"), service.version()
     meta = describe_dataset(service, ds, version, service.extra_codes(ds, version))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.service import Service
+from crosstrack.api.service import Service
 from tests.fixtures_loaders import charge, episode, load, memory_settings, person, write_extract
 
 YEARS = [2019, 2020, 2021, 2022, 2023]
@@ -66,7 +66,7 @@ def test_default_measure_and_metadata_say_which_is_which(service):
     assert "distinct" in ds.measures["distinct_people"].description.lower()
     assert service.dataset("programs").people_measure == "record_count"
     assert service.dataset("charges").people_measure == "people"
-    from api.app import describe_dataset
+    from crosstrack.api.app import describe_dataset
     meta = describe_dataset(service, ds, service.version(), {})
     assert meta["default_measures"] == ["people"]
     assert (meta["counting"]["records"], meta["counting"]["distinct_people"]) == ("people", "distinct_people")

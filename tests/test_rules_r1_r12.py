@@ -138,7 +138,7 @@ def test_r6_parole_violator_counts_from_the_violation_admission(tmp_path):
 def test_r7_median_of_an_even_count_is_the_mean_of_the_two_middle_values(tmp_path):
     """R7: the facts carry exact days, so quantileExactInclusive(0.5) gives the FAQ's median."""
     from crosstrack.engine import Engine
-    from loaders.publish import current_version
+    from crosstrack.loaders.publish import current_version
     from tests.fixtures_loaders import load, memory_settings, write_extract
     settings = memory_settings(tmp_path / "d")
     adms = ["2022-12-30", "2022-12-29", "2022-12-20", "2022-12-01"]  # 3, 4, 13, 32 days
@@ -246,8 +246,8 @@ def test_r12_offense_types_from_the_reference_table_and_the_chapter(tmp_path):
 
 def test_r12_reference_table_covers_every_sub_type_and_agrees_with_the_schema():
     """R12: every sub-type has a statute; each statute's type is its sub-type's type."""
-    from loaders.schema import OFFENSE_SUBTYPES
-    from loaders.statutes import load_statutes
+    from crosstrack.loaders.schema import OFFENSE_SUBTYPES
+    from crosstrack.loaders.statutes import load_statutes
     table = load_statutes()
     assert {s.offense_subtype for s in table.values()} == set(OFFENSE_SUBTYPES) - {"NOT_APPLICABLE"}
     for s in table.values():

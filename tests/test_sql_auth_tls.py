@@ -8,12 +8,12 @@ import subprocess
 import psycopg
 import pytest
 
-from api.pgwire.client import connect
+from crosstrack.api.pgwire.client import connect
 
 
 @pytest.fixture(scope="module")
 def secured(api_live, tls_files):
-    from api.pgwire.server import start_sql_server
+    from crosstrack.api.pgwire.server import start_sql_server
 
     cert, key = tls_files
     settings = api_live.settings.model_copy(update={"pg_password": "correct horse", "pg_tls_cert": cert,

@@ -16,7 +16,7 @@ import time
 import psycopg
 import pytest
 
-from api.pgwire.client import connect
+from crosstrack.api.pgwire.client import connect
 
 QUERY = "SELECT race, MEASURE(people) FROM population WHERE snapshot_year = {y} GROUP BY 1"
 
@@ -24,7 +24,7 @@ QUERY = "SELECT race, MEASURE(people) FROM population WHERE snapshot_year = {y} 
 @pytest.fixture
 def start(api_live):
     """Start a SQL server with some settings overridden; stopped at the end of the test."""
-    from api.pgwire.server import start_sql_server
+    from crosstrack.api.pgwire.server import start_sql_server
 
     stops = []
 
@@ -139,7 +139,7 @@ def test_abuse_rate_limit_53400_with_retry_and_connection_stays_usable(start, ap
     stop = start(rate_limit_per_minute=3)
     host, port = stop.address
     buckets = stop.server.rate_limit
-    from api.ratelimit import TokenBuckets
+    from crosstrack.api.ratelimit import TokenBuckets
 
     assert isinstance(buckets, TokenBuckets)
     clock = FakeClock()
@@ -203,7 +203,7 @@ def test_issue8_tls_optional_by_default_still_accepts_plain(start, tls_files):
 
 def test_issue8_tls_required_without_certificate_fails_closed(api_live):
     """Issue 8 TLS: asking for TLS-only without a certificate refuses to start, not serves plain."""
-    from api.pgwire.server import make_server
+    from crosstrack.api.pgwire.server import make_server
 
     settings = api_live.settings.model_copy(update={"pg_tls_required": True})
     with pytest.raises(ValueError, match="CROSSTRACK_PG_TLS_REQUIRED"):

@@ -17,14 +17,14 @@ import time
 import psycopg
 import pytest
 
-from api.pgwire.client import connect
+from crosstrack.api.pgwire.client import connect
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def start(api_live):
-    from api.pgwire.server import start_sql_server
+    from crosstrack.api.pgwire.server import start_sql_server
 
     stops = []
 

@@ -9,9 +9,9 @@ from collections import Counter
 import pyarrow.csv as pacsv
 from rich.console import Console
 
-from loaders.generate import UNKNOWN_STATUTE_SHARE, UNKNOWN_STATUTES, generate_extracts
-from loaders.schema import OFFENSE_SUBTYPES
-from loaders.statutes import classify, coverage, load_statutes, lookup, section_of
+from crosstrack.loaders.generate import UNKNOWN_STATUTE_SHARE, UNKNOWN_STATUTES, generate_extracts
+from crosstrack.loaders.schema import OFFENSE_SUBTYPES
+from crosstrack.loaders.statutes import classify, coverage, load_statutes, lookup, section_of
 from tests.fixtures_loaders import charge, episode, facts, load_facts, memory_settings, person, write_extract
 
 # statute as written -> (type, sub-type): bare sections take the section's row; sections whose
@@ -63,7 +63,7 @@ def test_table_covers_every_faq_sub_type_with_citations():
 
 
 def test_load_report_lists_unknown_statutes_with_counts_and_fallback(tmp_path):
-    from loaders.pipeline import run_load
+    from crosstrack.loaders.pipeline import run_load
     c = [charge("P1", "E1", no=1, statute="265/99Z"), charge("P1", "E1", no=2, statute="265/99Z"),
          charge("P1", "E1", no=3, statute="90/24"), charge("P1", "E1", no=4, statute="265/15A")]
     settings = memory_settings(tmp_path / "data")

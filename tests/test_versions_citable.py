@@ -56,10 +56,10 @@ def _sql(host: str, port: int, *statements: str) -> list:
 
 @pytest.fixture(scope="module")
 def cite(tmp_path_factory) -> Any:
-    from api.app import create_app
-    from api.pgwire.server import start_sql_server
-    from api.service import Service
-    from loaders.generate import generate_extracts
+    from crosstrack.api.app import create_app
+    from crosstrack.api.pgwire.server import start_sql_server
+    from crosstrack.api.service import Service
+    from crosstrack.loaders.generate import generate_extracts
 
     base = tmp_path_factory.mktemp("cite")
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=base / "data", database="cite_versions",
@@ -134,7 +134,7 @@ def test_rollback_retention_and_410(cite):
     """Rollback republishes a kept version at once; a failed load leaves it; retention after the
     next load keeps CROSSTRACK_KEEP_VERSIONS newest and never the published one away; a removed
     version answers 410 naming the current one on every surface."""
-    from loaders.publish import rollback, version_states
+    from crosstrack.loaders.publish import rollback, version_states
 
     s = cite.settings
     engine = Engine.from_settings(s)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from sqlglot import exp
 
-from api.pgwire.protocol import PgError, Result, encode_text
+from crosstrack.api.pgwire.protocol import PgError, Result, encode_text
 
 
 def copy_options(tree: exp.Copy) -> dict[str, str]:

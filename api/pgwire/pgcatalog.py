@@ -21,8 +21,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from api.pgwire.protocol import BOOL, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, Column, PgError, Result
-from api.pgwire.tables import Table
+from crosstrack.api.pgwire.protocol import BOOL, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, Column, PgError, Result
+from crosstrack.api.pgwire.tables import Table
 
 log = logging.getLogger("crosstrack.pgwire")
 

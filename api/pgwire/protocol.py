@@ -678,7 +678,7 @@ class PgServer(socketserver.ThreadingTCPServer):
                  max_connections: int = 64, rate_limit: Any = None,
                  startup_timeout_s: float = STARTUP_TIMEOUT_S, max_startups_per_client: int = 4,
                  login_guard: Any = None):
-        from api.pgwire.guard import Deadlines, LoginGuard
+        from crosstrack.api.pgwire.guard import Deadlines, LoginGuard
 
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from api.pgwire.guard import LoginGuard
-from api.pgwire.protocol import PgServer, tls_context
-from api.pgwire.session import SqlSession, SqlSurface
-from api.ratelimit import TokenBuckets
+from crosstrack.api.pgwire.guard import LoginGuard
+from crosstrack.api.pgwire.protocol import PgServer, tls_context
+from crosstrack.api.pgwire.session import SqlSession, SqlSurface
+from crosstrack.api.ratelimit import TokenBuckets
 
 log = logging.getLogger("crosstrack.pgwire")
 
@@ -61,11 +61,11 @@ def start_sql_server(settings: Any, service: Any, *, host: str | None = None,
 
 def run_sql_server(settings: Any, host: str | None = None, port: int | None = None, console: Any = None) -> None:
     """``crosstrack sql``: serve only the SQL surface until Ctrl-C."""
-    from api.service import Service, set_default_service
+    from crosstrack.api.service import Service, set_default_service
 
     import errno
 
-    from api.server import PortTaken, port_taken_message
+    from crosstrack.api.server import PortTaken, port_taken_message
 
     service = Service(settings)
     set_default_service(service)

@@ -18,11 +18,11 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from api.pgwire.pgcatalog import (PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table, syntax_error,
+from crosstrack.api.pgwire.pgcatalog import (PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table, syntax_error,
                                   without_reg_array_casts)
-from api.pgwire.protocol import BOOL, INT8, TEXT, Column, PgError, Result
-from api.pgwire.tables import SUPPRESSED, Table, measure_types, tables_from_catalog
-from api.pgwire.translate import Question, Translator, bind_parameters, parameter_count, refuse
+from crosstrack.api.pgwire.protocol import BOOL, INT8, TEXT, Column, PgError, Result
+from crosstrack.api.pgwire.tables import SUPPRESSED, Table, measure_types, tables_from_catalog
+from crosstrack.api.pgwire.translate import Question, Translator, bind_parameters, parameter_count, refuse
 
 log = logging.getLogger("crosstrack.pgwire")
 
@@ -166,7 +166,7 @@ class SqlSession:
         if isinstance(tree, exp.Command):
             return self.command(tree)
         if isinstance(tree, exp.Copy):  # psql's \copy (SELECT ...) TO file
-            from api.pgwire.copyout import copy_out
+            from crosstrack.api.pgwire.copyout import copy_out
 
             return copy_out(tree, lambda select: self.run(select, params))
         if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
@@ -192,9 +192,9 @@ class SqlSession:
 
     # --- dataset questions -------------------------------------------------------------------------
     def dataset_query(self, tree: exp.Expression, *, describe_only: bool = False) -> Result:
-        from api.errors import ApiError
+        from crosstrack.api.errors import ApiError
 
-        from api.pgwire.bi_shapes import flatten_from_subquery
+        from crosstrack.api.pgwire.bi_shapes import flatten_from_subquery
 
         service = self.surface.service
         tree = flatten_from_subquery(tree)  # Superset's FROM (SELECT * FROM dataset) AS virtual_table
@@ -338,7 +338,7 @@ class SqlSession:
 
     def pin_version(self, value: str | None) -> None:
         """Pin (or, with DEFAULT/'' , unpin) the data version; a removed one is refused naming the current."""
-        from api.errors import ApiError
+        from crosstrack.api.errors import ApiError
 
         value = (value or "").strip()
         if value.lower() in ("", "default", "current"):
@@ -443,7 +443,7 @@ def engine_error(err: Exception) -> PgError | None:
         log.error("SQL surface: engine error (code %s)", getattr(err, "code", None))
         return PgError("XX000", "internal error while answering the question")
     try:
-        from cube import QueryError
+        from crosstrack.cube import QueryError
     except ImportError:  # pragma: no cover
         return None
     if isinstance(err, QueryError):

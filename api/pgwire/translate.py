@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 
 from sqlglot import exp
 
-from api.pgwire.protocol import PgError
-from api.pgwire.tables import SUPPRESSED, Table
+from crosstrack.api.pgwire.protocol import PgError
+from crosstrack.api.pgwire.tables import SUPPRESSED, Table
 
 ALLOWED_SHAPE = (
     "allowed: SELECT <dimensions>, MEASURE(<measure>) [, suppressed] FROM <dataset> "
