@@ -22,6 +22,8 @@ from sqlglot.dialects.dialect import Dialect
 
 from crosstrack.cube.compiler import Column, Compiled, Compiler
 from crosstrack.cube.model import Model
+from crosstrack.cube.model_cache import ModelCache
+from crosstrack.cube.rollups import ROLLUP_COMMENT, rollup_fingerprint
 from crosstrack.engine import DIALECT, Engine
 
 _DIALECT = Dialect.get_or_raise(DIALECT)
@@ -108,11 +110,14 @@ def _freeze(v: Any) -> Any:
 class QueryEngine:
     """Compile and run Cube REST queries against one published database at a time."""
 
-    def __init__(self, model: Model, engine: Engine, *, use_rollups: bool = True):
+    def __init__(self, model: Model, engine: Engine, *, use_rollups: bool = True, cache: ModelCache | None = None):
         self.model = model
         self.engine = engine
         self.use_rollups = use_rollups
-        self.compiler = Compiler(model)
+        # What is derived from the model alone (member trees, rollup fingerprints, the meta index),
+        # keyed by the model's fingerprint; pass one to share it between engines of one model.
+        self.cache = cache if cache is not None else ModelCache()
+        self.compiler = Compiler(model, self.cache)
         self._tables: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         # (query, database, internal, rollup tables used) -> _Plan. The compiler is a pure function
@@ -129,9 +134,7 @@ class QueryEngine:
             cached = self._tables.get(database)
         if cached is not None:
             return cached
-        from crosstrack.cube.rollups import ROLLUP_COMMENT, rollup_fingerprint
-
-        wanted = {pa.table: ROLLUP_COMMENT + rollup_fingerprint(self.model, pa.table)
+        wanted = {pa.table: ROLLUP_COMMENT + rollup_fingerprint(self.model, pa.table, self.cache)
                   for c in self.model.cubes.values() for pa in c.pre_aggregations.values()}
         found: set[str] = set()
         if wanted:
@@ -200,16 +203,15 @@ class QueryEngine:
         return LoadResult(data, total, self.annotation(plan), sql, plan.rollup, [c.key for c in plan.columns])
 
     def _meta_index(self) -> dict[str, dict]:
-        # Built once per model (immutable after load), not per QueryEngine.
-        index = self.model.__dict__.get("_meta_index")
-        if index is None:
+        """Every member's /v1/meta entry by name, built once per model (in the model cache)."""
+        def build() -> dict[str, dict]:
             index = {}
             for owner in self.model.meta(internal=True)["cubes"]:
                 for coll in ("measures", "dimensions", "segments"):
                     for m in owner[coll]:
                         index[m["name"]] = m
-            self.model.__dict__["_meta_index"] = index
-        return index
+            return index
+        return self.compiler.scope.get(("meta_index",), build)
 
     def annotation(self, compiled: Compiled | _Plan) -> dict[str, Any]:
         """Cube's ``annotation`` block: title, shortTitle, type (and format/meta) per member."""

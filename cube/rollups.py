@@ -24,6 +24,7 @@ from sqlglot import exp
 
 from crosstrack.cube.compiler import GROUPING_COL, Compiler
 from crosstrack.cube.model import Model
+from crosstrack.cube.model_cache import ModelCache, ModelScope
 from crosstrack.engine import DIALECT, Engine
 
 
@@ -36,36 +37,39 @@ ROLLUP_COMMENT = "crosstrack rollup "
 _FP_DB = "__rollup_fingerprint__"
 
 
-def rollup_fingerprint(model: Model, table: str) -> str:
+def rollup_fingerprint(model: Model, table: str, cache: ModelCache | None = None) -> str:
     """A digest of what a rollup table holds (its columns, groupings and every expression), kept in
-    the table's COMMENT: a table built by another model or engine version is never read."""
-    key = ("rollup_fingerprints",)
-    cache = model.__dict__.setdefault("_compiler_cache", {})
-    if key not in cache:
-        comp = Compiler(model)
+    the table's COMMENT: a table built by another model or engine version is never read.
+    ``cache``: where the digests of the model's rollups are kept (computed once per model)."""
+    scope = ModelScope.of(model, cache)
+
+    def build() -> dict[str, str]:
+        comp = Compiler(model, scope.cache)
         out = {}
         for cube in model.cubes.values():
             for pa in cube.pre_aggregations.values():
                 parts = [comp.rollup_select(pa, _FP_DB).sql(dialect=DIALECT)]
                 parts += [s.sql(dialect=DIALECT) for s in comp.rollup_groupings_selects(pa, _FP_DB)]
                 out[pa.table] = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
-        cache[key] = out
-    return cache[key][table]
+        return out
+    return scope.get(("rollup_fingerprints",), build)[table]
 
 
-def rollup_ddl(model: Model, database: str,
-               final_types: dict[str, dict[str, str]] | None = None) -> list[tuple[str, list[str]]]:
+def rollup_ddl(model: Model, database: str, final_types: dict[str, dict[str, str]] | None = None,
+               cache: ModelCache | None = None) -> list[tuple[str, list[str]]]:
     """(table, statements) for every declared rollup: CREATE ... AS SELECT (base rows), then
     INSERT ... SELECT ... GROUP BY GROUPING SETS (the stored groupings, a few per statement).
     ``final_types`` (table -> column -> type, see ``final_value_types``) types the final values."""
-    comp = Compiler(model)
+    cache = cache if cache is not None else ModelCache()
+    comp = Compiler(model, cache)
     out = []
     for cube in model.cubes.values():
         for pa in cube.pre_aggregations.values():
             types = (final_types or {}).get(pa.table)
             table = _table_sql(database, pa.table)
             order = exp.Tuple(expressions=[exp.column(d, quoted=True) for d in (GROUPING_COL, *pa.dimensions)])
-            comment = exp.Literal.string(ROLLUP_COMMENT + rollup_fingerprint(model, pa.table)).sql(dialect=DIALECT)
+            comment = exp.Literal.string(ROLLUP_COMMENT + rollup_fingerprint(model, pa.table, cache)).sql(
+                dialect=DIALECT)
             stmts = [(f"CREATE TABLE {table} ENGINE = AggregatingMergeTree ORDER BY {order.sql(dialect=DIALECT)} "
                       f"COMMENT {comment} AS {comp.rollup_select(pa, database, types).sql(dialect=DIALECT)}")]
             for extra in comp.rollup_groupings_selects(pa, database):
@@ -81,9 +85,10 @@ def rollup_ddl(model: Model, database: str,
     return out
 
 
-def final_value_types(engine: Engine, model: Model, database: str) -> dict[str, dict[str, str]]:
+def final_value_types(engine: Engine, model: Model, database: str,
+                      cache: ModelCache | None = None) -> dict[str, dict[str, str]]:
     """ClickHouse types of every rollup's final-value columns, as the engine infers them (no data read)."""
-    comp = Compiler(model)
+    comp = Compiler(model, cache)
     out: dict[str, dict[str, str]] = {}
     for cube in model.cubes.values():
         for pa in cube.pre_aggregations.values():
@@ -169,7 +174,8 @@ def build_rollups(engine: Engine, model: Model, database: str, *, cluster: str |
                 engine.command(sql)
         return [table for table, _ in plan]
     built = []
-    for table, stmts in rollup_ddl(model, database, final_value_types(engine, model, database)):
+    cache = ModelCache()  # one build: every rollup's trees and fingerprints derived once
+    for table, stmts in rollup_ddl(model, database, final_value_types(engine, model, database, cache), cache):
         engine.command(f"DROP TABLE IF EXISTS {_table_sql(database, table)}")
         for sql in stmts:
             engine.command(sql)

@@ -72,12 +72,12 @@ def placeholder_refs(tpl: Template) -> tuple[list[int], list[int]]:
     return tables, values
 
 
-def substitute(tpl: Template, *, own_alias: str, table_alias, member_expr) -> exp.Expression:
-    """Copy of the snippet with placeholders replaced.
+def substitute(tpl: Template, cube: str, member_expr) -> exp.Expression:
+    """Copy of the snippet of ``cube`` with placeholders replaced.
 
-    ``table_alias(cube) -> str`` gives the alias of a cube in the current query;
-    ``member_expr(cube, member) -> exp.Expression`` the compiled expression of a member.
-    Unqualified columns belong to the snippet's own cube.
+    Every cube is aliased by its own name in a query, so ``{CUBE}``, ``{other_cube}`` and
+    unqualified columns (which belong to the snippet's own cube) become columns of those aliases;
+    ``member_expr(cube, member) -> exp.Expression`` gives the expression of a referenced member.
     """
     tree = tpl.tree.copy()
 
@@ -85,11 +85,11 @@ def substitute(tpl: Template, *, own_alias: str, table_alias, member_expr) -> ex
         if isinstance(node, exp.Column):
             t = node.table
             if t == CUBE_PH:
-                return exp.column(node.name, table=own_alias, quoted=True)
+                return exp.column(node.name, table=cube, quoted=True)
             if t and (i := ref_index(t)) is not None:
                 kind = tpl.resolved[i]
                 if kind[0] == "table":
-                    return exp.column(node.name, table=table_alias(kind[1]), quoted=True)
+                    return exp.column(node.name, table=kind[1], quoted=True)
                 raise TemplateError(f"{{{tpl.refs[i]}}} is not a cube")
             if not t and (i := ref_index(node.name)) is not None:
                 kind = tpl.resolved[i]
@@ -97,7 +97,12 @@ def substitute(tpl: Template, *, own_alias: str, table_alias, member_expr) -> ex
                     return exp.Paren(this=member_expr(kind[1], kind[2]))
                 raise TemplateError(f"{{{tpl.refs[i]}}} is a cube, not a member")
             if not t:
-                return exp.column(node.name, table=own_alias, quoted=True)
+                return exp.column(node.name, table=cube, quoted=True)
         return node
 
     return tree.transform(fix, copy=False)
+
+
+def has_aggregate(tpl: Template) -> bool:
+    """Whether the snippet calls an aggregate function itself (not only through referenced measures)."""
+    return any(isinstance(node, exp.AggFunc) for node in tpl.tree.walk())

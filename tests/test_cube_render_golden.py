@@ -16,8 +16,10 @@ def _sql(tree) -> str:
 def test_rendered_sql_is_golden(name):
     which, query, with_rollups = CASES[name]
     model = model_of(which)
-    compiled = Compiler(model).compile(query, database=DATABASE, internal=True,
-                                       rollups=rollup_tables(model) if with_rollups else None)
+    comp = Compiler(model)
+    plan = comp.plan(query, database=DATABASE, internal=True, rollups=rollup_tables(model) if with_rollups else None)
+    compiled = comp.render(plan)
+    assert compiled.rollup == (plan.rollup.table if plan.rollup else None)
     text = _sql(compiled.tree)
     if compiled.count_tree is not None:
         text += "-- total\n" + _sql(compiled.count_tree)
