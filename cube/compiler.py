@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlglot import exp
-
 from crosstrack.cube.members import MemberTrees
 from crosstrack.cube.model import Model, PreAggregation
 from crosstrack.cube.model_cache import ModelCache, ModelScope
@@ -26,6 +24,7 @@ from crosstrack.cube.render import Compiled, Renderer
 from crosstrack.cube.rollup_build import GROUPINGS_PER_INSERT, RollupBuilder
 from crosstrack.cube.rollup_match import GROUPING_COL, RollupMatcher, rollup_required
 from crosstrack.cube.rollup_read import RollupReader
+from sqlglot import exp
 
 __all__ = ["Compiler", "Compiled", "Column", "QueryPlan", "GROUPING_COL", "GROUPINGS_PER_INSERT", "DEFAULT_LIMIT",
            "QUERY_KEYS", "rollup_required"]

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from sqlglot import exp
 
 from crosstrack.cube.errors import Diagnostic
+from crosstrack.cube.load_base import LoaderBase
 from crosstrack.cube.sqlexpr import CUBE_PH, Template, ref_index
-
-if TYPE_CHECKING:
-    from crosstrack.cube.loader import _Loader
 
 NUMERIC_AGGS = ("sum", "avg", "min", "max")
 _NUMERIC_TYPE = re.compile(r"^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|Decimal.*|Bool)\)?\)?$")
@@ -39,7 +37,7 @@ def is_numeric(ch_type: str) -> bool:
     return bool(_NUMERIC_TYPE.match(ch_type))
 
 
-def check_fact_columns(ld: "_Loader", texts: dict[str, str]) -> None:
+def check_fact_columns(ld: LoaderBase, texts: dict[str, str]) -> None:
     """Append a diagnostic to ``ld.diags`` for every unknown column and every numeric aggregation
     of a non-numeric column in cubes over fact tables. ``texts``: file name -> file text (for the
     column's exact position inside the ``sql`` string)."""
@@ -118,7 +116,7 @@ def _columns(tpl: Template) -> Iterator[tuple[str | None, exp.Column]]:
             yield None, col
 
 
-def _owner(ld: "_Loader", cube_name: str, ref: str | None) -> str | None:
+def _owner(ld: LoaderBase, cube_name: str, ref: str | None) -> str | None:
     if ref is None or ref == cube_name:
         return cube_name
     return ref if ref in ld.cubes else None  # a member ref, resolved (and reported) by the loader

@@ -11,12 +11,11 @@ import re
 from typing import Any
 
 import sqlglot
-from sqlglot import exp
-
 from crosstrack.cube.model import Cube, Dimension, Measure
 from crosstrack.cube.model_cache import ModelScope
 from crosstrack.cube.plan import JoinEdge
 from crosstrack.cube.sqlexpr import DIALECT, substitute
+from sqlglot import exp
 
 # A measure's ``meta.distinct_within: [dims]`` says its distinct values rarely repeat inside one value
 # of those dimensions (one custody row per person per snapshot): rollups then also keep a plain

@@ -13,7 +13,7 @@ from typing import Any
 from crosstrack.cube.errors import QueryError
 from crosstrack.cube.joins import plan_joins
 from crosstrack.cube.model import GRANULARITIES, Model, Resolved
-from crosstrack.cube.plan import (Column, JoinPlan, MemberRef, OrderBy, QueryPlan, TimeDimension, filter_members)
+from crosstrack.cube.plan import Column, JoinPlan, MemberRef, OrderBy, QueryPlan, TimeDimension, filter_members
 from crosstrack.cube.plan_filters import DATE_RE, parse_filter
 from crosstrack.cube.sqlexpr import has_aggregate
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlglot import exp
-
 from crosstrack.cube.members import MemberTrees
 from crosstrack.cube.plan import Column, MemberRef, QueryPlan, filter_members
 from crosstrack.cube.render_filters import render_filter, time_lit
 from crosstrack.cube.sqlexpr import substitute
+from sqlglot import exp
 
 TRUNC = {"second": "toStartOfSecond", "minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay",
          "week": "toMonday", "month": "toStartOfMonth", "quarter": "toStartOfQuarter", "year": "toStartOfYear"}

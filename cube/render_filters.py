@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlglot import exp
-
 from crosstrack.cube.members import lit
 from crosstrack.cube.plan import And, Condition, Filter, MemberRef
+from sqlglot import exp
 
 ExprOf = Callable[[MemberRef], exp.Expression]
 _CMP = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE, "beforeDate": exp.LT,

@@ -3,11 +3,10 @@ around them (CREATE, INSERT, cluster DDL) are in ``cube/rollups.py``."""
 
 from __future__ import annotations
 
-from sqlglot import exp
-
 from crosstrack.cube.members import MemberTrees, agg, outer_aggs, state_of
 from crosstrack.cube.model import PreAggregation
 from crosstrack.cube.rollup_match import CHEAP_DISTINCT, GROUPING_COL, RollupMatcher, cheap_distinct
+from sqlglot import exp
 
 GROUPINGS_PER_INSERT = 4
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlglot import exp
-
 from crosstrack.cube.members import WITHIN_META, MemberTrees, outer_aggs
 from crosstrack.cube.model import Cube, PreAggregation
 from crosstrack.cube.plan import QueryPlan, RollupChoice, filter_members, flatten_and, pins_one_value
+from sqlglot import exp
 
 GROUPING_COL = "__grouping"  # rollup rows: bit i set = rollup dimension i is grouped
 CHEAP_DISTINCT = {"uniqExact": "count", "sumDistinct": "sum"}

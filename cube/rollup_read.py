@@ -3,14 +3,13 @@ base rows whose states are merged. The layout of a rollup table is in ``cube/rol
 
 from __future__ import annotations
 
-from sqlglot import exp
-
 from crosstrack.cube.members import MemberTrees, agg, fn, merge_of, outer_aggs
 from crosstrack.cube.model import PreAggregation
 from crosstrack.cube.plan import MemberRef, QueryPlan
 from crosstrack.cube.render import Compiled, dimension_selects, finish
 from crosstrack.cube.render_filters import render_filter
 from crosstrack.cube.rollup_match import GROUPING_COL, cheap_distinct
+from sqlglot import exp
 
 
 class RollupReader:
@@ -29,10 +28,10 @@ class RollupReader:
             within = cheap_distinct(pa, call)
             if within and set(within) <= fixed:
                 # Within one value of ``within``: distinct = plain count/sum minus the repeats.
-                def col(suffix: str) -> exp.Expression:
+                def col(suffix: str, i: int = i) -> exp.Expression:
                     return exp.column(f"{name}__{i}{suffix}", table=pa.cube, quoted=True)
 
-                def reps() -> exp.Expression:
+                def reps(col=col) -> exp.Expression:
                     return agg("groupArrayArrayMerge", col("d"))
 
                 if call.this == "uniqExact":

@@ -8,12 +8,13 @@ import ast
 import dataclasses
 from pathlib import Path
 
-from crosstrack import cube
 from crosstrack.cube.compiler import Compiler
 from crosstrack.cube.model_cache import ModelCache, model_fingerprint
 from crosstrack.cube.query import QueryEngine
 from crosstrack.cube.rollups import rollup_ddl, rollup_fingerprint
 from crosstrack.cube.testing import build_shop
+
+from crosstrack import cube
 
 ROOT = Path(__file__).resolve().parent.parent
 CUBE = ROOT / "cube"

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pprint
 
 import pytest
-
-from cube_golden_cases import CASES, DATABASE, GOLDEN, check_golden, model_of
 from crosstrack.cube import plan as plan_types
 from crosstrack.cube.errors import QueryError
 from crosstrack.cube.plan import And, Condition, MemberRef, Or, QueryPlan
 from crosstrack.cube.planner import Planner
+from cube_golden_cases import CASES, DATABASE, GOLDEN, check_golden, model_of
 
 PLAN_NAMES = {n: getattr(plan_types, n) for n in dir(plan_types) if isinstance(getattr(plan_types, n), type)}
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from cube_golden_cases import CASES, DATABASE, GOLDEN, check_golden, model_of, rollup_tables
 from crosstrack.cube.compiler import Compiler
+from cube_golden_cases import CASES, DATABASE, GOLDEN, check_golden, model_of, rollup_tables
 
 
 def _sql(tree) -> str:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
-from cube_golden_cases import CASES, DATABASE, model_of, rollup_tables
 from crosstrack.cube.compiler import Compiler
 from crosstrack.cube.plan import RollupChoice
 from crosstrack.cube.planner import Planner
+from cube_golden_cases import CASES, DATABASE, model_of, rollup_tables
 
 AGENCY = ("custody_snapshot__by_agency", "custody_snapshot", "by_agency")
 DEMOGRAPHICS = ("custody_snapshot__by_demographics", "custody_snapshot", "by_demographics")
