@@ -443,7 +443,7 @@ GOLDEN_MODELS = {"golden": GOLDEN / "models", "stays": GOLDEN / "models_stays"}
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_QUERIES))
 def test_golden_sql(name, model):
-    """Generated SQL is reviewable: compare with tests/golden/sql/<name>.sql (CUBE_UPDATE_GOLDEN=1 rewrites)."""
+    """Generated SQL is reviewable: compare with tests/golden/sql/<name>.sql (CROSSTRACK_UPDATE_GOLDEN=1 rewrites)."""
     which, query, with_rollups = GOLDEN_QUERIES[name]
     m = model if which == "models" else cube.load_model(GOLDEN_MODELS[which])
     comp = cube.query.Compiler(m)
@@ -451,7 +451,7 @@ def test_golden_sql(name, model):
     sql = comp.compile(query, database="crosstrack_v1", internal=True, rollups=rollups).tree.sql(
         dialect="clickhouse", pretty=True) + "\n"
     path = GOLDEN / "sql" / f"{name}.sql"
-    if os.environ.get("CUBE_UPDATE_GOLDEN"):
+    if os.environ.get("CROSSTRACK_UPDATE_GOLDEN") or os.environ.get("CUBE_UPDATE_GOLDEN"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(sql)
     assert sql == path.read_text()
