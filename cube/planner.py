@@ -15,7 +15,6 @@ from crosstrack.cube.joins import plan_joins
 from crosstrack.cube.model import GRANULARITIES, Model, Resolved
 from crosstrack.cube.plan import Column, JoinPlan, MemberRef, OrderBy, QueryPlan, TimeDimension, filter_members
 from crosstrack.cube.plan_filters import DATE_RE, parse_filter
-from crosstrack.cube.sqlexpr import has_aggregate
 
 DEFAULT_LIMIT = 10_000
 QUERY_KEYS = {"measures", "dimensions", "filters", "segments", "timeDimensions", "order", "limit", "offset",
@@ -136,7 +135,7 @@ class Planner:
         out: set[str] = set()
         for _, c, n in refs:
             out |= self.leaf_types(c, n)
-        if has_aggregate(m.sql):
+        if m.sql.has_aggregate:
             out.add("number")
         return out
 

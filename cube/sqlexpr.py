@@ -26,6 +26,9 @@ class Template:
     refs: list[str]
     # filled by the loader: ("table", cube) or ("member", cube, member) per ref
     resolved: list[tuple] = field(default_factory=list)
+    # whether the snippet calls an aggregate itself (not only through referenced measures): read
+    # by the planner, which decides fan-out without looking into trees
+    has_aggregate: bool = False
 
 
 class TemplateError(ValueError):
@@ -53,7 +56,8 @@ def parse_template(text: str) -> Template:
     trees = [t for t in trees if t is not None]
     if len(trees) != 1:
         raise TemplateError("expected exactly one SQL expression")
-    return Template(str(text), trees[0], refs)
+    tree = trees[0]
+    return Template(str(text), tree, refs, has_aggregate=any(isinstance(n, exp.AggFunc) for n in tree.walk()))
 
 
 def ref_index(name: str) -> int | None:
@@ -102,7 +106,3 @@ def substitute(tpl: Template, cube: str, member_expr) -> exp.Expression:
 
     return tree.transform(fix, copy=False)
 
-
-def has_aggregate(tpl: Template) -> bool:
-    """Whether the snippet calls an aggregate function itself (not only through referenced measures)."""
-    return any(isinstance(node, exp.AggFunc) for node in tpl.tree.walk())
