@@ -10,22 +10,19 @@ so those measures are unavailable (NULL), never zero.
 from __future__ import annotations
 
 from crosstrack.engine import Engine
-from crosstrack.loaders.validate import (Rule, _code, _date, _date_ok, _file_rejects, _insert_rejects, _ok, _ref_message,
-                              _required, id_hash, q, qi)
+from crosstrack.loaders.schema import DISPOSITIONS as DISPOSITION_LABELS
+from crosstrack.loaders.validate import (CHARGE_SEVERITIES, Rule, _code, _date, _date_ok, _file_rejects, _insert_rejects,
+                                         _ok, _ref_message, _required, charge_number_and_statute_rules, id_hash, q, qi)
 
-DISPOSITIONS = ("PENDING", "CONVICTED", "DISMISSED", "NOT_GUILTY", "NOLLE_PROSEQUI")
+DISPOSITIONS = tuple(DISPOSITION_LABELS)
 
 
 def court_rules() -> list[Rule]:
     return [
         _required("person_id"), _required("docket_number"), _required("statute"),
         *_date("arraignment_date"),
-        _required("charge_number"),
-        ("charge_number", "format.integer", "not a whole number from 1 to 999999",
-         "charge_number != '' AND NOT match(charge_number, '^[1-9][0-9]{0,5}$')"),
-        ("statute", "format.statute", "not CHAPTER/SECTION, CMR/... or MUNI/...",
-         "statute != '' AND NOT match(statute, '^([0-9]{1,3}[A-Z]{0,2}|CMR|MUNI)/[^\\\\s]')"),
-        _code("severity", ("F", "M")),
+        *charge_number_and_statute_rules(),
+        _code("severity", CHARGE_SEVERITIES),
         _code("disposition", DISPOSITIONS),
         *_date("disposition_date", required=False),
         # spec: empty while pending; on or after the arraignment date

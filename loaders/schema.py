@@ -142,6 +142,26 @@ PSI_AREAS = {  # R8
     "RELIG": "Religious / Spiritual",
 }
 
+# --- source codes of the raw extracts (spec/extracts.md) and the fact code each becomes ---------
+# loaders/mappings.py generates the SQL of every mapping below from these tables, and validation
+# takes its allowed source codes from their keys (in this order, which error messages list).
+SOURCE_AGENCIES = {  # R5: Barnstable + Dukes -> Cape and Islands, Franklin + Hampshire -> Northwestern
+    "DOC": "DOC", "BAR": "CAI", "BER": "BER", "BRI": "BRI", "DUK": "CAI", "ESS": "ESS", "FRA": "NWT",
+    "HMD": "HMD", "HMP": "NWT", "MID": "MID", "NOR": "NOR", "PLY": "PLY", "SUF": "SUF", "WOR": "WOR",
+    "NAN": "CAI",  # R5: Nantucket holds no one (its people are in Barnstable's custody); a NAN row is rejected
+}
+SOURCE_RACES = {  # R4: "Hispanic" as a race (H), Other and Unknown -> Other / Unknown; empty -> OU too
+    "AI": "AI", "AS": "API", "PI": "API", "B": "B", "W": "W", "H": "OU", "O": "OU", "U": "OU",
+}
+RACE_DEFAULT = "OU"
+SOURCE_ETHNICITIES = {"H": "H", "N": "N", "U": "U"}  # R4: empty -> Unavailable
+ETHNICITY_DEFAULT = "U"
+GENDER_DEFAULT = "UNKNOWN"  # an empty gender identity (the extract carries labels: GENDER_IDENTITIES' values)
+SOURCE_SECURITY_LEVELS = ("MAXIMUM", "MEDIUM", "MINIMUM", "PRE_RELEASE")  # DOC only; empty -> UNKNOWN
+CUSTODY_STATUSES = ("PRETRIAL", "SENTENCED", "CIVIL", "SAFE_KEEP", "FEDERAL", "COMPACT_IN", "COMPACT_OUT")
+# R2: placements of these statuses are counted; the others are excluded under their own name
+COUNTED_STATUSES = tuple(OFFENDER_STATUSES)
+
 # Column name -> ClickHouse type. One row per person per snapshot (R1, R2).
 CUSTODY_FACTS: dict[str, str] = {
     "snapshot_year": "UInt16",             # R1: the snapshot is January 1 of this year

@@ -17,15 +17,20 @@ import datetime as dt
 from typing import Callable
 
 import pyarrow as pa
+from sqlglot import exp
 
 from crosstrack.engine import Engine
 from crosstrack.loaders.extract import COLUMNS, MAX_FIELD_CHARS, Reject
-from crosstrack.loaders.schema import GENDER_IDENTITIES
+from crosstrack.loaders import rules
+from crosstrack.loaders.schema import (ASSIGNED_SEX, CUSTODY_STATUSES, DISPOSITIONS, FACILITY_TYPES, GENDER_DEFAULT,
+                                       GENDER_IDENTITIES, PSI_AREAS, SEVERITIES, SOURCE_AGENCIES, SOURCE_ETHNICITIES,
+                                       SOURCE_RACES, SOURCE_SECURITY_LEVELS)
 
-SHERIFF_AGENCIES = ("BAR", "BER", "BRI", "DUK", "ESS", "FRA", "HMD", "HMP", "MID", "NOR", "PLY", "SUF", "WOR")
-AGENCY_CODES = ("DOC",) + SHERIFF_AGENCIES + ("NAN",)
-GENDER_LABELS = {v: k for k, v in GENDER_IDENTITIES.items() if k != "UNKNOWN"}
-STATUSES = ("PRETRIAL", "SENTENCED", "CIVIL", "SAFE_KEEP", "FEDERAL", "COMPACT_IN", "COMPACT_OUT")
+# Allowed source codes, in the order error messages list them (loaders/schema.py's tables).
+AGENCY_CODES = tuple(SOURCE_AGENCIES)
+GENDER_LABELS = {v: k for k, v in GENDER_IDENTITIES.items() if k != GENDER_DEFAULT}
+STATUSES = CUSTODY_STATUSES
+CHARGE_SEVERITIES = tuple(s for s in SEVERITIES if s != "NOT_APPLICABLE")
 
 
 def q(s: str) -> str:
@@ -72,6 +77,17 @@ def _date(col: str, *, required: bool = True) -> list[Rule]:
     return ([_required(col)] if required else []) + rules
 
 
+def charge_number_and_statute_rules() -> list[Rule]:
+    """The charge number and statute rules of every charge file (charges, court_charges)."""
+    return [
+        _required("charge_number"),
+        ("charge_number", "format.integer", "not a whole number from 1 to 999999",
+         "charge_number != '' AND NOT match(charge_number, '^[1-9][0-9]{0,5}$')"),
+        ("statute", "format.statute", "not CHAPTER/SECTION, CMR/... or MUNI/...",
+         "statute != '' AND NOT match(statute, '^([0-9]{1,3}[A-Z]{0,2}|CMR|MUNI)/[^\\\\s]')"),
+    ]
+
+
 def single_row_rules(table: str) -> list[Rule]:
     length = [(c, "length", f"longer than {MAX_FIELD_CHARS} characters", f"length({qi(c)}) > {MAX_FIELD_CHARS}")
               for c in COLUMNS[table]]
@@ -79,11 +95,11 @@ def single_row_rules(table: str) -> list[Rule]:
         return length + [
             _required("person_id"),
             *_date("date_of_birth"),
-            _code("assigned_sex", ("M", "F", "U")),
+            _code("assigned_sex", tuple(ASSIGNED_SEX)),
             ("gender_identity", "code", "not an allowed gender identity label or empty",
              f"gender_identity != '' AND NOT {_in('gender_identity', list(GENDER_LABELS))}"),
-            _code("race", ("AI", "AS", "PI", "B", "W", "H", "O", "U"), empty_ok=True),
-            _code("ethnicity", ("H", "N", "U"), empty_ok=True),
+            _code("race", tuple(SOURCE_RACES), empty_ok=True),
+            _code("ethnicity", tuple(SOURCE_ETHNICITIES), empty_ok=True),
         ]
     if table == "custody_episodes":
         return length + [
@@ -92,8 +108,8 @@ def single_row_rules(table: str) -> list[Rule]:
             _code("agency", AGENCY_CODES),
             ("agency", "R5.nantucket", "Nantucket holds no one; its people are in Barnstable's custody (R5)",
              "agency = 'NAN'"),
-            _code("facility_type", ("PRISON", "HOC", "JAIL")),
-            _code("security_level", ("MAXIMUM", "MEDIUM", "MINIMUM", "PRE_RELEASE"), empty_ok=True),
+            _code("facility_type", tuple(FACILITY_TYPES)),
+            _code("security_level", SOURCE_SECURITY_LEVELS, empty_ok=True),
             ("security_level", "consistency.security_level", "a security level is set but the agency is not DOC",
              "security_level != '' AND agency != 'DOC'"),
             _code("custody_status", STATUSES),
@@ -113,13 +129,9 @@ def single_row_rules(table: str) -> list[Rule]:
         return length + [
             _required("person_id"), _required("episode_id"), _required("docket_number"), _required("statute"),
             *_date("filing_date"),
-            _required("charge_number"),
-            ("charge_number", "format.integer", "not a whole number from 1 to 999999",
-             "charge_number != '' AND NOT match(charge_number, '^[1-9][0-9]{0,5}$')"),
-            ("statute", "format.statute", "not CHAPTER/SECTION, CMR/... or MUNI/...",
-             "statute != '' AND NOT match(statute, '^([0-9]{1,3}[A-Z]{0,2}|CMR|MUNI)/[^\\\\s]')"),
-            _code("severity", ("F", "M")),
-            _code("disposition", ("PENDING", "CONVICTED", "DISMISSED", "NOT_GUILTY", "NOLLE_PROSEQUI")),
+            *charge_number_and_statute_rules(),
+            _code("severity", CHARGE_SEVERITIES),
+            _code("disposition", tuple(DISPOSITIONS)),
             _code("sentence", ("INCARCERATION", "PROBATION", "FINE", "SUSPENDED"), empty_ok=True),
             ("sentence", "consistency.sentence", "a sentence is set but the disposition is not CONVICTED",
              "sentence != '' AND disposition != 'CONVICTED'"),
@@ -131,7 +143,7 @@ def single_row_rules(table: str) -> list[Rule]:
             _code("agency", AGENCY_CODES),
             ("agency", "R5.nantucket", "Nantucket holds no one; its people are in Barnstable's custody (R5)",
              "agency = 'NAN'"),
-            _code("psi_area", ("BEH", "EDU", "SUP", "WORK", "REINV", "RELIG")),
+            _code("psi_area", tuple(PSI_AREAS)),
             *_date("start_date"),
             *_date("end_date", required=False),
             ("end_date", "order.end", "end_date is before start_date",
@@ -242,13 +254,8 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
     labels, codes = list(GENDER_LABELS), list(GENDER_LABELS.values())
 
     def make_people(salt: int) -> None:
-        engine.command(
-            f"CREATE TABLE {d}.t_people ENGINE = Memory AS SELECT {id_hash('person_id', salt)} AS pid, person_id, "
-            f"toDate32(date_of_birth) AS dob, toLowCardinality(assigned_sex) AS sex, "
-            f"toLowCardinality(transform(gender_identity, {arr(labels)}, {arr(codes)}, 'UNKNOWN')) AS gi, "
-            # R4: five races; Hispanic as a race, Other, Unknown and empty are Other / Unknown
-            f"toLowCardinality(transform(race, ['AI', 'AS', 'PI', 'B', 'W'], ['AI', 'API', 'API', 'B', 'W'], 'OU')) "
-            f"AS race5, toLowCardinality(if(ethnicity IN ('H', 'N'), ethnicity, 'U')) AS eth3 FROM {_ok(db, 'people')}")
+        typed = rules.rule("r04_typed_people", db, {"person_hash": lambda c: id_hash_tree(c, salt)})
+        engine.command(rules.create_table(db, "t_people", typed))
 
     p_salt = _injective(engine, db, "t_people", "pid", make_people)
     if on_people:  # t_people is final: e.g. start the person keys while the rest is checked
@@ -276,15 +283,9 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
     _insert_rejects(engine, db, "custody_episodes", [sql for sql, n in zip([ep_refs, born], pre) if n])
 
     def make_episodes(salt: int) -> None:
-        engine.command(
-            f"CREATE TABLE {d}.t_episodes ENGINE = Memory AS SELECT {id_hash('episode_id', salt)} AS eid, "
-            f"{id_hash('person_id', p_salt)} AS pid, episode_id, person_id, source_system, "
-            # R5: Barnstable + Dukes = Cape and Islands, Franklin + Hampshire = Northwestern
-            f"toLowCardinality(transform(agency, ['BAR', 'DUK', 'FRA', 'HMP'], ['CAI', 'CAI', 'NWT', 'NWT'], agency)) "
-            f"AS agency5, toLowCardinality(facility_type) AS facility_type, toLowCardinality(multiIf(agency != 'DOC', "
-            f"'NOT_APPLICABLE', security_level = '', 'UNKNOWN', security_level)) AS security, "
-            f"toLowCardinality(custody_status) AS status, admission_type, toDate32(admission_date) AS adm, "
-            f"if(release_date = '', NULL, toDate32(release_date)) AS rel FROM {_ok(db, 'custody_episodes')}")
+        typed = rules.rule("r05_typed_episodes", db, {"episode_hash": lambda c: id_hash_tree(c, salt),
+                                                      "person_hash": lambda c: id_hash_tree(c, p_salt)})
+        engine.command(rules.create_table(db, "t_episodes", typed))
 
     e_salt = _injective(engine, db, "t_episodes", "eid", make_episodes)
 
@@ -342,6 +343,12 @@ def id_hash(col: str, salt: int) -> str:
     """A UInt64 standing in for a person or episode id inside the staging database, for joins
     only (never stored in a fact table)."""
     return f"cityHash64({col})" if salt == 0 else f"cityHash64({col}, {int(salt)})"
+
+
+def id_hash_tree(col: exp.Expression, salt: int) -> exp.Expression:
+    """:func:`id_hash` as a sqlglot tree (for the rule files)."""
+    args = [col] if salt == 0 else [col, exp.Literal.number(int(salt))]
+    return exp.Anonymous(this="cityHash64", expressions=args)
 
 
 def _injective(engine: Engine, db: str, table: str, col: str, make: Callable[[int], None]) -> int:
