@@ -10,9 +10,12 @@ staging database but the keyed hashes (P3).
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from crosstrack.config import Settings
-from crosstrack.engine import Engine
+from crosstrack.engine import DIALECT, Engine
 from crosstrack.loaders.cluster import Layout
+from crosstrack.loaders.mappings import age_group
 from crosstrack.loaders.schema import RECIDIVISM_EVENTS, RECIDIVISM_WINDOWS, RELEASE_FACTS
 from crosstrack.loaders.validate import qi
 
@@ -103,8 +106,7 @@ def build_release_facts(engine: Engine, settings: Settings, stage: str, target: 
         "release_year": "r.release_year", "person_key": "r.person_key", "record_key": "r.record_key",
         "row_key": RELEASE_KEY, "agency": "r.agency", "facility_type": "r.facility_type",
         "security_level": "r.security_level",
-        "age_group": ("multiIf(r.age < 25, '18-24', r.age < 30, '25-29', r.age < 40, '30-39', r.age < 50, '40-49', "
-                      "r.age < 60, '50-59', '60+')"),
+        "age_group": age_group(exp.column("age", table="r")).sql(DIALECT),  # R3 bands (RC3), from schema.py
         "assigned_sex": "r.assigned_sex", "gender_identity": "r.gender_identity", "race": "r.race",
         "ethnicity": "r.ethnicity",
         "governing_offense_type": "if(g.eid = 0, 'NOT_APPLICABLE', g.otype)",

@@ -58,9 +58,13 @@ def rule(name: str, stage: str, values: dict[str, Value] | None = None) -> exp.Q
     """The SELECT of ``loaders/rules/<name>.sql`` bound to the staging database ``stage``; a call
     ``f(...)`` with ``f`` in ``values`` becomes that tree (or what that builder makes of the
     call's arguments)."""
-    values = values or {}
+    return bind(name, _parsed(name).copy(), stage, values or {})
 
-    def bind(node: exp.Expression) -> exp.Expression:
+
+def bind(name: str, tree: exp.Query, stage: str, values: dict[str, Value]) -> exp.Query:
+    """Bind a parsed rule in place (see the module's docstring)."""
+
+    def edit(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and not isinstance(node.parent, exp.Func):
             if node.db != STAGE:
                 raise RuleError(f"loaders/rules/{name}.sql: table {node.sql(DIALECT)} is not in {STAGE}")
@@ -76,7 +80,7 @@ def rule(name: str, stage: str, values: dict[str, Value] | None = None) -> exp.Q
                 return mappings.MAPPINGS[fn](*[a.copy() for a in node.expressions])
         return node
 
-    return _parsed(name).copy().transform(bind, copy=False)
+    return tree.transform(edit, copy=False)
 
 
 def create_table(database: str, table: str, query: exp.Query) -> exp.Create:
