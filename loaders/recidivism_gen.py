@@ -1,6 +1,6 @@
 """Synthetic release outcomes: later custody and Trial Court events for the release cohort.
 
-Runs on one generated population (``loaders.generate._build``'s tables) with its own random
+Runs on one generated population (``loaders.generate_people.build_population``'s tables) with its own random
 stream, so the snapshot data it was given stay exactly as they were. Calibrated to
 ``reference/recidivism_calibration.yml`` (sources and [P]/[S]/[A] labels there):
 

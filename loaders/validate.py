@@ -17,9 +17,10 @@ import datetime as dt
 from typing import Callable
 
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
-from crosstrack.engine import Engine
+from crosstrack.engine import DIALECT, Engine
 from crosstrack.loaders.extract import COLUMNS, MAX_FIELD_CHARS, Reject
 from crosstrack.loaders import rules
 from crosstrack.loaders.schema import (ASSIGNED_SEX, CUSTODY_STATUSES, DISPOSITIONS, FACILITY_TYPES, GENDER_DEFAULT,
@@ -251,7 +252,6 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
 
     # people ------------------------------------------------------------------------------
     _file_rejects(engine, db, "people")
-    labels, codes = list(GENDER_LABELS), list(GENDER_LABELS.values())
 
     def make_people(salt: int) -> None:
         typed = rules.rule("r04_typed_people", db, {"person_hash": lambda c: id_hash_tree(c, salt)})
@@ -346,9 +346,9 @@ def id_hash(col: str, salt: int) -> str:
 
 
 def id_hash_tree(col: exp.Expression, salt: int) -> exp.Expression:
-    """:func:`id_hash` as a sqlglot tree (for the rule files)."""
-    args = [col] if salt == 0 else [col, exp.Literal.number(int(salt))]
-    return exp.Anonymous(this="cityHash64", expressions=args)
+    """:func:`id_hash` as a sqlglot tree (for the rule files): the one definition of the hash, so
+    every join of a load uses the same one (``col`` is a column of a rule file, never input)."""
+    return sqlglot.parse_one(id_hash(col.sql(DIALECT), salt), read=DIALECT)
 
 
 def _injective(engine: Engine, db: str, table: str, col: str, make: Callable[[int], None]) -> int:
