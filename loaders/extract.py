@@ -1,12 +1,13 @@
 """Reading and validating raw extracts (spec/extracts.md): files -> staging tables + rejects.
 
 Every file is read into a staging table of String columns plus ``_row`` (1 = the first data row
-after the header). Parsing is pyarrow's CSV reader (fast, multi-threaded); a file it cannot
-parse cleanly (bad UTF-8, a row with the wrong number of fields, an unterminated quote) is read
-again by Python's csv module, which can say which row broke which rule. Then every check is one
-ClickHouse query per table (see ``loaders/rules_sql.py``), so a large extract is never walked
-row by row in Python. Messages name file, row, column and rule and never a value, so no person
-id, name, birth date or docket number can reach a report or a terminal.
+after the header). Parsing is chDB's own CSV / Parquet reader (``file()``, set to the format's
+strict reading: see CSV_SETTINGS); a CSV file it refuses (a row with the wrong number of fields, an
+unterminated quote) or that holds bytes that are not UTF-8 is read again by Python's csv module,
+which can say which row broke which rule. Then every check is a ClickHouse query per table
+(``loaders/validate.py``), so a large extract is never walked row by row in Python. Messages name
+file, row, column and rule and never a value, so no person id, name, birth date or docket number
+can reach a report or a terminal.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from crosstrack.engine import Engine
+from sqlglot import exp
+
+from crosstrack.engine import Engine, EngineError
 
 MAX_FIELD_CHARS = 1000  # longer than any real value; a field this long is a broken file
 
@@ -107,6 +109,24 @@ def raw_table_ddl(db: str, table: str) -> str:
     return f"CREATE TABLE `{db}`.`raw_{table}` ({cols}, `_row` UInt64) ENGINE = Memory"
 
 
+# chDB's own readers, set to read exactly what the extract format (spec/extracts.md) says: every
+# field a string as written (no trimming, no \\N as NULL, no single quotes), a row with more or
+# fewer fields than the header an error, never a skipped or defaulted row. Measured against
+# pyarrow staging per table (benchmarks/bench_read.py, issue 18), chDB's reader was faster for
+# every table in both formats, so it is the only fast path; a file it refuses is read again by
+# Python's csv module, which can name the broken row.
+CSV_SETTINGS = {
+    "input_format_csv_skip_first_lines": 1,  # the header, checked by _check_header
+    "input_format_csv_trim_whitespaces": 0, "input_format_null_as_default": 0, "format_csv_allow_single_quotes": 0,
+    "format_csv_allow_double_quotes": 1, "format_csv_delimiter": ",",
+    "input_format_csv_allow_variable_number_of_columns": 0, "input_format_csv_use_default_on_bad_values": 0,
+    "input_format_allow_errors_num": 0, "input_format_allow_errors_ratio": 0,
+}
+# Parquet: rows keep the file's order
+PARQUET_SETTINGS = {"input_format_parquet_preserve_order": 1,
+                    "input_format_allow_errors_num": 0, "input_format_allow_errors_ratio": 0}
+
+
 def stage_file(engine: Engine, db: str, table: str, path: Path,
                on_rows: Callable[[int], None] | None = None) -> StagedFile:
     """Read one file into ``db.raw_<table>``; returns its checksum and the rows that could not be parsed."""
@@ -115,40 +135,56 @@ def stage_file(engine: Engine, db: str, table: str, path: Path,
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
         checksum = pool.submit(sha256_of, path)
         rejects: list[Reject] = []
-        total = 0
-        for batch, batch_rejects in _batches(table, path):
-            if batch is RESTART:  # the fast reader gave up part-way: start again from an empty table
+        if path.suffix == ".parquet":
+            _check_parquet(table, path)
+            if not _read_native(engine, db, table, path, "Parquet", COLUMNS[table]):
+                raise ExtractError([Reject(path.name, 0, "*", "format.parquet",
+                                           "Parquet file could not be read to the end (truncated?)")])
+        else:
+            header = _check_header(table, path)
+            if not _read_native(engine, db, table, path, "CSV", header):
+                # chDB refused the file (or it holds bytes that are not UTF-8): start again from an
+                # empty table with the reader that names each broken row
                 engine.command(f"TRUNCATE TABLE `{db}`.`raw_{table}`")
-                if on_rows and total:
-                    on_rows(-total)
-                total = 0
-                continue
-            rejects.extend(batch_rejects)
-            if batch.num_rows:
-                engine.insert_arrow(f"raw_{table}", batch, database=db)
-                total += batch.num_rows
-                if on_rows:
-                    on_rows(batch.num_rows)
+                for batch, batch_rejects in _precise_csv(table, path, header):
+                    rejects.extend(batch_rejects)
+                    if batch.num_rows:
+                        engine.insert_arrow(f"raw_{table}", batch, database=db)
+        total = int(engine.scalar(f"SELECT count() FROM `{db}`.`raw_{table}`") or 0)
+        if on_rows:
+            on_rows(total)
         return StagedFile(table, path, checksum.result(), total + len({r.row for r in rejects if r.row}), rejects)
 
 
-def _batches(table: str, path: Path) -> Iterator[tuple[pa.Table, list[Reject]]]:
-    if path.suffix == ".parquet":
-        yield from _parquet_batches(table, path)
-        return
-    header = _check_header(table, path)
+def _read_native(engine: Engine, db: str, table: str, path: Path, fmt: str, names: list[str]) -> bool:
+    """``INSERT INTO raw_<table> SELECT ... FROM file(path)`` with chDB's reader; False (and the
+    table possibly part-filled) when chDB refuses the file or, for CSV, a value is not UTF-8.
+    ``names``: the file's columns in file order (checked against the format already)."""
+    # names are the format's own column names. Parquet: a null (a date or value left out) reads as
+    # NULL, then as the empty field pyarrow staging wrote for it
+    kind = "String" if fmt == "CSV" else "Nullable(String)"
+    structure = ", ".join(f"{n} {kind}" for n in names)
+    source = exp.Table(this=exp.Anonymous(this="file", expressions=[
+        exp.Literal.string(str(path.resolve())), exp.Literal.string(fmt), exp.Literal.string(structure)]))
+    # _row: 1 = the first data row; chDB's parallel parsing keeps the file's order
+    row = exp.Anonymous(this="toUInt64", expressions=[exp.Add(
+        this=exp.Anonymous(this="rowNumberInAllBlocks"), expression=exp.Literal.number(1))])
+    cols = [exp.column(c, quoted=True) for c in COLUMNS[table]]
+    if fmt != "CSV":
+        cols = [exp.alias_(exp.Anonymous(this="ifNull", expressions=[c, exp.Literal.string("")]), c.name, quoted=True)
+                for c in cols]
+    query = exp.select(*cols, row).from_(source)
+    target = exp.Schema(this=exp.table_(f"raw_{table}", db=db, quoted=True),
+                        expressions=[exp.to_identifier(c, quoted=True) for c in COLUMNS[table] + ["_row"]])
     try:
-        yield from _fast_csv(table, path, header)
-    except _NeedsPreciseRead:
-        yield RESTART, []
-        yield from _precise_csv(table, path, header)
-
-
-class _NeedsPreciseRead(Exception):
-    pass
-
-
-RESTART: pa.Table = pa.table({})  # sentinel batch: discard the rows staged so far
+        engine.command(exp.insert(query, target), settings=CSV_SETTINGS if fmt == "CSV" else PARQUET_SETTINGS)
+    except EngineError:
+        return False
+    if fmt == "CSV":
+        valid = " AND ".join(f"isValidUTF8(`{c}`)" for c in COLUMNS[table])
+        if engine.scalar(f"SELECT count() FROM `{db}`.`raw_{table}` WHERE NOT ({valid})"):
+            return False
+    return True
 
 
 def _check_header(table: str, path: Path) -> list[str]:
@@ -178,41 +214,6 @@ def _check_header(table: str, path: Path) -> list[str]:
     if problems:
         raise ExtractError(problems)
     return header
-
-
-def _to_schema(table: str, t: pa.Table, offset: int) -> pa.Table:
-    cols = [t.column(c) for c in COLUMNS[table]]
-    rows = pa.array(np.arange(offset + 1, offset + t.num_rows + 1, dtype=np.uint64))
-    return pa.Table.from_arrays(cols + [rows], names=COLUMNS[table] + ["_row"])
-
-
-def _fast_csv(table: str, path: Path, header: list[str]) -> Iterator[tuple[pa.Table, list[Reject]]]:
-    bad: list[object] = []
-
-    def on_invalid(row):  # any malformed row: read the whole file again the careful way
-        bad.append(row)
-        return "skip"
-
-    opts_read = pacsv.ReadOptions(block_size=1 << 24, use_threads=True)
-    opts_parse = pacsv.ParseOptions(delimiter=",", quote_char='"', double_quote=True, escape_char=False,
-                                    newlines_in_values=True, invalid_row_handler=on_invalid)
-    opts_conv = pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False,
-                                     quoted_strings_can_be_null=False, null_values=[], check_utf8=True)
-    # batches are staged as they are parsed (memory stays one block, whatever the file size); a
-    # later parse error makes the caller discard them (RESTART) and read the file the careful way
-    offset = 0
-    try:
-        reader = pacsv.open_csv(path, read_options=opts_read, parse_options=opts_parse, convert_options=opts_conv)
-        for b in reader:
-            if bad:
-                raise _NeedsPreciseRead
-            t = pa.Table.from_batches([b])
-            yield _to_schema(table, t, offset), []
-            offset += t.num_rows
-    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError):
-        raise _NeedsPreciseRead from None
-    if bad:
-        raise _NeedsPreciseRead
 
 
 def _precise_csv(table: str, path: Path, header: list[str]) -> Iterator[tuple[pa.Table, list[Reject]]]:
@@ -267,40 +268,22 @@ def _has_surrogate(s: str) -> bool:
         return True
 
 
-def _parquet_batches(table: str, path: Path) -> Iterator[tuple[pa.Table, list[Reject]]]:
+def _check_parquet(table: str, path: Path) -> None:
+    """The file opens, has exactly the format's columns, and each is a string, date or integer."""
     name = path.name
     try:
         pf = pq.ParquetFile(path)
     except Exception:  # noqa: BLE001 - any unreadable parquet is a broken file
         raise ExtractError([Reject(name, 0, "*", "format.parquet", "not a readable Parquet file (truncated?)")]) from None
-    names = pf.schema_arrow.names
+    schema = pf.schema_arrow
     expected = COLUMNS[table]
-    problems = [Reject(name, 0, c, "columns.missing", "required column is missing") for c in expected if c not in names]
+    problems = [Reject(name, 0, c, "columns.missing", "required column is missing") for c in expected
+                if c not in schema.names]
     problems += [Reject(name, 0, c, "columns.extra", "column is not part of the extract format")
-                 for c in names if c not in expected]
+                 for c in schema.names if c not in expected]
+    problems += [Reject(name, 0, f.name, "format.type", "column type must be string, date or integer")
+                 for f in schema if f.name in expected and not (
+                     pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_date(f.type)
+                     or pa.types.is_integer(f.type) or pa.types.is_null(f.type))]
     if problems:
         raise ExtractError(problems)
-    batches = []
-    try:
-        for b in pf.iter_batches(batch_size=1 << 20, columns=expected):
-            batches.append(b)
-    except Exception:  # noqa: BLE001
-        raise ExtractError([Reject(name, 0, "*", "format.parquet", "Parquet file could not be read to the end (truncated?)")]) from None
-    offset = 0
-    for b in batches:
-        cols = []
-        for c in expected:
-            col = b.column(c)
-            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-                s = col
-            elif pa.types.is_date(col.type) or pa.types.is_integer(col.type):
-                s = col.cast(pa.string())
-            elif pa.types.is_null(col.type):  # a column that is empty on every row
-                s = pa.array([""] * len(col), pa.string())
-            else:
-                raise ExtractError([Reject(name, 0, c, "format.type",
-                                           "column type must be string, date or integer")])
-            cols.append(s.fill_null("").cast(pa.string()))
-        t = pa.Table.from_arrays(cols, names=expected)
-        yield _to_schema(table, t, offset), []
-        offset += t.num_rows

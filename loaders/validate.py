@@ -193,26 +193,38 @@ def _file_rejects_sql(db: str, table: str) -> list[str]:
     return out
 
 
-def _file_rejects(engine: Engine, db: str, table: str) -> None:
+def _file_rejects(engine: Engine, db: str, table: str) -> bool:
     """The single-row rules, then duplicate rows and duplicate ids. One scan counts the rows that
-    break a single-row rule and hashes rows and ids: the query that lists rule breakers runs only
-    when there are some, and when every row (id) hashes differently no two rows (ids) are equal,
-    so the exact duplicate queries are skipped; otherwise each query runs as written."""
+    break a single-row rule and hashes the ids (the whole rows, for a table without one): the
+    query that lists rule breakers runs only when there are some, and when every id hashes
+    differently no two ids are equal, and so no two rows, so the exact duplicate queries are
+    skipped (the rows are hashed in a second scan only when some ids collide); otherwise each
+    query runs as written. Returns True when the table's one-column id hashes apart under
+    ``id_hash(id, 0)``: then the typed table needs no collision check (``_injective``)."""
     rules_sql, dup_sql, *unique_sql = _file_rejects_sql(db, table)
     raw = f"{qi(db)}.{qi('raw_' + table)}"
     allcols = ", ".join(qi(c) for c in COLUMNS[table])
     key = UNIQUE_KEYS.get(table)
-    key_distinct = f"uniqExact(cityHash64({', '.join(qi(c) for c in key)}))" if key else "count()"
+    rows_distinct_sql = f"uniqExact(cityHash64({allcols}))"
+    # a one-column id is hashed as the staging joins hash it, so the count also proves that hash one-to-one
+    key_hash = (id_hash(qi(key[0]), 0) if len(key) == 1 else f"cityHash64({', '.join(qi(c) for c in key)})") if key \
+        else None
     any_broken = " OR ".join(f"({cond})" for _, _, _, cond in single_row_rules(table))
-    # the same scan counts the rows that break a single-row rule: the query naming them runs only if any do
-    n, rows_distinct, keys_distinct, broken = engine.query(
-        f"SELECT count(), uniqExact(cityHash64({allcols})), {key_distinct}, countIf({any_broken}) FROM {raw}").rows[0]
+    n, distinct, broken = engine.query(
+        f"SELECT count(), {f'uniqExact({key_hash})' if key else rows_distinct_sql}, countIf({any_broken}) "
+        f"FROM {raw}").rows[0]
     if broken:
         _insert_rejects(engine, db, table, [rules_sql])
+    if key:
+        keys_apart = distinct == n
+        rows_distinct = n if keys_apart else engine.scalar(f"SELECT {rows_distinct_sql} FROM {raw}")
+    else:
+        keys_apart, rows_distinct = False, distinct
     if rows_distinct != n:
         _insert_rejects(engine, db, table, [dup_sql])
-    if keys_distinct != n:
+    if key and not keys_apart:
         _insert_rejects(engine, db, table, unique_sql)
+    return keys_apart and len(key) == 1
 
 
 REJECTS_DDL = ("CREATE TABLE {db}.rejects (`table` String, `row` UInt64, `column` String, `rule` String, "
@@ -251,13 +263,13 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
             "message": [r.message for r in parse_rejects]}), database=db)
 
     # people ------------------------------------------------------------------------------
-    _file_rejects(engine, db, "people")
+    people_apart = _file_rejects(engine, db, "people")
 
     def make_people(salt: int) -> None:
         typed = rules.rule("r04_typed_people", db, {"person_hash": lambda c: id_hash_tree(c, salt)})
         engine.command(rules.create_table(db, "t_people", typed))
 
-    p_salt = _injective(engine, db, "t_people", "pid", make_people)
+    p_salt = _injective(engine, db, "t_people", "pid", make_people, people_apart)
     if on_people:  # t_people is final: e.g. start the person keys while the rest is checked
         on_people()
 
@@ -272,7 +284,7 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
     born = (f"SELECT e._row, 'admission_date', 'order.birth', 'admission_date is before the date_of_birth of the person' "
             f"FROM {d}.raw_episodes_ok AS e INNER JOIN {d}.t_people AS p ON p.person_id = e.person_id "
             f"WHERE toDate32(e.admission_date) < p.dob")
-    _file_rejects(engine, db, "custody_episodes")
+    episodes_apart = _file_rejects(engine, db, "custody_episodes")
     engine.command(f"CREATE VIEW {d}.raw_episodes_ok AS SELECT * FROM {_ok(db, 'custody_episodes')}")
     # one join on the hashed id (the string compared too) says which exact checks can find anything
     found = "p.person_id = e.person_id"
@@ -287,7 +299,7 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
                                                       "person_hash": lambda c: id_hash_tree(c, p_salt)})
         engine.command(rules.create_table(db, "t_episodes", typed))
 
-    e_salt = _injective(engine, db, "t_episodes", "eid", make_episodes)
+    e_salt = _injective(engine, db, "t_episodes", "eid", make_episodes, episodes_apart)
 
     # charges -----------------------------------------------------------------------------
     _file_rejects(engine, db, "charges")
@@ -351,11 +363,16 @@ def id_hash_tree(col: exp.Expression, salt: int) -> exp.Expression:
     return sqlglot.parse_one(id_hash(col.sql(DIALECT), salt), read=DIALECT)
 
 
-def _injective(engine: Engine, db: str, table: str, col: str, make: Callable[[int], None]) -> int:
+def _injective(engine: Engine, db: str, table: str, col: str, make: Callable[[int], None],
+               apart: bool = False) -> int:
     """Build ``table`` with ids hashed by ``make(salt)`` until no two of its (unique) ids share a
-    hash, so that joining on the hash is joining on the id. Returns the salt used."""
+    hash, so that joining on the hash is joining on the id. Returns the salt used. ``apart``: the
+    raw file's ids already hash apart under salt 0 (``_file_rejects``), and the table holds a
+    subset of them, so salt 0 needs no count."""
     for salt in range(64):
         make(salt)
+        if salt == 0 and apart:
+            return salt
         n, distinct = engine.query(f"SELECT count(), uniqExact({qi(col)}) FROM {qi(db)}.{qi(table)}").rows[0]
         if n == distinct:
             return salt
