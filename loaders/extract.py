@@ -174,10 +174,13 @@ def _read_native(engine: Engine, db: str, table: str, path: Path, fmt: str, name
         cols = [exp.alias_(exp.Anonymous(this="ifNull", expressions=[c, exp.Literal.string("")]), c.name, quoted=True)
                 for c in cols]
     query = exp.select(*cols, row).from_(source)
-    target = exp.Schema(this=exp.table_(f"raw_{table}", db=db, quoted=True),
+    # the reader's settings travel in the statement (SETTINGS ...): they belong to this read only
+    query.set("settings", [exp.EQ(this=exp.column(k), expression=exp.convert(v))
+                           for k, v in (CSV_SETTINGS if fmt == "CSV" else PARQUET_SETTINGS).items()])
+    target = exp.Schema(this=exp.table_(f"raw_{table}", db=db),
                         expressions=[exp.to_identifier(c, quoted=True) for c in COLUMNS[table] + ["_row"]])
     try:
-        engine.command(exp.insert(query, target), settings=CSV_SETTINGS if fmt == "CSV" else PARQUET_SETTINGS)
+        engine.command(exp.insert(query, target))
     except EngineError:
         return False
     if fmt == "CSV":

@@ -3,8 +3,8 @@
 Each file is one SELECT in ClickHouse SQL that reads ``stage.<table>`` (and writes nothing); it is
 parsed once with sqlglot and bound per load by tree edits only, never by formatting text:
 
-* ``stage.x`` becomes the load's staging database (a quoted identifier); a table in any other
-  database is an error;
+* ``stage.x`` becomes the load's staging database (an identifier, quoted when its name needs it);
+  a table in any other database is an error;
 * a call of a code mapping (``race_group(race)``, ``age_group(age)``, ``codes('NAME')``...)
   becomes the tree ``loaders.mappings`` generates from ``loaders/schema.py``;
 * a call named in ``values`` (``snapshot_dates()``, ``section_pattern()``, ``person_hash(id)``)
@@ -68,7 +68,7 @@ def bind(name: str, tree: exp.Query, stage: str, values: dict[str, Value]) -> ex
         if isinstance(node, exp.Table) and not isinstance(node.parent, exp.Func):
             if node.db != STAGE:
                 raise RuleError(f"loaders/rules/{name}.sql: table {node.sql(DIALECT)} is not in {STAGE}")
-            return exp.table_(node.name, db=stage, alias=node.alias or None, quoted=True)
+            return exp.table_(node.name, db=stage, alias=node.alias or None)
         if isinstance(node, exp.Anonymous):
             fn = node.name
             if fn in values:
@@ -85,13 +85,13 @@ def bind(name: str, tree: exp.Query, stage: str, values: dict[str, Value]) -> ex
 
 def create_table(database: str, table: str, query: exp.Query) -> exp.Create:
     """``CREATE TABLE database.table ENGINE = Memory AS <query>`` (a staging table)."""
-    return exp.Create(this=exp.table_(table, db=database, quoted=True), kind="TABLE", expression=query,
+    return exp.Create(this=exp.table_(table, db=database), kind="TABLE", expression=query,
                       properties=exp.Properties(expressions=[exp.EngineProperty(this=exp.var("Memory"))]))
 
 
 def insert(database: str, table: str, query: exp.Query) -> exp.Insert:
     """``INSERT INTO database.table <query>`` (a fact table of the version being built)."""
-    return exp.insert(query, exp.table_(table, db=database, quoted=True))
+    return exp.insert(query, exp.table_(table, db=database))
 
 
 def output_names(query: exp.Query) -> list[str]:
