@@ -273,10 +273,17 @@ COMPONENTS: dict[str, Any] = {
         "counting": {"$ref": "#/components/schemas/Counting"},
         "unavailable_measures": {"type": "array", "items": _STR},
         "disclosure": {"type": "object", "description": "the disclosure rules as text (k, method, suppression, "
-                                                        "perturbation, ...)", "properties": {"k": {"type": "integer"}}},
-        "parameters": _OBJ,
+                                                        "perturbation, ...): a note to show as it is",
+                       "properties": {"k": {"type": "integer"}}, "additionalProperties": True},
+        "parameters": {"type": "object", "description": "each URL parameter and how to write it",
+                       "additionalProperties": _STR},
         "reserved_parameters": {"type": "array", "items": _STR}, "formats": {"type": "array", "items": _STR},
-        "limits": _OBJ, "links": _OBJ}},
+        "limits": {"type": "object", "properties": {
+            k: {"type": "integer"} for k in ("max_dimensions", "max_page_size", "max_filter_values", "max_offset")}},
+        "links": {"type": "object", "properties": {"data": _STR, "datasets": _STR}},
+        # the release cohort (docs/recidivism.md)
+        "rules": _STR, "cohort": _STR, "release_years": {"type": "array", "items": _STR}, "windows": _STR,
+        "event_rule": _STR}},
     "AnswerQuery": {"type": "object", "description": "the question as answered (canonical)", "properties": {
         "dimensions": {"type": "array", "items": _STR}, "measures": {"type": "array", "items": _STR},
         "filters": {"type": "object", "additionalProperties": {"type": "array", "items": _STR}},
@@ -294,7 +301,8 @@ COMPONENTS: dict[str, Any] = {
                        "query": {"$ref": "#/components/schemas/AnswerQuery"},
                        "row_count": {"type": "integer"}, "total_row_count": {"type": "integer"},
                        "suppressed_count": {"type": "integer"},
-                       "disclosure": {"type": "object", "properties": {"k": {"type": "integer"}}},
+                       "disclosure": {"type": "object", "properties": {"k": {"type": "integer"}},
+                                      "additionalProperties": True},
                        "links": {"$ref": "#/components/schemas/AnswerLinks"}}},
     "CubeLoadResult": {"type": "object", "required": ["query", "data", "annotation"], "properties": {
         "query": _OBJ, "data": {"type": "array", "items": _OBJ}, "annotation": _OBJ,
