@@ -200,7 +200,8 @@ def test_web_r13_availability_comes_from_metadata(api_live, new_page):
     assert page.locator("#d-race").count() == 0 and page.locator("#d-governing_offense_type").count() == 0
     assert page.locator("#d-leading_charge_type").is_visible()
     note = page.inner_text("#r13-note")
-    assert "Race" in note and "Governing offense type" in note and "Leading charge type" not in note
+    assert "Race becomes available when you break down by Agency." in note, note
+    assert "Governing offense type" in note and "Leading charge type" not in note
     page.check("#d-agency")
     settle(page)
     assert page.locator("#d-race").is_visible()
@@ -214,7 +215,10 @@ def test_web_r13_availability_comes_from_metadata(api_live, new_page):
     open_filter(real, "offender_status")
     real.check("#f-offender_status-SENTENCED")
     settle(real)
-    assert rule in real.inner_text("#r13-note")
+    assert real.locator("#d-governing_offense_type").count() == 0
+    note = real.locator("#r13-note")
+    assert "keep only Pretrial, or only Sentenced, in the Offender status filter" in note.inner_text()
+    assert rule in note.get_attribute("title")  # the server's own statement of R13
 
 
 @pytest.mark.browser

@@ -2,7 +2,7 @@
 // and the definitions panel. Everything offered is the metadata's.
 
 import { $, clear, el, safeId } from "./dom.js";
-import { app, dimTitle, measureTitle } from "./store.js";
+import { app, dim, dimTitle, measureTitle } from "./store.js";
 import { allowed, orderDesc, orderField, setFilter, toggle } from "./state.js";
 
 function changed() { app.changed(); }
@@ -122,11 +122,40 @@ function renderDimensions() {
     hoverDefinition(row, d);
     ui.dimensionOptions.appendChild(row);
   }
-  const byRule = new Map();
-  for (const d of hidden) byRule.set(d.rule, (byRule.get(d.rule) || []).concat([d.title]));
-  ui.r13Note.textContent = Array.from(byRule, ([rule, titles]) => titles.join(", ") + ": " +
-    (rule || "not available with these choices.")).join(" ");
+  // One sentence per distinct availability, worded from the metadata's alternatives.
+  const groups = new Map();
+  for (const d of hidden) {
+    const key = JSON.stringify(d.availableWhen);
+    if (!groups.has(key)) groups.set(key, { alts: d.availableWhen, titles: [], rules: new Set() });
+    groups.get(key).titles.push(d.title);
+    if (d.rule) groups.get(key).rules.add(d.rule);
+  }
+  ui.r13Note.textContent = Array.from(groups.values(), (g) => g.titles.join(", ") +
+    (g.titles.length > 1 ? " become" : " becomes") + " available when you " + availabilityText(g.alts) + ".").join(" ");
+  ui.r13Note.title = Array.from(groups.values(), (g) => Array.from(g.rules).join(" ")).join(" ");
   ui.r13Note.hidden = hidden.length === 0;
+}
+
+function codeLabel(dimName, code) {
+  const d = dim(dimName);
+  const c = d && d.codes.find((x) => x.code === String(code));
+  return c ? c.label : String(code);
+}
+
+// "break down by Offender status and keep only Pretrial, or only Sentenced, in the Offender
+// status filter": the alternatives of available_when in words.
+function availabilityText(alts) {
+  const dims = [];
+  const kept = new Map();
+  for (const alt of alts) {
+    alt.dimensions.forEach((n) => { if (dims.indexOf(n) < 0) dims.push(n); });
+    for (const [k, codes] of Object.entries(alt.filters)) {
+      kept.set(k, (kept.get(k) || []).concat([codes.map((c) => codeLabel(k, c)).join(" + ")]));
+    }
+  }
+  let text = "break down by " + dims.map(dimTitle).join(" and ");
+  for (const [k, options] of kept) text += " and keep only " + options.join(", or only ") + ", in the " + dimTitle(k) + " filter";
+  return text;
 }
 
 // Filters: one multi-select of codes per available dimension
