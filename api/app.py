@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosstrack.api import cache, formats
+from crosstrack.api.catalog import WITHHELD_ALONE_KINDS, available_when, year_dimension
 from crosstrack.api.errors import ApiError, error_response, install_handlers
 from crosstrack.api.openapi_doc import install_openapi
 from crosstrack.api.params import FORMATS, RESERVED, parse_params
@@ -350,13 +351,15 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
             entry["requires"] = {
                 "dimension": target, "single_filter": bool(d.requires.get("single_filter")),
                 "rule": f"R13: only with {target} among the dimensions and exactly one {target} selected."}
+        entry["available_when"] = available_when(ds, d, extra)
         dims.append(entry)
     measures = []
     unavailable = service.unavailable(ds, version) if version else {}
     for m in ds.measures.values():
         gov = next((x.name for x in ds.measures.values() if x.member == m.governed_by), None)
         entry = {"name": m.name, "title": m.title, "description": m.description, "type": m.type,
-                 "format": m.format, "disclosure_kind": m.kind, "published_with": gov}
+                 "format": m.format, "disclosure_kind": m.kind, "published_with": gov,
+                 "withheld_alone": m.kind in WITHHELD_ALONE_KINDS}
         if m.name in unavailable:  # docs/recidivism.md: unavailable in this data version, not zero
             entry["available"] = False
             entry["unavailable_because"] = unavailable[m.name]
@@ -370,6 +373,7 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
         "loaded_at": version.loaded_at_iso if version else None,
         "snapshot_years": [c["code"] for c in snapshot["codes"]] if snapshot else [],
         "snapshot_date": "January 1 of each snapshot year" if snapshot else None,
+        "year_dimension": year_dimension(ds),
         "dimensions": dims,
         "measures": measures,
         "default_measures": [ds.people_measure],

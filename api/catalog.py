@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from crosstrack.api.disclosure import KINDS, DatasetRules, MeasureRule
 
 log = logging.getLogger("crosstrack.api")
 
 SNAPSHOT_DIMENSION = "snapshot_year"
+RELEASE_DIMENSION = "release_year"  # the release cohort's year (docs/recidivism.md RC1)
+# measure kinds withheld on their own in a published row (docs/recidivism.md RC8, RC12)
+WITHHELD_ALONE_KINDS = ("cohort", "event", "rate")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,41 @@ class Dataset:
             if m.member == member:
                 return m.name
         return member.split(".", 1)[1]
+
+
+def year_dimension(ds: Dataset) -> dict[str, str] | None:
+    """The dataset's year dimension and how the page titles its year control: the snapshot year
+    (R1) or, for the release cohort, the release year (RC1)."""
+    if SNAPSHOT_DIMENSION in ds.dimensions:
+        return {"name": SNAPSHOT_DIMENSION, "legend": "Snapshot years"}
+    if ds.meta.get("cohort") == "release" and RELEASE_DIMENSION in ds.dimensions:
+        return {"name": RELEASE_DIMENSION, "legend": "Release years (cohorts)"}
+    return None
+
+
+def requirement_target(dim: Dimension) -> str | None:
+    """The dimension an R13-gated dimension needs (``meta.requires.dimension``), as a short name."""
+    if not dim.requires:
+        return None
+    return _short(str(dim.requires.get("dimension", ""))) or None
+
+
+def available_when(ds: Dataset, dim: Dimension,
+                   extra_codes: Mapping[str, Sequence[str]]) -> list[dict[str, Any]] | None:
+    """R13 as data: the questions in which ``dim`` may be grouped by or filtered on, one entry per
+    alternative: ``dimensions`` that must all be grouped by and ``filters`` whose codes must be
+    exactly these. None: always available. Derived from the model's ``meta.requires`` and the
+    target's codes (the model's, else the published data's), the inputs the server's own check
+    (api/params.py) reads, so the page offers exactly what the server accepts without knowing
+    the rule."""
+    target = requirement_target(dim)
+    if target is None:
+        return None
+    if not dim.requires.get("single_filter"):
+        return [{"dimensions": [target], "filters": {}}]
+    tdim = ds.dimensions.get(target)
+    codes = [c for c, _ in tdim.codes] if tdim and tdim.codes else [str(c) for c in extra_codes.get(target, ())]
+    return [{"dimensions": [target], "filters": {target: [code]}} for code in codes]
 
 
 def _short(member: str) -> str:

@@ -35,6 +35,16 @@ def _error(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+CSV_CONTEXT_PARAM = {
+    "name": "csv_context", "in": "query", "required": False,
+    "description": "comments (with format=csv only): the CSV opens with '#' lines naming the dataset, measures, "
+                   "dimensions, every filter (the year included), the data version, the canonical URL, the rows "
+                   "and the disclosure note, then the header and rows (read it with e.g. pandas "
+                   "read_csv(..., comment='#')). Without it the CSV is the header and rows only. Part of the "
+                   "canonical URL when given.",
+    "schema": {"type": "string", "enum": ["comments"]}, "example": "comments"}
+
+
 def _dataset_path(ds, settings, extra_codes: dict[str, list[str]]) -> dict[str, Any]:
     dims = list(ds.dimensions)
     meas = list(ds.measures)
@@ -58,6 +68,7 @@ def _dataset_path(ds, settings, extra_codes: dict[str, list[str]]) -> dict[str, 
          "schema": {"type": "integer", "minimum": 0, "maximum": settings.max_offset}, "example": 0},
         {"name": "format", "in": "query", "required": False, "description": "json (default) or csv; Accept works too.",
          "schema": {"type": "string", "enum": ["json", "csv"]}, "example": "json"},
+        CSV_CONTEXT_PARAM,
     ]
     for d in ds.dimensions.values():
         schema: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
@@ -227,25 +238,72 @@ COMPONENTS: dict[str, Any] = {
         "data_version": _NSTR, "loaded_at": _NSTR,
         "links": {"type": "object", "properties": {"openapi": _STR, "docs": _STR}}}},
     "Code": {"type": "object", "required": ["code", "label"], "properties": {"code": _STR, "label": _STR}},
-    "DimensionInfo": {"type": "object", "required": ["name", "title", "codes"], "properties": {
+    "DimensionInfo": {"type": "object", "required": ["name", "title", "codes", "available_when"], "properties": {
         "name": _STR, "title": _STR, "description": _NSTR, "type": _STR, "filter": _STR,
-        "codes": {"type": "array", "items": {"$ref": "#/components/schemas/Code"}}, "requires": _OBJ}},
-    "MeasureInfo": {"type": "object", "required": ["name", "title"], "properties": {
+        "codes": {"type": "array", "items": {"$ref": "#/components/schemas/Code"}},
+        "requires": {"type": "object", "description": "R13: the dimension this one needs",
+                     "properties": {"dimension": _STR, "single_filter": {"type": "boolean"}, "rule": _STR}},
+        "available_when": {
+            "description": "null: always available. Else R13 as data: the dimension may be grouped by or filtered "
+                           "on only in a question matching one entry, i.e. grouping by every one of its "
+                           "`dimensions` and filtering each of its `filters` to exactly those codes.",
+            "anyOf": [{"type": "null"}, {"type": "array", "items": {"$ref": "#/components/schemas/Availability"}}]}}},
+    "Availability": {"type": "object", "required": ["dimensions", "filters"], "properties": {
+        "dimensions": {"type": "array", "items": _STR},
+        "filters": {"type": "object", "additionalProperties": {"type": "array", "items": _STR}}}},
+    "MeasureInfo": {"type": "object", "required": ["name", "title", "withheld_alone"], "properties": {
         "name": _STR, "title": _STR, "description": _NSTR, "type": _STR, "format": _NSTR,
-        "disclosure_kind": _NSTR, "published_with": _NSTR}},
+        "disclosure_kind": _NSTR, "published_with": _NSTR,
+        "withheld_alone": {"type": "boolean", "description": "true: may be null in a published row, withheld on "
+                                                             "its own (docs/recidivism.md RC8, RC12)"},
+        "available": {"type": "boolean", "description": "false: this data version cannot answer it (absent: true)"},
+        "unavailable_because": _STR}},
+    "YearDimension": {"type": "object", "required": ["name", "legend"], "properties": {
+        "name": {"type": "string", "description": "the dimension holding the year (snapshot or release cohort)"},
+        "legend": {"type": "string", "description": "how to title a control choosing years"}}},
+    "Counting": {"type": "object", "required": ["records", "distinct_people", "rule"], "properties": {
+        "records": _STR, "distinct_people": _STR, "rule": _STR}},
     "DatasetMetadata": {"type": "object", "required": ["dataset", "dimensions", "measures"], "properties": {
         "dataset": _STR, "title": _STR, "description": _NSTR, "data_version": _NSTR, "loaded_at": _NSTR,
-        "snapshot_years": {"type": "array", "items": _STR}, "snapshot_date": _STR,
+        "snapshot_years": {"type": "array", "items": _STR}, "snapshot_date": _NSTR,
+        "year_dimension": {"anyOf": [{"type": "null"}, {"$ref": "#/components/schemas/YearDimension"}]},
         "dimensions": {"type": "array", "items": {"$ref": "#/components/schemas/DimensionInfo"}},
         "measures": {"type": "array", "items": {"$ref": "#/components/schemas/MeasureInfo"}},
-        "default_measures": {"type": "array", "items": _STR}, "disclosure": _OBJ, "parameters": _OBJ,
+        "default_measures": {"type": "array", "items": _STR},
+        "counting": {"$ref": "#/components/schemas/Counting"},
+        "unavailable_measures": {"type": "array", "items": _STR},
+        "disclosure": {"type": "object", "description": "the disclosure rules as text (k, method, suppression, "
+                                                        "perturbation, ...): a note to show as it is",
+                       "properties": {"k": {"type": "integer"}}, "additionalProperties": True},
+        "parameters": {"type": "object", "description": "each URL parameter and how to write it",
+                       "additionalProperties": _STR},
         "reserved_parameters": {"type": "array", "items": _STR}, "formats": {"type": "array", "items": _STR},
-        "limits": _OBJ, "links": _OBJ}},
+        "limits": {"type": "object", "properties": {
+            k: {"type": "integer"} for k in ("max_dimensions", "max_page_size", "max_filter_values", "max_offset")}},
+        "links": {"type": "object", "properties": {"data": _STR, "datasets": _STR}},
+        # the release cohort (docs/recidivism.md)
+        "rules": _STR, "cohort": _STR, "release_years": {"type": "array", "items": _STR}, "windows": _STR,
+        "event_rule": _STR}},
+    "AnswerQuery": {"type": "object", "description": "the question as answered (canonical)", "properties": {
+        "dimensions": {"type": "array", "items": _STR}, "measures": {"type": "array", "items": _STR},
+        "filters": {"type": "object", "additionalProperties": {"type": "array", "items": _STR}},
+        "order": {"type": "array", "items": _STR}, "limit": {"type": "integer"}, "offset": {"type": "integer"},
+        "format": _STR}},
+    "AnswerLinks": {"type": "object", "properties": {
+        "self": _STR, "first": _STR, "next": _NSTR, "prev": _NSTR, "metadata": _STR,
+        "json": {"type": "string", "description": "this page as JSON"},
+        "csv": {"type": "string", "description": "this page as CSV (header and rows)"},
+        "csv_with_context": {"type": "string", "description": "this page as CSV opening with '#' context lines "
+                                                              "(csv_context=comments)"}}},
     "AnswerMeta": {"type": "object", "description": "canonical_url, dataset, data_version, loaded_at, query, "
                    "row_count, total_row_count, suppressed_count, disclosure, links", "properties": {
                        "canonical_url": _STR, "dataset": _STR, "data_version": _NSTR, "loaded_at": _NSTR,
+                       "query": {"$ref": "#/components/schemas/AnswerQuery"},
                        "row_count": {"type": "integer"}, "total_row_count": {"type": "integer"},
-                       "suppressed_count": {"type": "integer"}}},
+                       "suppressed_count": {"type": "integer"},
+                       "disclosure": {"type": "object", "properties": {"k": {"type": "integer"}},
+                                      "additionalProperties": True},
+                       "links": {"$ref": "#/components/schemas/AnswerLinks"}}},
     "CubeLoadResult": {"type": "object", "required": ["query", "data", "annotation"], "properties": {
         "query": _OBJ, "data": {"type": "array", "items": _OBJ}, "annotation": _OBJ,
         "lastRefreshTime": _NSTR, "dataSource": _STR, "dbType": _STR, "total": {"type": "integer"}}},

@@ -18,7 +18,10 @@ from crosstrack.api.errors import ApiError
 from crosstrack.config import Settings
 
 FORMATS = ("json", "csv")
-RESERVED = ("dimensions", "measures", "order", "limit", "offset", "format", "data_version")
+RESERVED = ("dimensions", "measures", "order", "limit", "offset", "format", "data_version", "csv_context")
+# csv_context=comments: the CSV opens with '#' lines stating the question, filters, data version and
+# disclosure note (the page's download); plain format=csv stays header + rows for programs.
+CSV_CONTEXTS = ("comments",)
 DEFAULT_LIMIT = 1000
 
 
@@ -35,6 +38,7 @@ class Question:
     # data_version=vN: answered from that kept version, and part of the canonical URL (a citable,
     # immutable answer). None: the published version (named in the answer's meta).
     data_version: str | None = None
+    csv_context: str | None = None  # "comments" (CSV only); part of the canonical URL when given
 
     def filter_map(self) -> dict[str, tuple[str, ...]]:
         return dict(self.filters)
@@ -52,6 +56,8 @@ class Question:
             out.append(("format", self.format))
         if self.data_version and version:
             out.append(("data_version", self.data_version))
+        if self.csv_context and fmt:
+            out.append(("csv_context", self.csv_context))
         return sorted(out)
 
     def query_string(self, *, paging: bool = True, fmt: bool = True, version: bool = True) -> str:
@@ -68,8 +74,8 @@ class Question:
     def with_page(self, offset: int) -> "Question":
         return replace(self, offset=offset)
 
-    def with_format(self, fmt: str) -> "Question":
-        return replace(self, format=fmt)
+    def with_format(self, fmt: str, csv_context: str | None = None) -> "Question":
+        return replace(self, format=fmt, csv_context=csv_context if fmt == "csv" else None)
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -129,7 +135,7 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
                    measures: Sequence[str] = (), filters: Mapping[str, Sequence[str]] | None = None,
                    order: Sequence[str] = (), limit: int | None = None, offset: int = 0,
                    fmt: str = "json", extra_codes: Mapping[str, Sequence[str]] | None = None,
-                   data_version: str | None = None) -> Question:
+                   data_version: str | None = None, csv_context: str | None = None) -> Question:
     """Validate one question against a dataset; every error names its parameter (R13 too)."""
     extra_codes = extra_codes or {}
     dim_order = list(ds.dimensions)
@@ -239,9 +245,13 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
         raise ApiError(400, "bad_format", f"format must be json or csv; got {fmt[:20]!r}.", parameter="format",
                        allowed=list(FORMATS))
 
+    if csv_context is not None and (fmt != "csv" or csv_context not in CSV_CONTEXTS):
+        raise ApiError(400, "bad_parameter", f"csv_context=comments works with format=csv only; got "
+                       f"csv_context={csv_context[:20]!r} with format={fmt[:20]}.", parameter="csv_context", allowed=list(CSV_CONTEXTS))
+
     ordered_filters = tuple((d, tuple(flt[d])) for d in dim_order if d in flt)
     return Question(ds.name, tuple(dims), tuple(meas), ordered_filters, tuple(orders), limit, offset, fmt,
-                    data_version or None)
+                    data_version or None, csv_context)
 
 
 def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settings, *,
@@ -251,7 +261,7 @@ def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settin
     multi: dict[str, list[str]] = {}
     for key, value in items:
         multi.setdefault(key, []).append(value)
-    for single in ("limit", "offset", "format", "data_version"):
+    for single in ("limit", "offset", "format", "data_version", "csv_context"):
         if len(set(multi.get(single, []))) > 1:
             raise ApiError(400, "repeated_parameter", f"{single} was given more than once with different values.",
                            parameter=single)
@@ -271,7 +281,8 @@ def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settin
     return build_question(
         ds, settings, dimensions=_split(multi.get("dimensions", [])), measures=_split(multi.get("measures", [])),
         filters=filters, order=_split(multi.get("order", [])), limit=limit, offset=offset, fmt=fmt,
-        extra_codes=extra_codes, data_version=(multi["data_version"][0].strip() or None) if "data_version" in multi else None)
+        extra_codes=extra_codes, data_version=(multi["data_version"][0].strip() or None) if "data_version" in multi else None,
+        csv_context=multi["csv_context"][0].strip().lower() if "csv_context" in multi else None)
 
 
 __all__ = ["Question", "parse_params", "build_question", "FORMATS", "RESERVED", "SNAPSHOT_DIMENSION"]

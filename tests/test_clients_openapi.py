@@ -90,29 +90,24 @@ def test_openapi_python_client_generates_and_calls_the_live_server(api_live, tmp
 
 
 @pytest.mark.browser
-def test_docs_render_offline_with_the_network_closed(api_live):
-    from playwright.sync_api import sync_playwright
-
+def test_docs_render_offline_with_the_network_closed(api_live, new_page):
+    # The suite's one Playwright session (tests/fixtures_web.py): a second sync_playwright in the
+    # same worker fails once another browser test has started the first.
     origin = urlsplit(api_live.url).netloc
     blocked: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
+    page = new_page()
 
-            def gate(route):
-                if urlsplit(route.request.url).netloc == origin:
-                    route.continue_()
-                else:  # the network beyond this server is closed
-                    blocked.append(route.request.url)
-                    route.abort()
+    def gate(route):
+        if urlsplit(route.request.url).netloc == origin:
+            route.continue_()
+        else:  # the network beyond this server is closed
+            blocked.append(route.request.url)
+            route.abort()
 
-            page.route("**/*", gate)
-            page.goto(api_live.url + "/docs")
-            page.wait_for_selector(".swagger-ui .information-container .title", timeout=30_000)
-            page.wait_for_selector("text=listDatasets", timeout=30_000)
-            assert "Crosstrack API" in page.inner_text(".information-container")
-            assert page.locator(".opblock").count() >= 10
-        finally:
-            browser.close()
+    page.route("**/*", gate)
+    page.goto(api_live.url + "/docs")
+    page.wait_for_selector(".swagger-ui .information-container .title", timeout=30_000)
+    page.wait_for_selector("text=listDatasets", timeout=30_000)
+    assert "Crosstrack API" in page.inner_text(".information-container")
+    assert page.locator(".opblock").count() >= 10
     assert blocked == [], f"/docs asked the network for {blocked}"

@@ -47,7 +47,7 @@ def test_every_endpoint_and_log_is_free_of_identifiers(api_live, sql_live, harde
     """P3/K6: every endpoint, every shape, errors, headers, the SQL catalogue and rows, and the
     app's log records, over this sweep and every hardening request before it: no identifier."""
     api, cap = api_live, harden_capture
-    for path in ("/", "/?dataset=population&dimensions=race", "/static/app.js", "/static/style.css",
+    for path in ("/", "/?dataset=population&dimensions=race", "/static/js/main.js", "/static/style.css",
                  "/static/index.html", "/static/favicon.svg", "/openapi.json", "/docs", "/healthz", "/api/v1",
                  "/cubejs-api/v1/meta", "/api/v1/nope", "/api/v1/nope/metadata", "/nowhere", "/static/nope.js"):
         _get(api, cap, path)

@@ -54,6 +54,7 @@ def test_the_layers_install_under_crosstrack_with_their_data(installed: Path) ->
         assert (pkg / layer / "__init__.py").is_file(), layer
     assert (pkg / "api" / "pgwire" / "__init__.py").is_file()
     assert (pkg / "api" / "static" / "index.html").is_file()
+    assert (pkg / "api" / "static" / "js" / "main.js").is_file()  # the page's ES modules
     assert (pkg / "loaders" / "reference" / "statutes.csv").is_file()
     for name in ("api", "cube", "loaders"):
         assert not (installed / name).exists(), name

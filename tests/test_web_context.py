@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from test_web_page import settle
+from web_page_helpers import settle
 
 pytestmark = pytest.mark.browser
 

@@ -12,59 +12,21 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
+from web_page_helpers import assert_table_matches, click_and_settle, open_filter, settle, settle_to, table_rows
+
 pytestmark = pytest.mark.browser
+
+STATIC_JS = Path(__file__).resolve().parent.parent / "api" / "static" / "js"
 
 # Small cells are certain with this many dimensions in one year of the synthetic data.
 SUPPRESSING_LINK = ("/?dataset=population&dimensions=snapshot_year,agency,race,gender_identity"
                     "&measures=people&snapshot_year=2024")
-
-
-def settle(page: Any) -> str:
-    """Wait until the URL shown at the top is the API's answer for the current choices."""
-    page.wait_for_selector('#api-url[data-state="canonical"]')
-    page.wait_for_function("() => !document.getElementById('results').hasAttribute('aria-busy')")
-    return page.inner_text("#api-url").strip()
-
-
-def click_and_settle(page: Any, selector: str) -> str:
-    page.click(selector)
-    return settle(page)
-
-
-def open_filter(page: Any, dim: str) -> None:
-    details = page.locator(f'details.filter[data-name="{dim}"]')
-    if details.get_attribute("open") is None:
-        details.locator("summary").click()
-
-
-def table_rows(page: Any) -> list[dict[str, list[str]]]:
-    return page.eval_on_selector_all("#table tbody tr", """rows => rows.map(r => ({
-        codes: Array.from(r.querySelectorAll('[data-code]')).map(c => c.getAttribute('data-code')),
-        values: Array.from(r.querySelectorAll('td[data-value]')).map(c => c.getAttribute('data-value')),
-        suppressed: r.getAttribute('data-suppressed')}))""")
-
-
-def same_value(shown: str, published: Any) -> bool:
-    if published is None:
-        return shown == ""
-    return shown != "" and float(shown) == float(published)
-
-
-def assert_table_matches(page: Any, body: dict[str, Any]) -> None:
-    """K2: every row, code and value in the page's table is the API's, in the API's order."""
-    q = body["meta"]["query"]
-    dims, measures = q["dimensions"], q["measures"]
-    shown = table_rows(page)
-    assert len(shown) == len(body["data"]) > 0
-    for row, pub in zip(shown, body["data"]):
-        assert row["codes"] == [str(pub[d]) for d in dims]
-        assert row["suppressed"] == ("true" if pub["suppressed"] else "false")
-        assert all(same_value(v, pub[m]) for v, m in zip(row["values"], measures)), (row, pub)
 
 
 def test_web_build_query_by_clicks_shows_canonical_url_with_same_rows_k2_k3(api_live, new_page, screenshot):
@@ -150,7 +112,10 @@ def test_web_downloads_fetch_the_canonical_url_csv_and_json_k2(api_live, new_pag
     csv_href = page.get_attribute("#download-csv", "href")
     json_href = page.get_attribute("#download-json", "href")
     assert json_href == shown  # the canonical URL already says format=json
-    assert csv_href == shown.replace("format=json", "format=csv")
+    # The CSV download is the answer's own link to the CSV with its context lines (issue 15).
+    links = api_live.client.get(shown).json()["meta"]["links"]
+    assert csv_href == urljoin(api_live.url, links["csv_with_context"])
+    assert "csv_context=comments" in csv_href and "format=csv" in csv_href
 
     with page.expect_download() as dl:
         page.click("#download-csv")
@@ -159,7 +124,11 @@ def test_web_downloads_fetch_the_canonical_url_csv_and_json_k2(api_live, new_pag
     assert dl.value.url == csv_href
     raw = path.read_bytes()
     assert raw == api_live.client.get(csv_href).content
-    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+    text = raw.decode("utf-8")
+    # Past its '#' context lines the file is exactly the plain CSV programs get.
+    table = "".join(line for line in io.StringIO(text, newline="") if not line.startswith("#"))
+    assert text.startswith("# ") and table == api_live.client.get(links["csv"]).text
+    rows = list(csv.DictReader(io.StringIO(table, newline="")))
     body = api_live.client.get(shown).json()
     assert len(rows) == len(body["data"])
     for row, pub in zip(rows, body["data"]):
@@ -356,7 +325,18 @@ def test_web_assets_are_local_and_page_has_csp(api_live, new_page):
     assert seen and all(u.startswith(api_live.url + "/") for u in seen), [u for u in seen if not u.startswith(api_live.url)]
     resp = api_live.client.get("/")
     assert resp.status_code == 200 and "script-src 'self'" in resp.headers["content-security-policy"]
-    assert api_live.client.get("/static/app.js").status_code == 200
+    # The page is ES modules, no build step: each is served from here as JavaScript (module
+    # scripts need a JavaScript MIME type; nosniff is set) and none is over 500 lines.
+    modules = sorted(STATIC_JS.glob("*.js"))
+    assert modules and any(u.endswith("/static/js/main.js") for u in seen)
+    for js in modules:
+        served = api_live.client.get(f"/static/js/{js.name}")
+        assert served.status_code == 200 and served.content == js.read_bytes()
+        assert served.headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript")
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert len(js.read_text(encoding="utf-8").splitlines()) <= 500, js.name
+    assert all(u.split("?")[0].rsplit("/", 1)[-1] in {m.name for m in modules}
+               for u in seen if "/static/js/" in u), "every module the page loads is in api/static/js"
 
 
 def test_web_labels_from_the_api_are_text_not_markup_k6(api_live, new_page):
@@ -404,15 +384,6 @@ def test_web_pages_follow_the_api_links_k3(api_live, new_page):
     # Changing the question starts again at its first page.
     page.check("#d-ethnicity")
     assert "offset=0" in settle(page)
-
-
-def settle_to(page: Any, url: str) -> str:
-    """Wait until the URL shown is exactly ``url``, answered (after Back/Forward, say)."""
-    page.wait_for_function(
-        """u => { const a = document.getElementById('api-url');
-                 return a.getAttribute('data-state') === 'canonical' && a.textContent.trim() === u
-                        && !document.getElementById('results').hasAttribute('aria-busy'); }""", arg=url)
-    return settle(page)
 
 
 def test_web_sort_by_measure_descending_feeds_order_k2_k3(api_live, new_page, screenshot):
