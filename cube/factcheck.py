@@ -132,9 +132,10 @@ def _check_template(ld, loc, cube_name, tpl, sub_path, table_of, texts) -> None:
         hint = f" (did you mean '{near}'?)" if near else ""
         table = ld.cubes[owner].sql_table
         line, column = _position(loc, sub_path, col.name, texts)
-        ld.diags.append(Diagnostic(loc.file, line, column, "unknown-column",
+        ld.diags.append(Diagnostic(loc.file, line, column, "model.unknown_column",
                                    f"{loc.label}.{'.'.join(str(p) for p in sub_path)}",
-                                   f"column '{col.name}' is not a column of the fact table '{table}'{hint}"))
+                                   f"column '{col.name}' is not a column of the fact table '{table}'{hint}",
+                                   loc.path + tuple(sub_path)))
 
 
 def _near(name: str, options: list[str]) -> str | None:
@@ -161,8 +162,9 @@ def _check_numeric(ld, loc, cube_name, mtype, tpl, table_of, texts) -> None:
     if cols is None or col.name not in cols or is_numeric(cols[col.name]):
         return
     line, column = _position(loc, ("sql",), col.name, texts)
-    ld.diags.append(Diagnostic(loc.file, line, column, "type-mismatch", f"{loc.label}.sql",
-                               f"a '{mtype}' measure needs a numeric column; '{col.name}' is {cols[col.name]}"))
+    ld.diags.append(Diagnostic(loc.file, line, column, "model.type_mismatch", f"{loc.label}.sql",
+                               f"a '{mtype}' measure needs a numeric column; '{col.name}' is {cols[col.name]}",
+                               loc.path + ("sql",)))
 
 
 def _position(loc, sub_path: tuple, column: str, texts: dict[str, str]) -> tuple[int, int]:

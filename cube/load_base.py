@@ -44,35 +44,35 @@ class LoaderBase:
             label += label_suffix
         elif key is not None:
             label += f"[{key}]" if isinstance(key, int) else f".{key}"
-        self.diags.append(Diagnostic(loc.file, line, col, code, label, message))
+        self.diags.append(Diagnostic(loc.file, line, col, code, label, message, path))
 
     def child(self, loc: Loc, key, label: str) -> Loc:
         return Loc(loc.file, loc.doc, loc.path + (key,), label)
 
     def check_keys(self, loc: Loc, data: Any, schema: dict, kind: str, required=("name",)) -> bool:
         if not isinstance(data, dict):
-            self.err(loc, "wrong-type", f"expected a mapping for a {kind.replace('_', ' ')}, got {type(data).__name__}",
+            self.err(loc, "model.wrong_type", f"expected a mapping for a {kind.replace('_', ' ')}, got {type(data).__name__}",
                      value=True)
             return False
         for key, val in data.items():
             if key not in schema:
                 if key in UNSUPPORTED.get(kind, ()):
-                    self.err(loc, "unsupported", f"'{key}' (a {kind.replace('_', ' ')} key in Cube) is not supported by crosstrack", key)
+                    self.err(loc, "model.unsupported", f"'{key}' (a {kind.replace('_', ' ')} key in Cube) is not supported by crosstrack", key)
                 else:
-                    self.err(loc, "unknown-key", f"unknown {kind.replace('_', ' ')} key '{key}'{did_you_mean(key, schema)}", key)
+                    self.err(loc, "model.unknown_key", f"unknown {kind.replace('_', ' ')} key '{key}'{did_you_mean(key, schema)}", key)
                 continue
             want = schema[key]
             wants = want if isinstance(want, tuple) else (want,)
             if not isinstance(val, wants) or (isinstance(val, bool) and bool not in wants):
-                self.err(loc, "wrong-type", f"'{key}' must be {' or '.join(TYPE_NAMES[w] for w in wants)}, "
+                self.err(loc, "model.wrong_type", f"'{key}' must be {' or '.join(TYPE_NAMES[w] for w in wants)}, "
                                             f"got {type(val).__name__}", key)
         ok = True
         for key in required:
             if key not in data:
-                self.err(loc, "missing-key", f"missing required key '{key}'")
+                self.err(loc, "model.missing_key", f"missing required key '{key}'")
                 ok = False
         if "name" in data and isinstance(data["name"], str) and not NAME_RE.match(data["name"]):
-            self.err(loc, "bad-name", f"name '{data['name']}' must be letters, digits and _ (not starting with a digit)", "name")
+            self.err(loc, "model.bad_name", f"name '{data['name']}' must be letters, digits and _ (not starting with a digit)", "name")
             ok = False
         return ok and isinstance(data.get("name", ""), str)
 
@@ -89,5 +89,5 @@ class LoaderBase:
         try:
             return parse_template(str(data[key]))
         except TemplateError as e:
-            self.err(loc, "bad-sql", str(e), key, value=True)
+            self.err(loc, "model.bad_sql", str(e), key, value=True)
             return None

@@ -15,22 +15,22 @@ class DisclosureChecks(LoaderBase):
             if within is not None:
                 mloc = self.locs[("member", cube.name, m.name)]
                 if not isinstance(within, list) or not all(isinstance(d, str) for d in within):
-                    self.err(mloc, "bad-meta", "meta.distinct_within must be a list of dimension names", "meta")
+                    self.err(mloc, "model.bad_meta", "meta.distinct_within must be a list of dimension names", "meta")
                 else:
                     for d in within:
                         if d not in cube.dimensions:
-                            self.err(mloc, "bad-meta", f"meta.distinct_within: '{d}' is not a dimension of "
+                            self.err(mloc, "model.bad_meta", f"meta.distinct_within: '{d}' is not a dimension of "
                                                        f"'{cube.name}'{did_you_mean(d, cube.dimensions)}", "meta")
             disc = m.meta.get("disclosure") if isinstance(m.meta, dict) else None
             if disc is None:
                 continue
             loc = self.locs[("member", cube.name, m.name)]
             if not isinstance(disc, dict):
-                self.err(loc, "bad-disclosure", "meta.disclosure must be a mapping {kind, governed_by}", "meta")
+                self.err(loc, "model.bad_disclosure", "meta.disclosure must be a mapping {kind, governed_by}", "meta")
                 continue
             kind = disc.get("kind")
             if kind not in DISCLOSURE_KINDS:
-                self.err(loc, "bad-disclosure", f"meta.disclosure.kind '{kind}' is not one of {', '.join(DISCLOSURE_KINDS)}"
+                self.err(loc, "model.bad_disclosure", f"meta.disclosure.kind '{kind}' is not one of {', '.join(DISCLOSURE_KINDS)}"
                                                 f"{did_you_mean(kind, DISCLOSURE_KINDS)}", "meta")
             else:
                 self.check_kind_fits(cube, loc, m, kind, disc)
@@ -38,13 +38,13 @@ class DisclosureChecks(LoaderBase):
             if gov is not None:
                 g = cube.measures.get(gov)
                 if g is None:
-                    self.err(loc, "bad-disclosure", f"meta.disclosure.governed_by '{gov}' is not a measure of "
+                    self.err(loc, "model.bad_disclosure", f"meta.disclosure.governed_by '{gov}' is not a measure of "
                                                     f"'{cube.name}'{did_you_mean(gov, cube.measures)}", "meta")
                 elif not self._is_people_count(g):
-                    self.err(loc, "bad-disclosure", f"meta.disclosure.governed_by '{gov}' is a '{g.type}' measure, "
+                    self.err(loc, "model.bad_disclosure", f"meta.disclosure.governed_by '{gov}' is a '{g.type}' measure, "
                                                     "not a count of people (count or count_distinct)", "meta")
             elif kind in ("mean", "median", "count", "cohort", "event", "rate"):
-                self.err(loc, "bad-disclosure", "meta.disclosure needs governed_by: the count of people that decides "
+                self.err(loc, "model.bad_disclosure", "meta.disclosure needs governed_by: the count of people that decides "
                                                 "whether this value may be published", "meta")
 
     def check_kind_fits(self, cube: Cube, loc: Loc, m: Measure, kind: str, disc: dict) -> None:
@@ -81,21 +81,21 @@ class DisclosureChecks(LoaderBase):
             why = ("a rate needs meta.disclosure.numerator (an event measure) and denominator (its cohort "
                    "measure) of the same cube: it is computed from their published values only (RC12)")
         if why:
-            self.err(loc, "disclosure-kind-mismatch", f"meta.disclosure.kind '{kind}' does not fit this measure: {why}",
+            self.err(loc, "model.disclosure_kind_mismatch", f"meta.disclosure.kind '{kind}' does not fit this measure: {why}",
                      "meta")
             return
         key = disc.get("key")
         if key is None:
             if kind in ("count", "cohort", "event"):
-                self.err(loc, "bad-disclosure", "a record count needs meta.disclosure.key: a hidden sum of the "
+                self.err(loc, "model.bad_disclosure", "a record count needs meta.disclosure.key: a hidden sum of the "
                                                 "counted records' own keys (K7), e.g. sum({CUBE}.row_key)", "meta")
             return
         k = cube.measures.get(key) if isinstance(key, str) else None
         if k is None:
-            self.err(loc, "bad-disclosure", f"meta.disclosure.key '{key}' is not a measure of "
+            self.err(loc, "model.bad_disclosure", f"meta.disclosure.key '{key}' is not a measure of "
                                             f"'{cube.name}'{did_you_mean(str(key), cube.measures)}", "meta")
         elif k.public or k.type != "sum":
-            self.err(loc, "bad-disclosure", f"meta.disclosure.key '{key}' must be a hidden (public: false) sum of "
+            self.err(loc, "model.bad_disclosure", f"meta.disclosure.key '{key}' must be a hidden (public: false) sum of "
                                             "record keys", "meta")
 
     def _is_people_count(self, m: Measure, distinct: bool = False) -> bool:
@@ -117,7 +117,7 @@ class DisclosureChecks(LoaderBase):
         if disc is None:
             return
         if not isinstance(disc, dict) or set(disc) - {"people", "cell_key", "records"}:
-            self.err(loc, "bad-disclosure", "meta.disclosure of a view is {people: <member>, cell_key: <member>, "
+            self.err(loc, "model.bad_disclosure", "meta.disclosure of a view is {people: <member>, cell_key: <member>, "
                                             "records: <member> (optional)}", "meta")
             return
         for key in ("people", "cell_key", "records"):
@@ -127,22 +127,22 @@ class DisclosureChecks(LoaderBase):
             vm = view.members.get(name) if isinstance(name, str) else None
             if vm is None or vm.kind != "measure":
                 measures = [n for n, x in view.members.items() if x.kind == "measure"]
-                self.err(loc, "bad-disclosure", f"meta.disclosure.{key} '{name}' is not a measure of view "
+                self.err(loc, "model.bad_disclosure", f"meta.disclosure.{key} '{name}' is not a measure of view "
                                                 f"'{view.name}'{did_you_mean(name, measures)}", "meta")
                 continue
             m = self.cubes[vm.cube].measures[vm.member]
             if key in ("people", "records") and not self._is_people_count(m):
-                self.err(loc, "bad-disclosure", f"meta.disclosure.{key} '{name}' is a '{m.type}' measure, not a count "
+                self.err(loc, "model.bad_disclosure", f"meta.disclosure.{key} '{name}' is a '{m.type}' measure, not a count "
                                                 "of people", "meta")
             elif key == "people" and not self._is_people_count(m, distinct=True):
                 # P1: the threshold counts distinct people, never records (a person in five
                 # snapshots is five records and still one person)
-                self.err(loc, "bad-disclosure", f"meta.disclosure.people '{name}' must count distinct people "
+                self.err(loc, "model.bad_disclosure", f"meta.disclosure.people '{name}' must count distinct people "
                                                 f"(count_distinct), not '{m.type}'", "meta")
             if key == "cell_key" and m.public:
-                self.err(loc, "bad-disclosure", f"meta.disclosure.cell_key '{name}' must be hidden (public: false)", "meta")
+                self.err(loc, "model.bad_disclosure", f"meta.disclosure.cell_key '{name}' must be hidden (public: false)", "meta")
         for n, vm in view.members.items():
             m = self.cubes[vm.cube].member(vm.member)
             if vm.kind == "measure" and m.public and not isinstance((vm.meta or m.meta).get("disclosure"), dict):
-                self.err(loc, "bad-disclosure", f"measure '{n}' of a disclosure-controlled view has no "
+                self.err(loc, "model.bad_disclosure", f"measure '{n}' of a disclosure-controlled view has no "
                                                 "meta.disclosure {kind, governed_by}", "cubes")

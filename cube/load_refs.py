@@ -44,7 +44,7 @@ class ReferenceResolver(LoaderBase):
             for target, join in list(cube.joins.items()):
                 jloc = self.locs[("join", cname, target)]
                 if target not in self.cubes:
-                    self.err(jloc, "unknown-ref", f"joined cube '{target}' is not defined"
+                    self.err(jloc, "model.unknown_ref", f"joined cube '{target}' is not defined"
                                                   f"{did_you_mean(target, self.cubes)}", "name")
                     del cube.joins[target]
                     continue
@@ -65,7 +65,7 @@ class ReferenceResolver(LoaderBase):
             head, _, tail = ref.partition(".")
             if i in tables and not tail:
                 if head not in self.cubes:
-                    self.err(loc, "unknown-ref", f"{{{ref}}} is not a cube{did_you_mean(head, self.cubes)}", key,
+                    self.err(loc, "model.unknown_ref", f"{{{ref}}} is not a cube{did_you_mean(head, self.cubes)}", key,
                              value=True)
                     continue
                 tpl.resolved[i] = ("table", head)
@@ -73,7 +73,7 @@ class ReferenceResolver(LoaderBase):
             if tail:
                 owner = cube.name if head == "CUBE" else head
                 if owner not in self.cubes:
-                    self.err(loc, "unknown-ref", f"{{{ref}}}: cube '{head}' is not defined{did_you_mean(head, self.cubes)}",
+                    self.err(loc, "model.unknown_ref", f"{{{ref}}}: cube '{head}' is not defined{did_you_mean(head, self.cubes)}",
                              key, value=True)
                     continue
                 target, mname = self.cubes[owner], tail
@@ -84,7 +84,7 @@ class ReferenceResolver(LoaderBase):
                 continue
             if m is None:
                 names = [*target.measures, *target.dimensions, *target.segments]
-                self.err(loc, "unknown-ref", f"{{{ref}}}: cube '{target.name}' has no member '{mname}'"
+                self.err(loc, "model.unknown_ref", f"{{{ref}}}: cube '{target.name}' has no member '{mname}'"
                                              f"{did_you_mean(mname, names)}", key, value=True)
                 continue
             if allow == "none" or (allow == "measure" and m.kind != "measure") or (
@@ -92,7 +92,7 @@ class ReferenceResolver(LoaderBase):
                 what = {"measure": "a number measure may only reference measures",
                         "dimension": "this SQL may only reference dimensions",
                         "none": "this SQL may not reference members"}[allow]
-                self.err(loc, "wrong-member-type", f"{{{ref}}} is a {m.kind}: {what}", key, value=True)
+                self.err(loc, "model.wrong_member_type", f"{{{ref}}} is a {m.kind}: {what}", key, value=True)
                 continue
             tpl.resolved[i] = ("member", target.name, mname)
             deps.add((target.name, mname))
@@ -112,7 +112,7 @@ class ReferenceResolver(LoaderBase):
                     if key not in reported:
                         reported.add(key)
                         loc = self.locs[("member",) + nxt]
-                        self.err(loc, "cyclic-ref", "reference cycle: " + " -> ".join(f"{c}.{m}" for c, m in cycle),
+                        self.err(loc, "model.cyclic_ref", "reference cycle: " + " -> ".join(f"{c}.{m}" for c, m in cycle),
                                  "sql")
                 elif state.get(nxt) is None:
                     visit(nxt, stack)
@@ -135,7 +135,7 @@ class ReferenceResolver(LoaderBase):
             for j, ref in enumerate(getattr(pa, key)):
                 name = self._member_name(cube, ref)
                 if name not in coll:
-                    self.err(Loc(loc.file, loc.doc, loc.path + (key, j), f"{loc.label}.{key}[{j}]"), "unknown-ref",
+                    self.err(Loc(loc.file, loc.doc, loc.path + (key, j), f"{loc.label}.{key}[{j}]"), "model.unknown_ref",
                              f"cube '{cube.name}' has no {key[:-1]} '{ref}'{did_you_mean(name, coll)}", value=True)
                 else:
                     resolved.append(name)
@@ -143,13 +143,13 @@ class ReferenceResolver(LoaderBase):
         if pa.time_dimension is not None:
             name = self._member_name(cube, pa.time_dimension)
             if name not in cube.dimensions or cube.dimensions[name].type != "time":
-                self.err(loc, "unknown-ref", f"'{pa.time_dimension}' is not a time dimension of '{cube.name}'",
+                self.err(loc, "model.unknown_ref", f"'{pa.time_dimension}' is not a time dimension of '{cube.name}'",
                          "time_dimension", value=True)
                 pa.time_dimension = None
             else:
                 pa.time_dimension = name
                 if pa.granularity is None:
-                    self.err(loc, "missing-key", "a rollup with a time_dimension needs a granularity")
+                    self.err(loc, "model.missing_key", "a rollup with a time_dimension needs a granularity")
 
     def check_rollup_meta(self, cube: Cube) -> None:
         """meta.rollup_subsets: {required: [dims]} for every rollup of the cube, and/or
@@ -161,23 +161,23 @@ class ReferenceResolver(LoaderBase):
         shape = ("meta.rollup_subsets must be a mapping {required: [dimension names]} and/or "
                  "{<rollup name>: {required: [dimension names]}}")
         if not isinstance(spec, dict):
-            self.err(loc, "bad-meta", shape, "meta")
+            self.err(loc, "model.bad_meta", shape, "meta")
             return
         for key, val in spec.items():
             where = "meta.rollup_subsets" + ("" if key == "required" else f".{key}")
             if key != "required":
                 if key not in cube.pre_aggregations:
-                    self.err(loc, "bad-meta", f"{where}: '{key}' is not a rollup of '{cube.name}'"
+                    self.err(loc, "model.bad_meta", f"{where}: '{key}' is not a rollup of '{cube.name}'"
                                               f"{did_you_mean(key, cube.pre_aggregations)}", "meta")
                     continue
                 if not isinstance(val, dict) or set(val) != {"required"}:
-                    self.err(loc, "bad-meta", shape, "meta")
+                    self.err(loc, "model.bad_meta", shape, "meta")
                     continue
                 val = val["required"]
             if not isinstance(val, list) or not all(isinstance(d, str) for d in val):
-                self.err(loc, "bad-meta", shape, "meta")
+                self.err(loc, "model.bad_meta", shape, "meta")
                 continue
             for d in val:
                 if d not in cube.dimensions:
-                    self.err(loc, "bad-meta", f"{where}.required: '{d}' is not a dimension of "
+                    self.err(loc, "model.bad_meta", f"{where}.required: '{d}' is not a dimension of "
                                               f"'{cube.name}'{did_you_mean(d, cube.dimensions)}", "meta")

@@ -41,21 +41,21 @@ class ShapeLoader(LoaderBase):
         try:
             doc = load_with_positions(text)
         except YamlSyntaxError as e:
-            self.diags.append(Diagnostic(file, e.line, e.col, "yaml-syntax", "<file>", e.message))
+            self.diags.append(Diagnostic(file, e.line, e.col, "model.yaml_syntax", "<file>", e.message))
             return
         root = Loc(file, doc, (), "")
         if doc.data is None:
             return
         if not isinstance(doc.data, dict):
-            self.err(root, "wrong-type", "a model file is a mapping with 'cubes' and/or 'views'", value=True,
+            self.err(root, "model.wrong_type", "a model file is a mapping with 'cubes' and/or 'views'", value=True,
                      label_suffix="<file>")
             return
         for key, val in doc.data.items():
             if key not in TOP_KEYS:
-                self.err(root, "unknown-key", f"unknown top-level key '{key}'{did_you_mean(key, TOP_KEYS)}", key,
+                self.err(root, "model.unknown_key", f"unknown top-level key '{key}'{did_you_mean(key, TOP_KEYS)}", key,
                          label_suffix=str(key))
             elif not isinstance(val, list):
-                self.err(root, "wrong-type", f"'{key}' must be a list", key, label_suffix=str(key))
+                self.err(root, "model.wrong_type", f"'{key}' must be a list", key, label_suffix=str(key))
         for i, c in enumerate(self._typed(doc.data, "cubes", list, [])):
             name = c.get("name") if isinstance(c, dict) and isinstance(c.get("name"), str) else str(i)
             self.load_cube(Loc(file, doc, ("cubes", i), f"cubes[{name}]"), c)
@@ -65,7 +65,7 @@ class ShapeLoader(LoaderBase):
             if self.check_keys(loc, v, VIEW_KEYS, "view", required=("name", "cubes")):
                 if name in self.views or name in self.cubes or any(name == n for _, d in self.raw_views
                                                                    for n in [d.get("name")]):
-                    self.err(loc, "duplicate-name", f"'{name}' is already defined", "name")
+                    self.err(loc, "model.duplicate_name", f"'{name}' is already defined", "name")
                     continue
                 self.raw_views.append((loc, v))
 
@@ -74,19 +74,19 @@ class ShapeLoader(LoaderBase):
             return
         name = c["name"]
         if name in self.cubes:
-            self.err(loc, "duplicate-name", f"cube '{name}' is already defined", "name")
+            self.err(loc, "model.duplicate_name", f"cube '{name}' is already defined", "name")
             return
         if "sql_table" in c and "sql" in c:
             self.err(loc, "conflict", "give either 'sql_table' or 'sql', not both", "sql")
         elif "sql_table" not in c and "sql" not in c:
-            self.err(loc, "missing-key", "missing 'sql_table' (or 'sql')")
+            self.err(loc, "model.missing_key", "missing 'sql_table' (or 'sql')")
         cube = Cube(name=name, title=self._typed(c, "title", str), description=self._typed(c, "description", str),
                     public=self._typed(c, "public", bool, self._typed(c, "shown", bool, True)),
                     meta=self._typed(c, "meta", dict, {}))
         if isinstance(c.get("sql_table"), str):
             parts = c["sql_table"].split(".")
             if not all(NAME_RE.match(p) for p in parts) or len(parts) > 2:
-                self.err(loc, "bad-sql", f"sql_table '{c['sql_table']}' must be a table name or database.table",
+                self.err(loc, "model.bad_sql", f"sql_table '{c['sql_table']}' must be a table name or database.table",
                          "sql_table", value=True)
             cube.sql_table = c["sql_table"]
         if isinstance(c.get("sql"), str):
@@ -107,7 +107,7 @@ class ShapeLoader(LoaderBase):
                     self.broken.add((name, mname))
                     continue
                 if kind != "join" and (cube.member(mname) or mname in cube.pre_aggregations):
-                    self.err(mloc, "duplicate-name", f"'{mname}' is already a member of cube '{name}'", "name")
+                    self.err(mloc, "model.duplicate_name", f"'{mname}' is already a member of cube '{name}'", "name")
                     continue
                 getattr(self, f"load_{kind}")(cube, mloc, m)
 
@@ -117,7 +117,7 @@ class ShapeLoader(LoaderBase):
             codes = self.codes_from_mapping(loc, meta, key)
         if codes is not None:
             if not isinstance(codes, list) or not all(isinstance(x, dict) and set(x) >= {"code", "label"} for x in codes):
-                self.err(loc, "bad-meta", "meta.codes must be a mapping {code: label} or a list of {code, label}", key)
+                self.err(loc, "model.bad_meta", "meta.codes must be a mapping {code: label} or a list of {code, label}", key)
 
     def codes_from_mapping(self, loc: Loc, meta: dict, key: str) -> list | None:
         """``codes: {F: Felony, M: Misdemeanor}`` (the form Cube's YAML reader accepts: it reads
@@ -126,7 +126,7 @@ class ShapeLoader(LoaderBase):
         codes = meta["codes"]
         bad = [c for c, lab in codes.items() if not isinstance(c, str) or not isinstance(lab, str)]
         if bad:
-            self.err(loc, "bad-meta", f"meta.codes: code {bad[0]!r} and its label must be strings (quote them)", key)
+            self.err(loc, "model.bad_meta", f"meta.codes: code {bad[0]!r} and its label must be strings (quote them)", key)
             return None
         meta["codes"] = [{"code": c, "label": lab} for c, lab in codes.items()]
         return meta["codes"]
@@ -142,7 +142,7 @@ class ShapeLoader(LoaderBase):
         if typ in allowed:
             return typ
         self.broken.add((cube.name, member["name"]))
-        self.err(loc, "bad-value", f"{kind} type '{typ}' is not one of {', '.join(allowed)}"
+        self.err(loc, "model.bad_value", f"{kind} type '{typ}' is not one of {', '.join(allowed)}"
                                    f"{did_you_mean(typ, allowed)}", "type", value=True)
         return None
 
@@ -151,10 +151,10 @@ class ShapeLoader(LoaderBase):
         if typ is None:
             return
         if typ != "count" and "sql" not in m:
-            self.err(loc, "missing-key", f"a '{typ}' measure needs 'sql'")
+            self.err(loc, "model.missing_key", f"a '{typ}' measure needs 'sql'")
         fmt = self._typed(m, "format", str)
         if fmt is not None and fmt not in FORMATS:
-            self.err(loc, "bad-value", f"format '{fmt}' is not one of {', '.join(FORMATS)}", "format", value=True)
+            self.err(loc, "model.bad_value", f"format '{fmt}' is not one of {', '.join(FORMATS)}", "format", value=True)
         filters = []
         for j, f in enumerate(self._typed(m, "filters", list, [])):
             floc = Loc(loc.file, loc.doc, loc.path + ("filters", j), f"{loc.label}.filters[{j}]")
@@ -179,10 +179,10 @@ class ShapeLoader(LoaderBase):
             case = d["case"]
             for k in case:
                 if k not in ("when", "else"):
-                    self.err(cloc, "unknown-key", f"unknown case key '{k}'{did_you_mean(k, ('when', 'else'))}", k)
+                    self.err(cloc, "model.unknown_key", f"unknown case key '{k}'{did_you_mean(k, ('when', 'else'))}", k)
             whens = case.get("when")
             if not isinstance(whens, list) or not whens:
-                self.err(cloc, "missing-key", "case needs a non-empty 'when' list")
+                self.err(cloc, "model.missing_key", "case needs a non-empty 'when' list")
                 whens = []
             for j, w in enumerate(whens):
                 wloc = Loc(loc.file, loc.doc, cloc.path + ("when", j), f"{cloc.label}.when[{j}]")
@@ -196,7 +196,7 @@ class ShapeLoader(LoaderBase):
                 if self.check_keys(eloc, case["else"], {"label": (str, dict, int)}, "case else", required=("label",)):
                     dim.case_else = self._label(eloc, case["else"].get("label"))
         elif "sql" not in d:
-            self.err(loc, "missing-key", "a dimension needs 'sql' or 'case'")
+            self.err(loc, "model.missing_key", "a dimension needs 'sql' or 'case'")
         cube.dimensions[dim.name] = dim
         self.locs[("member", cube.name, dim.name)] = loc
         self.check_meta_shape(loc, dim.meta)
@@ -204,7 +204,7 @@ class ShapeLoader(LoaderBase):
     def _label(self, loc: Loc, label: Any) -> Any:
         if isinstance(label, dict):
             if set(label) != {"sql"}:
-                self.err(loc, "bad-value", "a case label is a string or {sql: ...}", "label")
+                self.err(loc, "model.bad_value", "a case label is a string or {sql: ...}", "label")
                 return None
             return self.template(Loc(loc.file, loc.doc, loc.path + ("label",), f"{loc.label}.label"), label, "sql")
         return str(label) if label is not None else None
@@ -220,32 +220,32 @@ class ShapeLoader(LoaderBase):
         rel = j.get("relationship")
         if rel not in RELATIONSHIPS:
             opts = ("one_to_one", "one_to_many", "many_to_one")
-            self.err(loc, "bad-value", f"relationship '{rel}' is not one of {', '.join(opts)}{did_you_mean(rel, opts)}",
+            self.err(loc, "model.bad_value", f"relationship '{rel}' is not one of {', '.join(opts)}{did_you_mean(rel, opts)}",
                      "relationship", value=True)
             return
         t = self.template(loc, j, "sql")
         if t is None:
             return
         if j["name"] in cube.joins:
-            self.err(loc, "duplicate-name", f"cube '{cube.name}' already joins '{j['name']}'", "name")
+            self.err(loc, "model.duplicate_name", f"cube '{cube.name}' already joins '{j['name']}'", "name")
             return
         cube.joins[j["name"]] = Join(cube.name, j["name"], RELATIONSHIPS[rel], t)
         self.locs[("join", cube.name, j["name"])] = loc
 
     def load_pre_aggregation(self, cube: Cube, loc: Loc, p: dict) -> None:
         if p.get("type") != "rollup":
-            self.err(loc, "unsupported", f"pre-aggregation type '{p.get('type')}' is not supported (only 'rollup')",
+            self.err(loc, "model.unsupported", f"pre-aggregation type '{p.get('type')}' is not supported (only 'rollup')",
                      "type", value=True)
             return
         gran = self._typed(p, "granularity", str)
         if gran is not None and gran not in GRANULARITIES:
-            self.err(loc, "bad-value", f"granularity '{gran}' is not one of {', '.join(GRANULARITIES)}", "granularity",
+            self.err(loc, "model.bad_value", f"granularity '{gran}' is not one of {', '.join(GRANULARITIES)}", "granularity",
                      value=True)
         lists = {}
         for key in ("measures", "dimensions", "segments"):
             vals = self._typed(p, key, list, [])
             if not all(isinstance(v, str) for v in vals):
-                self.err(loc, "wrong-type", f"'{key}' must be a list of member names", key)
+                self.err(loc, "model.wrong_type", f"'{key}' must be a list of member names", key)
                 vals = [v for v in vals if isinstance(v, str)]
             lists[key] = vals
         pa = PreAggregation(cube.name, p["name"], lists["measures"], lists["dimensions"], lists["segments"],

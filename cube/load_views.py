@@ -22,12 +22,12 @@ class ViewLoader(LoaderBase):
             bad = False
             for j, seg in enumerate(path):
                 if seg not in self.cubes:
-                    self.err(eloc, "unknown-ref", f"join_path '{entry['join_path']}': cube '{seg}' is not defined"
+                    self.err(eloc, "model.unknown_ref", f"join_path '{entry['join_path']}': cube '{seg}' is not defined"
                                                   f"{did_you_mean(seg, self.cubes)}", "join_path", value=True)
                     bad = True
                     break
                 if j and not self._joined(path[j - 1], seg):
-                    self.err(eloc, "unknown-ref", f"join_path '{entry['join_path']}': cube '{path[j - 1]}' has no join "
+                    self.err(eloc, "model.unknown_ref", f"join_path '{entry['join_path']}': cube '{path[j - 1]}' has no join "
                                                   f"with '{seg}'", "join_path", value=True)
                     bad = True
                     break
@@ -36,7 +36,7 @@ class ViewLoader(LoaderBase):
             if root is None:
                 root = path[0]
             elif path[0] != root:
-                self.err(eloc, "bad-value", f"every join_path of a view starts at its root cube '{root}'", "join_path",
+                self.err(eloc, "model.bad_value", f"every join_path of a view starts at its root cube '{root}'", "join_path",
                          value=True)
                 continue
             cube = self.cubes[path[-1]]
@@ -55,20 +55,20 @@ class ViewLoader(LoaderBase):
                     elif isinstance(inc, str):
                         n, over = inc, {}
                     else:
-                        self.err(iloc, "wrong-type", "an include is a member name or {name, alias, ...}", value=True)
+                        self.err(iloc, "model.wrong_type", "an include is a member name or {name, alias, ...}", value=True)
                         continue
                     if cube.member(n) is None:
-                        self.err(iloc, "unknown-member", f"cube '{cube.name}' has no member '{n}'"
+                        self.err(iloc, "model.unknown_member", f"cube '{cube.name}' has no member '{n}'"
                                                          f"{did_you_mean(n, all_names)}", value=True)
                         continue
                     picked.append((n, over))
             else:
-                self.err(eloc, "wrong-type", "includes must be \"*\" or a list of member names", "includes")
+                self.err(eloc, "model.wrong_type", "includes must be \"*\" or a list of member names", "includes")
             excludes = self._typed(entry, "excludes", list, [])
             for j, ex in enumerate(excludes):
                 if cube.member(str(ex)) is None:
                     self.err(Loc(loc.file, loc.doc, eloc.path + ("excludes", j), f"{eloc.label}.excludes[{j}]"),
-                             "unknown-member", f"cube '{cube.name}' has no member '{ex}'{did_you_mean(ex, all_names)}",
+                             "model.unknown_member", f"cube '{cube.name}' has no member '{ex}'{did_you_mean(ex, all_names)}",
                              value=True)
             prefix = (entry.get("alias") or path[-1]) + "_" if entry.get("prefix") is True else ""
             for n, over in picked:
@@ -77,7 +77,7 @@ class ViewLoader(LoaderBase):
                 m = cube.member(n)
                 short = prefix + (over.get("alias") or n)
                 if short in view.members:
-                    self.err(eloc, "duplicate-name", f"view '{view.name}' already has a member '{short}' "
+                    self.err(eloc, "model.duplicate_name", f"view '{view.name}' already has a member '{short}' "
                                                      "(use prefix or alias)", "includes")
                     continue
                 view.members[short] = ViewMember(view.name, short, cube.name, n, m.kind, path,

@@ -43,9 +43,9 @@ def collect(path: Path | str) -> tuple[Model | None, list[Diagnostic]]:
     ld = _Loader()
     files = model_files(path)
     if not path.exists():
-        return None, [Diagnostic(str(path), 1, 1, "not-found", "<file>", "no such model file or folder")]
+        return None, [Diagnostic(str(path), 1, 1, "model.not_found", "<file>", "no such model file or folder")]
     if not files:
-        return None, [Diagnostic(str(path), 1, 1, "not-found", "<folder>", "no .yml or .yaml model files")]
+        return None, [Diagnostic(str(path), 1, 1, "model.not_found", "<folder>", "no .yml or .yaml model files")]
     texts = {}
     for f in files:
         texts[_display(f)] = f.read_text(encoding="utf-8")

@@ -169,4 +169,4 @@ def test_validate_cli_exit_codes(tmp_path):
     (tmp_path / "a.yml").write_text((INVALID / "bad_refs.yml").read_text())
     bad = _Console()
     assert validate_cli(tmp_path, bad) == 1
-    assert any("error[cyclic-ref]" in line and ":23:9:" in line for line in bad.lines)
+    assert any("error[model.cyclic_ref]" in line and ":23:9:" in line for line in bad.lines)

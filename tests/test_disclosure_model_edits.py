@@ -60,7 +60,7 @@ def test_K9_a_max_as_a_count_is_refused_at_file_line(tmp_path):
                          capture_output=True, text=True)
     out = run.stdout + run.stderr
     assert run.returncode != 0, out
-    assert "error[disclosure-kind-mismatch]" in out and "measures[longest_stay].meta" in out, out
+    assert "error[model.disclosure_kind_mismatch]" in out and "measures[longest_stay].meta" in out, out
     assert f"custody.yml:{line + 5}:" in out, out  # the measure's meta
     assert "one person's value" in out and "P2" in out, out
 
@@ -107,4 +107,4 @@ def test_K9_every_kind_mismatch_is_an_error_not_a_warning(tmp_path, edit):
     from crosstrack.cube.loader import collect
 
     _, diags = collect(out)
-    assert any(d.code == "disclosure-kind-mismatch" and "mean_days" in d.path for d in diags), [str(d) for d in diags]
+    assert any(d.code == "model.disclosure_kind_mismatch" and "mean_days" in d.path for d in diags), [str(d) for d in diags]

@@ -43,7 +43,7 @@ def test_misspelt_column_is_an_error_at_its_position_with_did_you_mean(tmp_path)
     _, diags = collect(d)
     line, col = _where(f, "{CUBE}.total_enrollments", "total_enrollments")
     got = [str(x) for x in diags]
-    assert got == [f"{f}:{line}:{col}: error[unknown-column] cubes[custody_snapshot].measures[total_enrollments].sql: "
+    assert got == [f"{f}:{line}:{col}: error[model.unknown_column] cubes[custody_snapshot].measures[total_enrollments].sql: "
                    "column 'total_enrollments' is not a column of the fact table 'custody_facts' "
                    "(did you mean 'enrollments_total'?)"], got
     # and the command line says so, with a non-zero exit
@@ -95,14 +95,14 @@ cubes:
     _, diags = collect(tmp_path / "m.yml")
     got = [f"{d.line}:{d.col}: {d.code} {d.message}" for d in diags]
     assert got == [
-        "7:40: unknown-column column 'person_kee' is not a column of the fact table 'charge_facts' "
+        "7:40: model.unknown_column column 'person_kee' is not a column of the fact table 'charge_facts' "
         "(did you mean 'person_key'?)",
-        "13:28: unknown-column column 'agencyy' is not a column of the fact table 'custody_facts' "
+        "13:28: model.unknown_column column 'agencyy' is not a column of the fact table 'custody_facts' "
         "(did you mean 'agency'?)",
-        "19:14: unknown-column column 'raec' is not a column of the fact table 'custody_facts' (did you mean 'race'?)",
-        "24:26: unknown-column column 'offender_statuss' is not a column of the fact table 'custody_facts' "
+        "19:14: model.unknown_column column 'raec' is not a column of the fact table 'custody_facts' (did you mean 'race'?)",
+        "24:26: model.unknown_column column 'offender_statuss' is not a column of the fact table 'custody_facts' "
         "(did you mean 'offender_status'?)",
-        "30:22: type-mismatch a 'sum' measure needs a numeric column; 'agency' is LowCardinality(String)",
+        "30:22: model.type_mismatch a 'sum' measure needs a numeric column; 'agency' is LowCardinality(String)",
     ], got
 
 
