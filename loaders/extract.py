@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from crosstrack.engine import Engine, EngineError
+from crosstrack.problem import Problem, ProblemError
 
 MAX_FIELD_CHARS = 1000  # longer than any real value; a field this long is a broken file
 
@@ -47,20 +48,40 @@ TABLES = tuple(COLUMNS)
 OPTIONAL_TABLES = ("court_charges",)
 
 
-@dataclass(frozen=True)
-class Reject:
-    file: str
-    row: int        # 1 = first data row after the header; 0 = the file as a whole / its header
-    column: str     # "*" when the whole row is affected
-    rule: str       # short rule id, e.g. "format.date"
-    message: str    # what is wrong, never the value itself
+class Reject(Problem):
+    """One rejected extract row (or file): a problem with code ``extract.<rule>`` and loc
+    ``(file, row, column)``. ``row`` 1 is the first data row after the header, 0 the file as a
+    whole or its header; ``column`` is "*" when the whole row is affected; ``rule`` is the
+    validation rule's short id (``format.date``, as the rejects table stores it); the message
+    says what is wrong and never holds the value itself."""
+
+    def __init__(self, file: str, row: int, column: str, rule: str, message: str):
+        super().__init__(extract_code(rule), message, (file, row, column))
+        object.__setattr__(self, "rule", rule)
+
+    @property
+    def file(self) -> str:
+        return str(self.loc[0])
+
+    @property
+    def row(self) -> int:
+        return int(self.loc[1])
+
+    @property
+    def column(self) -> str:
+        return str(self.loc[2])
 
 
-class ExtractError(RuntimeError):
+def extract_code(rule: str) -> str:
+    """A validation rule id as a problem code: ``format.date`` -> ``extract.format_date``."""
+    return "extract." + rule.replace(".", "_").replace("-", "_")
+
+
+class ExtractError(ProblemError, RuntimeError):
     """The extract cannot be loaded at all (missing file, wrong header...)."""
 
     def __init__(self, rejects: list[Reject]):
-        super().__init__("; ".join(f"{r.file}: {r.message}" for r in rejects))
+        super().__init__(rejects)
         self.rejects = rejects
 
 

@@ -28,6 +28,7 @@ Hook = Callable[[Engine, str], Any]
 AfterHook = Callable[[Any], Any]
 
 EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT, EXIT_FAILED = 0, 1, 2, 3
+SHOWN_REJECTS = 20  # problem lines printed after the summary table; the report lists all
 
 
 def _count_lines(path: Path) -> int:
@@ -49,9 +50,9 @@ def write_rejects_report(path: Path, rejects: Iterable[Reject]) -> int:
     n = 0
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["file", "row", "column", "rule", "message"])
+        w.writerow(["file", "row", "column", "code", "message"])
         for r in rejects:
-            w.writerow([r.file, r.row, r.column, r.rule, r.message])
+            w.writerow([r.file, r.row, r.column, r.code, r.message])
             n += 1
     return n
 
@@ -59,13 +60,18 @@ def write_rejects_report(path: Path, rejects: Iterable[Reject]) -> int:
 def _summarise_rejects(console: Console, rejects: list[Reject], rejected_rows: int, report: Path | None) -> None:
     by: dict[tuple[str, str, str], list[int]] = {}
     for r in rejects:
-        by.setdefault((r.file, r.column, r.rule), []).append(r.row)
+        by.setdefault((r.file, r.column, r.code), []).append(r.row)
     t = Table(title=f"Rejected rows: {rejected_rows}", show_lines=False)
-    for col in ("file", "column", "rule", "rows", "first rows"):
+    for col in ("file", "column", "code", "rows", "first rows"):
         t.add_column(col)
-    for (file, column, rule), rows in sorted(by.items()):
-        t.add_row(file, column, rule, str(len(rows)), ", ".join(map(str, sorted(rows)[:5])))
+    for (file, column, code), rows in sorted(by.items()):
+        t.add_row(file, column, code, str(len(rows)), ", ".join(map(str, sorted(rows)[:5])))
     console.print(t)
+    # the first problems as lines naming file, row, column, code and reason (never a value)
+    for r in sorted(rejects, key=lambda r: (r.file, r.row))[:SHOWN_REJECTS]:
+        console.print(r.cli_line(), markup=False, highlight=False, soft_wrap=True)
+    if len(rejects) > SHOWN_REJECTS:
+        console.print(f"... and {len(rejects) - SHOWN_REJECTS} more in the rejects report", markup=False)
     if report:
         console.print(f"rejects report: {report}")
 

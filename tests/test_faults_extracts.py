@@ -253,7 +253,7 @@ def test_corrupt_extract_rejected_nothing_published(corrupt_env, case, tmp_path)
         rejects = list(csv.DictReader(f))
     assert rejects, f"{case}: the rejects report is empty"
     for r in rejects:
-        assert r["file"] and r["row"] != "" and r["column"] and r["rule"] and r["message"], r
+        assert r["file"] and r["row"] != "" and r["column"] and r["code"].startswith("extract.") and r["message"], r
         assert int(r["row"]) >= 0
     if expect_file:
         assert any(r["file"] == expect_file for r in rejects), (case, rejects[:3])

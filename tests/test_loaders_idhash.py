@@ -52,5 +52,5 @@ def test_a_missing_reference_is_rejected_even_when_hashes_collide(tmp_path, monk
     report = tmp_path / "rejects.csv"
     assert load(settings, _extract(tmp_path, "c", bad_ref=True), rejects_report=report) == 1
     rows = list(csv.DictReader(report.open(encoding="utf-8")))
-    assert [(r["file"], r["row"], r["column"], r["rule"]) for r in rows] == \
-        [("program_enrollments.csv", "4", "person_id", "reference.person")]
+    assert [(r["file"], r["row"], r["column"], r["code"]) for r in rows] == \
+        [("program_enrollments.csv", "4", "person_id", "extract.reference_person")]

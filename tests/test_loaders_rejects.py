@@ -62,7 +62,7 @@ def _rejected(settings, bad: Path, tmp_path: Path, expect_code: int = 1, **kw) -
 
 
 def _has(rows, file, row, column, rule):
-    return any(r["file"] == file and int(r["row"]) == row and r["column"] == column and r["rule"].startswith(rule)
+    return any(r["file"] == file and int(r["row"]) == row and r["column"] == column and r["code"].startswith("extract." + rule.replace(".", "_"))
                for r in rows)
 
 
@@ -147,7 +147,7 @@ def test_wrong_header_stops_the_load(published, tmp_path, header, rule):
     bad = _bad_copy(tmp_path, good)
     (bad / "people.csv").write_text(header + "\n", encoding="utf-8")
     rows = _rejected(settings, bad, tmp_path, expect_code=2)
-    assert any(r["file"] == "people.csv" and r["rule"] == rule for r in rows)
+    assert any(r["file"] == "people.csv" and r["code"] == "extract." + rule.replace(".", "_") for r in rows)
 
 
 def test_missing_file_stops_the_load(published, tmp_path):
@@ -155,7 +155,7 @@ def test_missing_file_stops_the_load(published, tmp_path):
     bad = _bad_copy(tmp_path, good)
     (bad / "charges.csv").unlink()
     rows = _rejected(settings, bad, tmp_path, expect_code=2)
-    assert any(r["file"] == "charges.csv" and r["rule"] == "files.missing" for r in rows)
+    assert any(r["file"] == "charges.csv" and r["code"] == "extract.files_missing" for r in rows)
 
 
 def test_max_rejects_publishes_without_the_rejected_rows(published, tmp_path):

@@ -256,10 +256,10 @@ def test_court_charges_rejects_name_file_row_column_and_rule_never_a_value(tmp_p
     before = current_version(Engine.from_settings(settings), settings)
     assert load(settings, folder, rejects_report=report) == 1
     assert current_version(Engine.from_settings(settings), settings) == before  # nothing published
-    got = {(r["file"], r["row"], r["column"], r["rule"]) for r in csv.DictReader(report.open())}
-    assert ("court_charges.csv", "4", "disposition_date", "order.disposition") in got
-    assert ("court_charges.csv", "5", "person_id", "reference.person") in got
-    assert ("court_charges.csv", "6", "arraignment_date", "format.date") in got
-    assert ("court_charges.csv", "7", "disposition_date", "consistency.disposition_date") in got
+    got = {(r["file"], r["row"], r["column"], r["code"]) for r in csv.DictReader(report.open())}
+    assert ("court_charges.csv", "4", "disposition_date", "extract.order_disposition") in got
+    assert ("court_charges.csv", "5", "person_id", "extract.reference_person") in got
+    assert ("court_charges.csv", "6", "arraignment_date", "extract.format_date") in got
+    assert ("court_charges.csv", "7", "disposition_date", "extract.consistency_disposition_date") in got
     text = report.read_text()
     assert "NOBODY" not in text and "2001CR" not in text and "2021-13-10" not in text
