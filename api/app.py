@@ -78,7 +78,7 @@ class HeaderSizeGuard:
             for name, value in scope["headers"]:
                 total += len(name) + len(value)
             if total > self.max_bytes:
-                err = ApiError(431, "headers_too_large",
+                err = ApiError(431, "http.headers_too_large",
                                f"The request's headers are too large; send at most {self.max_bytes} bytes "
                                "of header names and values.",
                                parameter="headers", allowed=f"at most {self.max_bytes} bytes of headers")
@@ -127,7 +127,7 @@ def negotiate(accept: str | None) -> str:
         if best is None or cand > best:
             best = cand
     if best is None:
-        raise ApiError(406, "not_acceptable", "This endpoint returns application/json or text/csv; "
+        raise ApiError(406, "http.not_acceptable", "This endpoint returns application/json or text/csv; "
                        "set Accept to one of them or use format=json|csv.", parameter="Accept",
                        allowed=["application/json", "text/csv"])
     return best[2]

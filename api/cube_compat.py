@@ -24,7 +24,7 @@ from starlette.responses import Response
 from sqlglot import exp
 
 from crosstrack.api.catalog import Dataset
-from crosstrack.api.errors import ApiError, from_engine_error
+from crosstrack.api.errors import ApiError, as_api_error
 from crosstrack.api.params import build_question
 from crosstrack.api.service import Service
 
@@ -38,7 +38,7 @@ def _json(body: Any, headers: dict[str, str] | None = None) -> Response:
 
 def _member_view(member: Any, parameter: str) -> str:
     if not isinstance(member, str) or "." not in member:
-        raise ApiError(400, "bad_query", f"{parameter} members are written view.member; got {str(member)[:60]!r}.",
+        raise ApiError(400, "query.invalid", f"{parameter} members are written view.member; got {str(member)[:60]!r}.",
                        parameter=parameter)
     return member.split(".", 1)[0]
 
@@ -48,14 +48,14 @@ def _check_shapes(query: dict) -> None:
     for key in ("measures", "dimensions", "filters"):
         value = query.get(key)
         if value is not None and not isinstance(value, list):
-            raise ApiError(400, "bad_query", f"{key} must be a list.", parameter=f"query.{key}")
+            raise ApiError(400, "query.invalid", f"{key} must be a list.", parameter=f"query.{key}")
     for f in query.get("filters") or []:
         if isinstance(f, dict) and f.get("values") is not None and not isinstance(f.get("values"), list):
-            raise ApiError(400, "bad_query", "filter values must be a list.", parameter="query.filters")
+            raise ApiError(400, "query.invalid", "filter values must be a list.", parameter="query.filters")
     order = query.get("order")
     if order is not None and not isinstance(order, dict) and not (
             isinstance(order, list) and all(isinstance(p, list) and len(p) == 2 for p in order)):
-        raise ApiError(400, "bad_query", "order must be an object {member: 'asc'|'desc'} or a list of "
+        raise ApiError(400, "query.invalid", "order must be an object {member: 'asc'|'desc'} or a list of "
                        "[member, direction] pairs.", parameter="query.order")
 
 
@@ -67,11 +67,11 @@ def _whole(query: dict, key: str, lo: int, hi: int, default: int, code: str) -> 
         return default
     if isinstance(raw, bool) or not isinstance(raw, (int, str)) or (
             isinstance(raw, str) and not (raw.strip().isascii() and raw.strip().isdigit())):
-        raise ApiError(400, "bad_parameter", f"{key} must be a whole number; got {orjson.dumps(raw).decode()[:40]}.",
+        raise ApiError(400, "query.invalid_value", f"{key} must be a whole number; got {orjson.dumps(raw).decode()[:40]}.",
                        parameter=f"query.{key}", allowed=f"{lo}..{hi}")
     value = int(raw)
     if not lo <= value <= hi:
-        raise ApiError(400, code if value > hi else "bad_parameter", f"{key} must be between {lo} and {hi}; got {value}.",
+        raise ApiError(400, code if value > hi else "query.invalid_value", f"{key} must be between {lo} and {hi}; got {value}.",
                        parameter=f"query.{key}", allowed=f"{lo}..{hi}")
     return value
 
@@ -79,24 +79,24 @@ def _whole(query: dict, key: str, lo: int, hi: int, default: int, code: str) -> 
 def to_question(service: Service, query: Any, data_version: str | None = None):
     """Translate a Cube query object into (dataset, Question); errors name the query field."""
     if not isinstance(query, dict):
-        raise ApiError(400, "bad_query", "query must be one JSON object in Cube's query format.", parameter="query",
+        raise ApiError(400, "query.invalid", "query must be one JSON object in Cube's query format.", parameter="query",
                        allowed="{\"measures\": [...], \"dimensions\": [...], \"filters\": [...]}")
     for unsupported in ("timeDimensions", "segments"):
         if query.get(unsupported):
-            raise ApiError(400, "unsupported", f"{unsupported} are not supported; use dimensions and filters "
+            raise ApiError(400, "query.unsupported", f"{unsupported} are not supported; use dimensions and filters "
                            "(snapshot_year is an ordinary dimension).", parameter=f"query.{unsupported}")
     if query.get("ungrouped"):
-        raise ApiError(400, "unsupported", "ungrouped queries would publish person-level rows and are not allowed.",
+        raise ApiError(400, "query.unsupported", "ungrouped queries would publish person-level rows and are not allowed.",
                        parameter="query.ungrouped")
     _check_shapes(query)
     members = [*(query.get("measures") or []), *(query.get("dimensions") or [])]
     members += [f.get("member") or f.get("dimension") for f in query.get("filters", []) or [] if isinstance(f, dict)]
     views = {_member_view(m, "query") for m in members}
     if not views:
-        raise ApiError(400, "bad_query", "query names no measure or dimension.", parameter="query.measures",
+        raise ApiError(400, "query.invalid", "query names no measure or dimension.", parameter="query.measures",
                        allowed=sorted(service.catalog))
     if len(views) > 1:
-        raise ApiError(400, "bad_query", "all members of one query must come from one view.", parameter="query",
+        raise ApiError(400, "query.invalid", "all members of one query must come from one view.", parameter="query",
                        allowed=sorted(service.catalog))
     ds = service.dataset(views.pop())
 
@@ -104,7 +104,7 @@ def to_question(service: Service, query: Any, data_version: str | None = None):
         name = member.split(".", 1)[1]
         pool = ds.dimensions if kind == "dimensions" else ds.measures
         if name not in pool:
-            raise ApiError(400, f"unknown_{kind[:-1]}", f"{member[:80]!r} is not a public {kind[:-1]} of {ds.name}.",
+            raise ApiError(400, "query.unknown_member", f"{member[:80]!r} is not a public {kind[:-1]} of {ds.name}.",
                            parameter=f"query.{kind}", allowed=[f"{ds.name}.{n}" for n in pool])
         return name
 
@@ -113,7 +113,7 @@ def to_question(service: Service, query: Any, data_version: str | None = None):
     filters: dict[str, list[str]] = {}
     for f in query.get("filters", []) or []:
         if not isinstance(f, dict) or ("or" in f or "and" in f):
-            raise ApiError(400, "unsupported", "only simple member filters are supported (no and/or groups).",
+            raise ApiError(400, "query.unsupported", "only simple member filters are supported (no and/or groups).",
                            parameter="query.filters")
         name = short(f.get("member") or f.get("dimension"), "dimensions")
         op = f.get("operator")
@@ -123,13 +123,13 @@ def to_question(service: Service, query: Any, data_version: str | None = None):
         elif op == "notEquals" and ds.dimensions[name].codes:
             chosen = [c for c, _ in ds.dimensions[name].codes if c not in values]
         else:
-            raise ApiError(400, "unsupported", f"filter operator {str(op)[:30]!r} is not supported here.",
+            raise ApiError(400, "query.unsupported", f"filter operator {str(op)[:30]!r} is not supported here.",
                            parameter="query.filters", allowed=list(SUPPORTED_OPERATORS))
         if name in filters:  # two filters on one member: their intersection
             chosen = [c for c in filters[name] if c in chosen]
         filters[name] = chosen
         if not chosen:
-            raise ApiError(400, "bad_query", f"the filters on {name} select no code.", parameter="query.filters")
+            raise ApiError(400, "query.invalid", f"the filters on {name} select no code.", parameter="query.filters")
     order = query.get("order") or {}
     pairs = list(order.items()) if isinstance(order, dict) else [tuple(p) for p in order]
     order_spec = []
@@ -137,8 +137,8 @@ def to_question(service: Service, query: Any, data_version: str | None = None):
         name = member.split(".", 1)[1] if isinstance(member, str) and "." in member else str(member)
         order_spec.append(("-" if str(direction).lower() == "desc" else "") + name)
     settings = service.settings
-    limit = _whole(query, "limit", 1, settings.max_page_size, min(10_000, settings.max_page_size), "page_too_large")
-    offset = _whole(query, "offset", 0, settings.max_offset, 0, "offset_too_large")
+    limit = _whole(query, "limit", 1, settings.max_page_size, min(10_000, settings.max_page_size), "query.page_too_large")
+    offset = _whole(query, "offset", 0, settings.max_offset, 0, "query.offset_too_large")
     version = service.version_for(data_version)
     question = build_question(ds, settings, dimensions=dims, measures=meas, filters=filters, order=order_spec,
                               limit=limit, offset=offset, extra_codes=service.extra_codes(ds, version),
@@ -247,38 +247,20 @@ def _normalized(ds: Dataset, question) -> dict[str, Any]:
 
 
 def cube_error(err: ApiError) -> Response:
-    """Cube's error shape: ``error`` is the message string; the structured detail rides alongside."""
-    body = {"error": err.message, "code": err.code, "parameter": err.parameter, "allowed": err.allowed,
-            "status": err.status}
+    """Cube's error shape: ``error`` is the message string (Cube's clients test it with
+    ``includes``); the problem's structured fields (``code``, ``loc``, ``allowed``) and the
+    ``parameter`` and ``status`` ride alongside."""
+    body = {"error": err.message, **{k: v for k, v in err.problem.as_dict().items() if k != "message"},
+            "parameter": err.parameter, "status": err.status}
     return Response(orjson.dumps(body), status_code=err.status, media_type="application/json",
                     headers={"Cache-Control": "no-store", **err.headers})
-
-
-def _as_api_error(err: Exception) -> ApiError | None:
-    if isinstance(err, ApiError):
-        return err
-    from crosstrack.engine import EngineError, EngineUnavailable, QueryLimitExceeded
-
-    if isinstance(err, (EngineError, EngineUnavailable, QueryLimitExceeded)):
-        return from_engine_error(err)
-    try:
-        from crosstrack.cube import QueryError
-    except ImportError:  # pragma: no cover - the semantic layer is part of every build
-        return None
-    if isinstance(err, QueryError):  # the semantic layer's messages name members, never SQL
-        member = getattr(err, "member", None)
-        return ApiError(400, getattr(err, "code", "invalid_query") or "invalid_query",
-                        str(getattr(err, "message", "invalid query"))[:300],
-                        parameter=member if isinstance(member, str) else None,
-                        allowed=[str(a) for a in getattr(err, "allowed", [])])
-    return None
 
 
 def _answer(fn, *args: Any, headers: dict[str, str] | None = None) -> Response:
     try:
         return _json(fn(*args), headers)
     except Exception as err:  # noqa: BLE001 - every known failure becomes Cube's error shape
-        mapped = _as_api_error(err)
+        mapped = as_api_error(err, short_members=False)
         if mapped is None:
             raise  # the app's handler logs its type and answers a generic 500
         return cube_error(mapped)
@@ -309,12 +291,12 @@ def public_meta(service: Service) -> dict[str, Any]:
 def _query_from_get(request: Request) -> Any:
     raw = request.query_params.get("query")
     if raw is None:
-        raise ApiError(400, "bad_query", "GET needs a query parameter holding a Cube query as JSON.",
+        raise ApiError(400, "query.invalid", "GET needs a query parameter holding a Cube query as JSON.",
                        parameter="query")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
+        raise ApiError(400, "query.invalid", "query is not valid JSON.", parameter="query") from None
 
 
 def _data_version(request: Request, body: Any = None) -> str | None:
@@ -335,13 +317,13 @@ def _body_query(raw: bytes) -> tuple[Any, str | None, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_query", "The body is not valid JSON.", parameter="body") from None
+        raise ApiError(400, "query.invalid", "The body is not valid JSON.", parameter="body") from None
     query = body.get("query") if isinstance(body, dict) else None
     if isinstance(query, str):
         try:
             query = orjson.loads(query)
         except orjson.JSONDecodeError:
-            raise ApiError(400, "bad_query", "query is not valid JSON.", parameter="query") from None
+            raise ApiError(400, "query.invalid", "query is not valid JSON.", parameter="query") from None
     query_type = body.get("queryType") if isinstance(body, dict) else None
     return query, query_type if isinstance(query_type, str) else None, body
 
@@ -350,7 +332,7 @@ def _load(service: Service, query: Any, query_type: str | None, data_version: st
     if query_type == "multi":
         return multi_response(service, query, data_version)
     if isinstance(query, list):
-        raise ApiError(400, "bad_query", "several queries need queryType=multi.", parameter="queryType",
+        raise ApiError(400, "query.invalid", "several queries need queryType=multi.", parameter="queryType",
                        allowed=["multi"])
     return load_response(service, query, data_version)
 

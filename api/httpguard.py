@@ -24,6 +24,8 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from crosstrack.api.errors import ApiError
+
 _REASONS = {408: b"Request Timeout", 413: b"Content Too Large", 414: b"URI Too Long",
             431: b"Request Header Fields Too Large"}
 
@@ -36,8 +38,7 @@ class _Refused(Exception):
 
 
 def refusal_bytes(status: int, code: str, message: str, parameter: str | None, allowed: str | None) -> bytes:
-    body = orjson.dumps({"error": {"status": status, "code": code, "parameter": parameter,
-                                   "message": message, "allowed": allowed}})
+    body = orjson.dumps(ApiError(status, code, message, parameter=parameter, allowed=allowed).body())
     head = (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
             b"cache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n"
             % (status, _REASONS.get(status, b"Error"), len(body)))
@@ -77,7 +78,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete and self.cycle.response_started:
             self.transport.close()  # a response is under way: nothing more can be said
             return
-        self._refuse(408, "request_timeout",
+        self._refuse(408, "http.request_timeout",
                      f"The request was not received within {self.timeout_s:g} s; the connection is closed.",
                      None, f"a whole request within {self.timeout_s:g} s")
 
@@ -135,7 +136,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_url(self, url: bytes) -> None:
         self._url_bytes += len(url)
         if self._url_bytes > self.max_url_bytes:
-            self._refuse(414, "url_too_long",
+            self._refuse(414, "http.url_too_long",
                          f"The request target is longer than {self.max_url_bytes} bytes.", "url",
                          f"at most {self.max_url_bytes} bytes of path and query")
             raise _Refused
@@ -144,7 +145,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value)
         if self._header_bytes > self.max_header_bytes:
-            self._refuse(431, "headers_too_large",
+            self._refuse(431, "http.headers_too_large",
                          f"The request's headers are too large; send at most {self.max_header_bytes} bytes "
                          "of header names and values.", "headers",
                          f"at most {self.max_header_bytes} bytes of headers")
@@ -175,7 +176,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _body_too_large(self) -> None:
-        self._refuse(413, "body_too_large", f"The request body is larger than {self.max_body_bytes} bytes.",
+        self._refuse(413, "http.body_too_large", f"The request body is larger than {self.max_body_bytes} bytes.",
                      "body", f"at most {self.max_body_bytes} bytes (CROSSTRACK_MAX_BODY_BYTES)")
 
 

@@ -16,15 +16,21 @@ from crosstrack.api.service import Service
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["status", "code", "message"], "properties": {
+    "properties": {"error": {"type": "object", "required": ["status", "code", "loc", "message"], "properties": {
         "status": {"type": "integer"},
-        "code": {"type": "string", "description": "machine-readable error code"},
-        "parameter": {"type": ["string", "null"], "description": "the parameter at fault"},
+        "code": {"type": "string", "pattern": r"^[a-z]+\.[a-z0-9_]+$",
+                 "description": "the problem's dotted code, family.reason (param.unknown_value, query.unknown_member, "
+                                "data.unknown_version, engine.unavailable, ...)"},
+        "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                "description": "where in the request, pydantic-style: [\"query\", \"race\"]; empty when the "
+                               "request as a whole is at fault"},
+        "parameter": {"type": ["string", "null"], "description": "the parameter at fault (loc without its root)"},
         "message": {"type": "string"},
         "allowed": {"description": "allowed values or form", "anyOf": [
             {"type": "array", "items": {}}, {"type": "string"}, {"type": "null"}]},
     }}},
-    "example": {"error": {"status": 400, "code": "unknown_dimension", "parameter": "dimensions",
+    "example": {"error": {"status": 400, "code": "param.unknown_dimension", "loc": ["query", "dimensions"],
+                          "parameter": "dimensions",
                           "message": "'colour' is not a dimension of population.",
                           "allowed": ["snapshot_year", "agency", "race"]}},
 }
@@ -318,7 +324,8 @@ COMPONENTS: dict[str, Any] = {
     "CubeMeta": {"type": "object", "required": ["cubes"], "properties": {"cubes": {"type": "array", "items": _OBJ}}},
     "CubeError": {"type": "object", "required": ["error"], "properties": {
         "error": {"type": "string", "description": "the message (Cube's clients read a string)"},
-        "code": _STR, "parameter": _NSTR, "status": {"type": "integer"},
+        "code": _STR, "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "parameter": _NSTR, "status": {"type": "integer"},
         "allowed": {"anyOf": [{"type": "array", "items": {}}, {"type": "string"}, {"type": "null"}]}}},
 }
 

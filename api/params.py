@@ -100,10 +100,10 @@ def _int(name: str, raw: str, lo: int, hi: int, code: str, form: str) -> int:
             raise ValueError
         value = int(text)
     except ValueError:
-        raise ApiError(400, "bad_parameter", f"{name} must be a whole number; got {raw[:40]!r}.",
+        raise ApiError(400, "param.invalid", f"{name} must be a whole number; got {raw[:40]!r}.",
                        parameter=name, allowed=form) from None
     if not lo <= value <= hi:
-        status_code = code if value > hi else "bad_parameter"
+        status_code = code if value > hi else "param.invalid"
         raise ApiError(400, status_code, f"{name} must be between {lo} and {hi}; got {value}.",
                        parameter=name, allowed=form)
     return value
@@ -127,7 +127,7 @@ def _resolve_code(dim: Dimension, raw: str, allowed: list[str] | None) -> str:
     for candidate in (raw, raw.replace(" ", "+"), raw.strip() + "+" if raw.endswith(" ") else raw):
         if candidate.casefold() in folded:
             return folded[candidate.casefold()]
-    raise ApiError(400, "unknown_code", f"{raw[:40]!r} is not a code of {dim.name}.",
+    raise ApiError(400, "param.unknown_value", f"{raw[:40]!r} is not a code of {dim.name}.",
                    parameter=dim.name, allowed=allowed)
 
 
@@ -144,10 +144,10 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
     dims = _dedupe(dimensions)
     for d in dims:
         if d not in ds.dimensions:
-            raise ApiError(400, "unknown_dimension", f"{d[:60]!r} is not a dimension of {ds.name}.",
+            raise ApiError(400, "param.unknown_dimension", f"{d[:60]!r} is not a dimension of {ds.name}.",
                            parameter="dimensions", allowed=dim_order)
     if len(dims) > settings.max_dimensions:
-        raise ApiError(400, "too_many_dimensions",
+        raise ApiError(400, "param.too_many_dimensions",
                        f"At most {settings.max_dimensions} dimensions can be combined in one request; got {len(dims)}.",
                        parameter="dimensions", allowed=f"up to {settings.max_dimensions} of: {', '.join(dim_order)}")
     dims.sort(key=dim_order.index)
@@ -155,7 +155,7 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
     meas = _dedupe(measures) or [ds.people_measure]
     for m in meas:
         if m not in ds.measures:
-            raise ApiError(400, "unknown_measure", f"{m[:60]!r} is not a measure of {ds.name}.",
+            raise ApiError(400, "param.unknown_measure", f"{m[:60]!r} is not a measure of {ds.name}.",
                            parameter="measures", allowed=measure_order)
     # P2/K5: a mean or median is only ever published with the count it follows.
     for m in list(meas):
@@ -169,7 +169,7 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
     total_values = 0
     for name, raw_codes in (filters or {}).items():
         if name not in ds.dimensions:
-            raise ApiError(400, "unknown_parameter", f"{name[:60]!r} is not a parameter or dimension of {ds.name}.",
+            raise ApiError(400, "param.unknown_parameter", f"{name[:60]!r} is not a parameter or dimension of {ds.name}.",
                            parameter=name, allowed=list(RESERVED) + dim_order)
         dim = ds.dimensions[name]
         allowed = _allowed_codes(dim, extra_codes)
@@ -182,7 +182,7 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
             codes.sort(key=idx.__getitem__)
         flt[name] = codes
     if total_values > settings.max_filter_values:
-        raise ApiError(400, "too_many_filter_values",
+        raise ApiError(400, "param.too_many_values",
                        f"At most {settings.max_filter_values} filter values can be given; got {total_values}.",
                        parameter=None, allowed=f"up to {settings.max_filter_values} codes in total")
 
@@ -203,7 +203,7 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
         if not ok:
             example = f"{target}={t_allowed[-1]}" if t_allowed else target
             raise ApiError(
-                422, "requires_single_status",
+                422, "param.requires_single_status",
                 f"{d} is available only when {target} is one of the dimensions and exactly one "
                 f"{target} is chosen (R13). First add {target} to dimensions and choose one, e.g. "
                 f"dimensions=...,{target}&{example}.",
@@ -221,7 +221,7 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
         desc = o.startswith("-")
         name = o.lstrip("+-").strip()
         if name not in dims and name not in meas:
-            raise ApiError(400, "bad_order", f"order can only name a selected dimension or measure; got {name[:60]!r}.",
+            raise ApiError(400, "param.bad_order", f"order can only name a selected dimension or measure; got {name[:60]!r}.",
                            parameter="order", allowed=[*dims, *meas, *(f"-{x}" for x in [*dims, *meas])])
         if name not in (f for f, _ in orders):
             orders.append((name, desc))
@@ -233,16 +233,16 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
     if limit is None:
         limit = min(DEFAULT_LIMIT, page_max)
     if not 1 <= limit <= page_max:
-        raise ApiError(400, "page_too_large" if limit > page_max else "bad_parameter",
+        raise ApiError(400, "param.page_too_large" if limit > page_max else "param.invalid",
                        f"limit must be between 1 and {page_max}; got {limit}.", parameter="limit",
                        allowed=f"1..{page_max}")
     if not 0 <= offset <= settings.max_offset:
-        raise ApiError(400, "offset_too_large" if offset > 0 else "bad_parameter",
+        raise ApiError(400, "param.offset_too_large" if offset > 0 else "param.invalid",
                        f"offset must be between 0 and {settings.max_offset}; got {offset}.",
                        parameter="offset", allowed=f"0..{settings.max_offset}")
     fmt = fmt.lower()
     if fmt not in FORMATS:
-        raise ApiError(400, "bad_format", f"format must be json or csv; got {fmt[:20]!r}.", parameter="format",
+        raise ApiError(400, "param.bad_format", f"format must be json or csv; got {fmt[:20]!r}.", parameter="format",
                        allowed=list(FORMATS))
 
     if csv_context is not None and (fmt != "csv" or csv_context not in CSV_CONTEXTS):
@@ -263,7 +263,7 @@ def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settin
         multi.setdefault(key, []).append(value)
     for single in ("limit", "offset", "format", "data_version", "csv_context"):
         if len(set(multi.get(single, []))) > 1:
-            raise ApiError(400, "repeated_parameter", f"{single} was given more than once with different values.",
+            raise ApiError(400, "param.repeated", f"{single} was given more than once with different values.",
                            parameter=single)
     # Codes hold no spaces; a trailing one is a '+' typed unescaped into the URL ("60+").
     filters = {k: _split(x.rstrip() + "+" if x.endswith(" ") and x.strip() else x for x in v)
@@ -271,11 +271,11 @@ def parse_params(ds: Dataset, items: Iterable[tuple[str, str]], settings: Settin
     for k in filters:
         if k not in ds.dimensions:
             hint = " (snapshot years are filtered with snapshot_year=YYYY)" if k in ("year", "snapshot") else ""
-            raise ApiError(400, "unknown_parameter", f"{k[:60]!r} is not a parameter or dimension of {ds.name}{hint}.",
+            raise ApiError(400, "param.unknown_parameter", f"{k[:60]!r} is not a parameter or dimension of {ds.name}{hint}.",
                            parameter=k[:60], allowed=list(RESERVED) + list(ds.dimensions))
-    limit = (_int("limit", multi["limit"][0], 1, settings.max_page_size, "page_too_large",
+    limit = (_int("limit", multi["limit"][0], 1, settings.max_page_size, "param.page_too_large",
                   f"1..{settings.max_page_size}") if "limit" in multi else None)
-    offset = (_int("offset", multi["offset"][0], 0, settings.max_offset, "offset_too_large",
+    offset = (_int("offset", multi["offset"][0], 0, settings.max_offset, "param.offset_too_large",
                    f"0..{settings.max_offset}") if "offset" in multi else 0)
     fmt = multi["format"][0].strip() if "format" in multi else default_format
     return build_question(

@@ -23,6 +23,8 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 
+from crosstrack.api.errors import ApiError
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -79,14 +81,10 @@ def _client_key(scope: Scope) -> str:
 
 
 def rate_limited_body(per_minute: int, retry_after: int) -> bytes:
-    """The standard error envelope for a 429 (``{"error": {status, code, parameter, message, allowed}}``)."""
-    return orjson.dumps({"error": {
-        "status": 429,
-        "code": "rate_limited",
-        "parameter": None,
-        "message": f"Too many requests from this address; try again in {retry_after} s.",
-        "allowed": f"at most {per_minute} requests per minute per client",
-    }})
+    """The standard error envelope for a 429 (``api.errors.ApiError``'s body)."""
+    return orjson.dumps(ApiError(429, "http.rate_limited",
+                                 f"Too many requests from this address; try again in {retry_after} s.",
+                                 allowed=f"at most {per_minute} requests per minute per client").body())
 
 
 class RateLimitMiddleware:

@@ -158,7 +158,7 @@ class Service:
     def dataset(self, name: str) -> Dataset:
         ds = self.catalog.get(name)
         if ds is None:
-            raise ApiError(404, "unknown_dataset", f"There is no dataset called {name[:60]!r}.",
+            raise ApiError(404, "data.unknown_dataset", f"There is no dataset called {name[:60]!r}.",
                            parameter="dataset", allowed=sorted(self.catalog))
         return ds
 
@@ -172,7 +172,7 @@ class Service:
 
             pv = current_version(engine, self.settings)
         if pv is None:
-            raise ApiError(503, "no_data", "No data has been published yet; an operator must run `crosstrack load`.",
+            raise ApiError(503, "data.not_published", "No data has been published yet; an operator must run `crosstrack load`.",
                            headers={"Retry-After": "30"})
         return DataVersion(str(pv.version_id), pv.database, getattr(pv, "loaded_at", None))
 
@@ -186,7 +186,7 @@ class Service:
             return current
         requested = str(requested).strip()
         if not VERSION_ID.match(requested):
-            raise ApiError(400, "bad_parameter", f"data_version must look like v12; got {requested[:20]!r}.",
+            raise ApiError(400, "param.invalid", f"data_version must look like v12; got {requested[:20]!r}.",
                            parameter="data_version", allowed=f"vN, e.g. {current.version_id}")
         if requested == current.version_id:
             return current
@@ -198,11 +198,11 @@ class Service:
             if st.version.version_id != requested:
                 continue
             if not st.kept:
-                raise ApiError(410, "version_removed",
+                raise ApiError(410, "data.version_removed",
                                f"Data version {requested} is no longer kept (retention); the current version is "
                                f"{current.version_id}.", parameter="data_version", allowed=kept)
             return DataVersion(st.version.version_id, st.version.database, st.version.loaded_at)
-        raise ApiError(404, "unknown_version", f"There is no data version {requested}; the current version is "
+        raise ApiError(404, "data.unknown_version", f"There is no data version {requested}; the current version is "
                        f"{current.version_id}.", parameter="data_version", allowed=kept)
 
     def warm(self, version: DataVersion, n: int) -> int:
@@ -291,7 +291,7 @@ class Service:
             version = version or self.version_for(pinned[0] if pinned else None)
             question = parse_params(ds, items, self.settings, extra_codes=self.extra_codes(ds, version))
         if question.dataset != ds.name:
-            raise ApiError(400, "bad_parameter", "The question is for another dataset.", parameter="dataset")
+            raise ApiError(400, "param.invalid", "The question is for another dataset.", parameter="dataset")
         if count and question.data_version is None:
             self.asked.add((ds.name, question))
         key = (version.version_id, question.result_key())
@@ -317,7 +317,7 @@ class Service:
             axes.append(codes)
         size = math.prod(len(a) for a in axes)
         if size > self.settings.query_max_result_rows:
-            raise ApiError(400, "too_many_combinations",
+            raise ApiError(400, "query.too_many_combinations",
                            f"These dimensions have {size:,} combinations of codes, more than the "
                            f"{self.settings.query_max_result_rows:,} one answer may list; filter some of "
                            "them or ask for fewer dimensions.", parameter="dimensions",
@@ -338,7 +338,7 @@ class Service:
             if medians:
                 dim = split[0]
                 raise ApiError(
-                    400, "median_over_codes",
+                    400, "query.median_over_codes",
                     f"A median ({medians[0]}) cannot be combined over several codes of {dim}: medians of "
                     f"parts do not add up. Add {dim} to dimensions to get one median per code, or filter "
                     f"on one code of {dim}.", parameter=dim, allowed=[f"dimensions={dim}", f"{dim}=<one code>"])

@@ -69,7 +69,7 @@ def test_cube_not_equals_filter(api_live):
 def test_cube_refuses_hidden_members_and_person_level(api_live):
     """K2/K6: the cell key is unknown here; ungrouped (person-level) queries are refused."""
     r = _load_get(api_live, {"measures": ["population.cell_key"]})
-    assert r.status_code == 400 and r.json()["code"] == "unknown_measure" and isinstance(r.json()["error"], str)
+    assert r.status_code == 400 and r.json()["code"] == "query.unknown_member" and isinstance(r.json()["error"], str)
     r = _load_get(api_live, {"measures": ["population.people"], "ungrouped": True})
     assert r.status_code == 400
     r = _load_get(api_live, {"measures": ["custody_snapshot.people"]})

@@ -26,7 +26,7 @@ def _err(resp: httpx.Response, status: int, code: str, parameter: str | None = N
     body = resp.json()
     assert set(body) == {"error"}
     e = body["error"]
-    assert set(e) == {"status", "code", "parameter", "message", "allowed"}
+    assert set(e) == {"status", "code", "loc", "parameter", "message", "allowed"}
     assert e["status"] == status and e["code"] == code
     if parameter is not None:
         assert e["parameter"] == parameter
@@ -147,7 +147,7 @@ def test_filter_on_every_code_equals_no_filter(api_live):
 def test_snapshot_year_filter_and_dimension(api_live):
     rows = _rows(api_live.get(POP, params={"dimensions": "snapshot_year", "snapshot_year": "2018,2021"}))
     assert [r["snapshot_year"] for r in rows] == [2018, 2021]
-    _err(api_live.get(POP, params={"snapshot_year": "1999"}), 400, "unknown_code", "snapshot_year")
+    _err(api_live.get(POP, params={"snapshot_year": "1999"}), 400, "param.unknown_value", "snapshot_year")
 
 
 def test_measures_default_and_governing_count_added(api_live):
@@ -209,7 +209,7 @@ def test_accept_negotiation(api_live):
     assert r.headers["content-type"].startswith("application/json")
     r = api_live.get(POP + "?format=json", headers={"Accept": "text/csv"})  # format wins
     assert r.headers["content-type"].startswith("application/json")
-    _err(api_live.get(POP, headers={"Accept": "application/xml"}), 406, "not_acceptable", "Accept")
+    _err(api_live.get(POP, headers={"Accept": "application/xml"}), 406, "http.not_acceptable", "Accept")
 
 
 def test_csv_formula_injection_escaped():
@@ -231,14 +231,14 @@ def test_etag_and_304(api_live):
 
 def test_r13_governing_dimension_needs_single_status(api_live):
     """R13: governing/leading charge dimensions only with offender_status as dimension + one status."""
-    e = _err(api_live.get(POP, params={"dimensions": "governing_offense_type"}), 422, "requires_single_status",
+    e = _err(api_live.get(POP, params={"dimensions": "governing_offense_type"}), 422, "param.requires_single_status",
              "governing_offense_type")
     assert "offender_status" in e["message"] and e["allowed"] == ["PRETRIAL", "SENTENCED"]
     _err(api_live.get(POP, params={"dimensions": "offender_status,governing_offense_type"}), 422,
-         "requires_single_status")
+         "param.requires_single_status")
     _err(api_live.get(POP, params={"dimensions": "offender_status,leading_charge_type",
-                                   "offender_status": "PRETRIAL,SENTENCED"}), 422, "requires_single_status")
-    _err(api_live.get(POP, params={"governing_offense_type": "DRUG"}), 422, "requires_single_status")
+                                   "offender_status": "PRETRIAL,SENTENCED"}), 422, "param.requires_single_status")
+    _err(api_live.get(POP, params={"governing_offense_type": "DRUG"}), 422, "param.requires_single_status")
     ok = _rows(api_live.get(POP, params={"dimensions": "offender_status,governing_offense_type",
                                          "offender_status": "SENTENCED"}))
     assert ok and all(r["offender_status"] == "SENTENCED" for r in ok)
@@ -246,19 +246,19 @@ def test_r13_governing_dimension_needs_single_status(api_live):
 
 # --- errors ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("params,status,code,parameter", [
-    ({"dimensions": "colour"}, 400, "unknown_dimension", "dimensions"),
-    ({"measures": "max_days"}, 400, "unknown_measure", "measures"),
-    ({"race": "Z"}, 400, "unknown_code", "race"),
-    ({"colour": "red"}, 400, "unknown_parameter", "colour"),
-    ({"format": "xml"}, 400, "bad_format", "format"),
-    ({"limit": "100000000"}, 400, "page_too_large", "limit"),
-    ({"limit": "0"}, 400, "bad_parameter", "limit"),
-    ({"limit": "ten"}, 400, "bad_parameter", "limit"),
-    ({"offset": "-1"}, 400, "bad_parameter", "offset"),
-    ({"offset": "99999999"}, 400, "offset_too_large", "offset"),
-    ({"order": "colour"}, 400, "bad_order", "order"),
+    ({"dimensions": "colour"}, 400, "param.unknown_dimension", "dimensions"),
+    ({"measures": "max_days"}, 400, "param.unknown_measure", "measures"),
+    ({"race": "Z"}, 400, "param.unknown_value", "race"),
+    ({"colour": "red"}, 400, "param.unknown_parameter", "colour"),
+    ({"format": "xml"}, 400, "param.bad_format", "format"),
+    ({"limit": "100000000"}, 400, "param.page_too_large", "limit"),
+    ({"limit": "0"}, 400, "param.invalid", "limit"),
+    ({"limit": "ten"}, 400, "param.invalid", "limit"),
+    ({"offset": "-1"}, 400, "param.invalid", "offset"),
+    ({"offset": "99999999"}, 400, "param.offset_too_large", "offset"),
+    ({"order": "colour"}, 400, "param.bad_order", "order"),
     ({"dimensions": "snapshot_year,agency,offender_status,age_group,assigned_sex,gender_identity,race"},
-     400, "too_many_dimensions", "dimensions"),
+     400, "param.too_many_dimensions", "dimensions"),
 ])
 def test_errors_name_parameter_and_allowed(api_live, params, status, code, parameter):
     e = _err(api_live.get(POP, params=params), status, code, parameter)
@@ -266,10 +266,10 @@ def test_errors_name_parameter_and_allowed(api_live, params, status, code, param
 
 
 def test_error_unknown_dataset_and_route(api_live):
-    e = _err(api_live.get("/api/v1/prisoners"), 404, "unknown_dataset", "dataset")
+    e = _err(api_live.get("/api/v1/prisoners"), 404, "data.unknown_dataset", "dataset")
     assert "population" in e["allowed"]
-    _err(api_live.get("/nothing/here"), 404, "not_found")
-    _err(api_live.client.delete(POP), 405, "method_not_allowed")
+    _err(api_live.get("/nothing/here"), 404, "http.not_found")
+    _err(api_live.client.delete(POP), 405, "http.method_not_allowed")
 
 
 def test_too_many_filter_values(api_live):
@@ -292,7 +292,7 @@ def test_engine_limit_hit_gives_503(api_live):
     server = ThreadServer(create_app(tight, service=Service(tight))).start()
     try:
         r = httpx.get(server.url + POP, params={"dimensions": "agency,race"}, timeout=30)
-        e = _err(r, 503, "query_limit_exceeded")
+        e = _err(r, 503, "engine.query_limit")
         assert "rows" in e["message"]
     finally:
         server.stop()
@@ -311,7 +311,7 @@ def test_engine_unavailable_gives_503(api_live):
     down = load_settings(clickhouse_url=f"http://127.0.0.1:{free_port()}", data_dir=api_live.settings.data_dir)
     server = ThreadServer(create_app(down, service=Service(down))).start()
     try:
-        _err(httpx.get(server.url + POP, timeout=30), 503, "engine_unavailable")
+        _err(httpx.get(server.url + POP, timeout=30), 503, "engine.unavailable")
         assert httpx.get(server.url + "/healthz", timeout=30).status_code == 503
     finally:
         server.stop()

@@ -378,7 +378,7 @@ def test_K4_median_over_several_codes_is_refused_with_what_to_write(api_s1):
     assert r.status_code == 400
     body = r.json()
     text = str(body)
-    assert "median_over_codes" in text and "dimensions=race" in text
+    assert "query.median_over_codes" in text and "dimensions=race" in text
 
 
 def test_guess_rate_is_the_commonest_value():

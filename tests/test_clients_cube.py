@@ -83,7 +83,7 @@ def test_cube_multi_shape_string_errors_authorization_dry_run_and_sql(api_live):
     assert bad.status_code == 400
     e = bad.json()
     assert isinstance(e["error"], str) and "population.colour" in e["error"]
-    assert e["code"] == "unknown_measure" and e["parameter"] == "query.measures"
+    assert e["code"] == "query.unknown_member" and e["parameter"] == "query.measures"
     assert "population.people" in e["allowed"]
     dry = api_live.get("/cubejs-api/v1/dry-run", params={"query": json.dumps(q)}).json()
     assert dry["normalizedQueries"][0]["dimensions"] == ["population.race"]

@@ -195,22 +195,22 @@ def test_hidden_cell_key_only_for_internal_callers(qe):
 
 def test_errors_name_the_member_and_list_what_is_allowed(qe):
     cases = [
-        ({"measures": ["population.peopel"]}, "population.peopel", "population.people", "unknown_member"),
-        ({"measures": ["nowhere.people"]}, "nowhere.people", "population", "unknown_member"),
-        ({"dimensions": ["population.people"]}, "population.people", "population.race", "wrong_member_kind"),
+        ({"measures": ["population.peopel"]}, "population.peopel", "population.people", "query.unknown_member"),
+        ({"measures": ["nowhere.people"]}, "nowhere.people", "population", "query.unknown_member"),
+        ({"dimensions": ["population.people"]}, "population.people", "population.race", "query.wrong_member_kind"),
         ({"measures": ["population.people"], "filters": [{"member": "population.race", "operator": "gt",
                                                           "values": ["W"]}]}, "population.race", "equals",
-         "invalid_operator"),
+         "query.invalid_operator"),
         ({"measures": ["population.people"], "filters": [{"member": "population.race", "operator": "equals",
                                                           "values": ["Hispanic"]}]}, "population.race", "OU",
-         "invalid_value"),
+         "query.invalid_value"),
         ({"measures": ["population.people"], "filters": [{"member": "population.snapshot_year", "operator": "gt",
                                                           "values": ["soon"]}]}, "population.snapshot_year", None,
-         "invalid_value"),
-        ({"measures": ["population.people", "charges.charges"]}, "population", None, "invalid_query"),
+         "query.invalid_value"),
+        ({"measures": ["population.people", "charges.charges"]}, "population", None, "query.invalid"),
         ({"measures": ["population.people"], "order": {"population.race": "asc"}}, "population.race",
-         "population.people", "invalid_value"),
-        ({"measures": ["population.people"], "bogus": 1}, "bogus", "measures", "invalid_query"),
+         "population.people", "query.invalid_value"),
+        ({"measures": ["population.people"], "bogus": 1}, "bogus", "measures", "query.invalid"),
     ]
     for query, member, allowed, code in cases:
         with pytest.raises(cube.QueryError) as err:

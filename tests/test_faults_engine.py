@@ -20,7 +20,7 @@ import pytest
 
 from crosstrack.config import load_settings
 
-ENVELOPE_KEYS = {"status", "code", "parameter", "message", "allowed"}
+ENVELOPE_KEYS = {"status", "code", "loc", "parameter", "message", "allowed"}
 DATA_PATHS = [
     "/api/v1/population?dimensions=race",
     "/api/v1/population?dimensions=race&format=csv",
@@ -94,12 +94,12 @@ def _assert_503(r: httpx.Response) -> dict:
     assert r.headers["content-type"].startswith("application/json")
     doc = r.json()
     if r.request.url.path.startswith("/cubejs-api/"):  # Cube's error shape: the message string, detail alongside
-        assert set(doc) == {"error", "code", "parameter", "allowed", "status"} and isinstance(doc["error"], str)
-        doc = {"error": {"status": doc["status"], "code": doc["code"], "parameter": doc["parameter"],
+        assert set(doc) == {"error", "code", "loc", "parameter", "allowed", "status"} and isinstance(doc["error"], str)
+        doc = {"error": {"status": doc["status"], "code": doc["code"], "loc": doc["loc"], "parameter": doc["parameter"],
                          "message": doc["error"], "allowed": doc["allowed"]}}
     assert set(doc) == {"error"} and set(doc["error"]) == ENVELOPE_KEYS
     err = doc["error"]
-    assert err["status"] == 503 and err["code"] == "engine_unavailable", err
+    assert err["status"] == 503 and err["code"] == "engine.unavailable", err
     assert "unavailable" in err["message"].lower()
     assert "127.0.0.1" not in err["message"] and "Traceback" not in err["message"]
     assert int(r.headers["retry-after"]) >= 1

@@ -22,7 +22,7 @@ import requests
 MIN_TOTAL_REQUESTS = 10_000
 # Engine or Python internals that must never reach an error message.
 LEAK = re.compile(r"traceback|\bselect\b.*\bfrom\b|db::exception|code: \d+|clickhouse|sqlglot|file \"/")
-ENVELOPE_KEYS = {"status", "code", "parameter", "message", "allowed"}
+ENVELOPE_KEYS = {"status", "code", "loc", "parameter", "message", "allowed"}
 
 # examples per (operation, mode); dataset queries carry most of the budget
 BUDGET = {
@@ -45,7 +45,7 @@ def _kind(path: str) -> str:
     return "other"
 
 
-CUBE_ENVELOPE_KEYS = {"error", "code", "parameter", "allowed", "status"}
+CUBE_ENVELOPE_KEYS = {"error", "code", "loc", "parameter", "allowed", "status"}
 
 
 def check_envelope(status: int, content_type: str, body: bytes, *, cube: bool = False) -> None:
@@ -57,7 +57,7 @@ def check_envelope(status: int, content_type: str, body: bytes, *, cube: bool = 
     doc = json.loads(body)
     if cube and isinstance(doc, dict) and set(doc) == CUBE_ENVELOPE_KEYS:
         assert isinstance(doc["error"], str)
-        doc = {"error": {"status": doc["status"], "code": doc["code"], "parameter": doc["parameter"],
+        doc = {"error": {"status": doc["status"], "code": doc["code"], "loc": doc["loc"], "parameter": doc["parameter"],
                          "message": doc["error"], "allowed": doc["allowed"]}}
     assert isinstance(doc, dict) and set(doc) == {"error"}, f"not the error envelope: {body[:300]!r}"
     err = doc["error"]

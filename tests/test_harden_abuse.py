@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-ENVELOPE_KEYS = {"status", "code", "parameter", "message", "allowed"}
+ENVELOPE_KEYS = {"status", "code", "loc", "parameter", "message", "allowed"}
 HANG_GUARD_S = 120
 
 
@@ -224,7 +224,7 @@ def test_engine_limits_give_a_clear_503(limited_app, harden_capture):
                     params={"dimensions": "snapshot_year,agency,age_group,race,ethnicity,assigned_sex"},
                     timeout=HANG_GUARD_S)
     harden_capture.response("limits", big.status_code, big.headers, big.content)
-    assert big.status_code == 400 and _envelope(big)["code"] == "too_many_combinations", big.text[:300]
+    assert big.status_code == 400 and _envelope(big)["code"] == "query.too_many_combinations", big.text[:300]
     assert "50" in _envelope(big)["message"]
     # a small answer whose multi-code filters make the engine read many single-code cells (K4)
     # is stopped by the engine's result limit
@@ -235,7 +235,7 @@ def test_engine_limits_give_a_clear_503(limited_app, harden_capture):
     harden_capture.response("limits", r.status_code, r.headers, r.content)
     assert r.status_code == 503, (r.status_code, r.text[:300])
     err = _envelope(r)
-    assert err["code"] == "query_limit_exceeded" and "Retry-After".lower() in {k.lower() for k in r.headers}
+    assert err["code"] == "engine.query_limit" and "Retry-After".lower() in {k.lower() for k in r.headers}
     assert "more rows" in err["message"] or "limit" in err["message"]
 
 
@@ -253,10 +253,10 @@ def test_burst_against_engine_limits(limited_app, api_live, harden_capture):
                 statuses[r.status_code] += 1
                 harden_capture.response("limits burst", r.status_code, r.headers, r.content)
                 if r.status_code == 400:  # more combinations than one answer may list
-                    assert _envelope(r)["code"] == "too_many_combinations", r.text[:200]
+                    assert _envelope(r)["code"] == "query.too_many_combinations", r.text[:200]
                 elif r.status_code != 200:
                     assert r.status_code == 503, r.text[:200]
-                    assert _envelope(r)["code"] == "query_limit_exceeded"
+                    assert _envelope(r)["code"] == "engine.query_limit"
 
     with ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(fire, i) for i in range(6)]

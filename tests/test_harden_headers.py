@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import httpx
 import orjson
 
-ENVELOPE_KEYS = {"status", "code", "parameter", "message", "allowed"}
+ENVELOPE_KEYS = {"status", "code", "loc", "parameter", "message", "allowed"}
 LIMIT = 16 * 1024
 QUESTION = "/api/v1/population?dimensions=snapshot_year"
 
@@ -60,7 +60,7 @@ def test_header_block_over_16kib_gets_431_envelope_and_no_query(api_live):
     doc = orjson.loads(body)
     assert set(doc) == {"error"} and set(doc["error"]) == ENVELOPE_KEYS
     err = doc["error"]
-    assert err["status"] == 431 and err["code"] == "headers_too_large" and err["parameter"] == "headers"
+    assert err["status"] == 431 and err["code"] == "http.headers_too_large" and err["parameter"] == "headers"
     assert str(LIMIT) in err["message"]
     assert secret[:50].encode() not in body
     assert calls == 0

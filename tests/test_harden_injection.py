@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-ENVELOPE_KEYS = {"status", "code", "parameter", "message", "allowed"}
+ENVELOPE_KEYS = {"status", "code", "loc", "parameter", "message", "allowed"}
 LEAK = re.compile(r"traceback|\bselect\b.*\bfrom\b|db::exception|code: \d+|clickhouse|sqlglot|file \"/", re.I)
 # The SQL surface talks SQL, so SQL words are fine there; engine internals and database names are not.
 SQL_LEAK = re.compile(r"traceback|db::exception|code: \d+|clickhouse|sqlglot|file \"/|_v\d+\b|person_key", re.I)
@@ -78,8 +78,8 @@ def assert_clean(r: httpx.Response, payload: str = "") -> None:
         doc = r.json()
         if r.request.url.path.startswith("/cubejs-api/") and isinstance(doc.get("error"), str):
             # Cube's error shape (issue 15): the message string, the same detail alongside.
-            assert set(doc) == {"error", "code", "parameter", "allowed", "status"}, r.text[:300]
-            doc = {"error": {"status": doc["status"], "code": doc["code"], "parameter": doc["parameter"],
+            assert set(doc) == {"error", "code", "loc", "parameter", "allowed", "status"}, r.text[:300]
+            doc = {"error": {"status": doc["status"], "code": doc["code"], "loc": doc["loc"], "parameter": doc["parameter"],
                              "message": doc["error"], "allowed": doc["allowed"]}}
         assert set(doc) == {"error"} and set(doc["error"]) == ENVELOPE_KEYS, r.text[:300]
         assert doc["error"]["status"] == r.status_code

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from crosstrack.api.ratelimit import RateLimitMiddleware, TokenBuckets, install_rate_limit
 
-ENVELOPE_KEYS = {"status", "code", "parameter", "message", "allowed"}
+ENVELOPE_KEYS = {"status", "code", "loc", "parameter", "message", "allowed"}
 
 
 class FakeClock:
@@ -75,7 +75,7 @@ def test_rate_limit_429_envelope_and_retry_after_over_http(serve_asgi):
         assert 1 <= retry <= 12  # 5/min: one token every 12 s
         body = r.json()
         assert set(body) == {"error"} and set(body["error"]) == ENVELOPE_KEYS
-        assert body["error"]["status"] == 429 and body["error"]["code"] == "rate_limited"
+        assert body["error"]["status"] == 429 and body["error"]["code"] == "http.rate_limited"
         assert "5 requests per minute" in body["error"]["allowed"]
         # Unknown paths count too (the limiter sits before routing) and stay 429.
         assert c.get("/nowhere").status_code == 429

@@ -91,7 +91,7 @@ def test_declared_large_body_is_refused_before_it_is_read(tight):
         answer = s.recv(65_536)
     assert _status(answer) == 413, answer[:200]
     err = _envelope(answer)
-    assert err["code"] == "body_too_large" and err["parameter"] == "body" and "1000000" in err["message"]
+    assert err["code"] == "http.body_too_large" and err["parameter"] == "body" and "1000000" in err["message"]
 
 
 def test_streamed_bodies_over_the_limit_cost_no_memory(tight):
@@ -127,7 +127,7 @@ def test_huge_url_is_refused_while_it_is_read(tight):
     print(f"\nURL probe: 32 MB URL -> {_status(answer)} after {sent / MB:.1f} MB sent, "
           f"server RSS +{(_rss() - before) / MB:.1f} MB")
     assert _status(answer) == 414, answer[:200]
-    assert _envelope(answer)["code"] == "url_too_long"
+    assert _envelope(answer)["code"] == "http.url_too_long"
     assert sent < 8 * MB, f"the client got to send {sent / MB:.1f} MB of URL (socket buffers hold a few)"
     assert _rss() - before < 20 * MB
 
@@ -136,7 +136,7 @@ def test_huge_headers_are_refused_while_they_are_read(tight):
     answer, sent = _push(tight.port, b"GET /api/v1 HTTP/1.1\r\nHost: t\r\n", b"X-Pad: " + b"a" * 1000 + b"\r\n",
                          32 * MB)
     assert _status(answer) == 431, answer[:200]
-    assert _envelope(answer)["code"] == "headers_too_large"
+    assert _envelope(answer)["code"] == "http.headers_too_large"
     assert sent < 8 * MB
 
 

@@ -171,7 +171,7 @@ def test_max_rejects_publishes_without_the_rejected_rows(published, tmp_path):
     assert after.version_number > before.version_number
     assert after.row_counts["custody_facts"] == before.row_counts["custody_facts"] - 1
     text = report.read_text()
-    assert "custody_status" in text and "reference.episode" in text
+    assert "custody_status" in text and "extract.reference_episode" in text
 
 
 def test_parquet_extract_loads_like_csv(published, tmp_path):

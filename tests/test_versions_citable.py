@@ -124,7 +124,7 @@ def test_cube_and_sql_answer_from_a_kept_version(cite):
 
 def test_unknown_and_malformed_versions(cite):
     r = cite.client.get("/api/v1/population", params={**Q, "data_version": "v99"})
-    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_version"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "data.unknown_version"
     assert "current version is v3" in r.json()["error"]["message"]
     r = cite.client.get("/api/v1/population", params={**Q, "data_version": "latest"})
     assert r.status_code == 400 and r.json()["error"]["parameter"] == "data_version"
@@ -157,7 +157,7 @@ def test_rollback_retention_and_410(cite):
         r = cite.client.get("/api/v1/population", params={**Q, "data_version": v})
         assert r.status_code == 410, r.text[:200]
         err = r.json()["error"]
-        assert err["code"] == "version_removed" and "current version is v4" in err["message"]
+        assert err["code"] == "data.version_removed" and "current version is v4" in err["message"]
         assert err["allowed"] == ["v4", "v3"] and r.headers["cache-control"] == "no-store"
     r = cite.client.get("/cubejs-api/v1/load", params={"query": json.dumps(CUBE), "data_version": "v2"})
     assert r.status_code == 410
