@@ -14,7 +14,9 @@ from typing import Any, Callable
 
 from sqlglot import exp
 
-from crosstrack.api.pgwire.protocol import PgError, Result, encode_text
+from crosstrack.api.pgwire.errors import PgError
+from crosstrack.api.pgwire.messages import Result
+from crosstrack.api.pgwire.pgtypes import encode_text
 
 
 def copy_options(tree: exp.Copy) -> dict[str, str]:
@@ -40,11 +42,11 @@ def copy_out(tree: exp.Copy, run_select: Callable[[exp.Expression], Result]) -> 
     files = tree.args.get("files") or []
     target = files[0].name.upper() if files and isinstance(files[0], exp.Expression) else ""
     if tree.args.get("kind") or target != "STDOUT" or not isinstance(tree.this, exp.Subquery):
-        raise PgError("25006", "only COPY (SELECT ...) TO STDOUT is allowed: the crosstrack SQL surface is read-only "
+        raise PgError("sql.read_only", "only COPY (SELECT ...) TO STDOUT is allowed: the crosstrack SQL surface is read-only "
                                "and serves published cells only", hint="in psql: \\copy (SELECT ...) TO 'file.csv' CSV HEADER")
     opts = copy_options(tree)
     if opts["format"] not in ("text", "csv"):
-        raise PgError("0A000", f"COPY format {opts['format'][:20]!r} is not supported", hint="use CSV or text")
+        raise PgError("sql.unsupported_statement", f"COPY format {opts['format'][:20]!r} is not supported", hint="use CSV or text")
     res = run_select(tree.this.this)
     cols = res.columns or []
     csv_mode = opts["format"] == "csv"

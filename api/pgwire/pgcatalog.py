@@ -21,7 +21,9 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from crosstrack.api.pgwire.protocol import BOOL, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, Column, PgError, Result
+from crosstrack.api.pgwire.errors import PgError
+from crosstrack.api.pgwire.messages import Column, Result
+from crosstrack.api.pgwire.pgtypes import BOOL, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT
 from crosstrack.api.pgwire.tables import Table
 
 log = logging.getLogger("crosstrack.pgwire")
@@ -341,7 +343,7 @@ class CatalogDB:
             sql = to_sqlite(tree)
         except Exception as err:  # noqa: BLE001 - a rewrite that does not fit is a refusal, never a dropped connection
             log.warning("catalogue rewrite failed (%s)", type(err).__name__)
-            raise PgError("0A000", "this catalogue query uses a form the crosstrack SQL surface does not answer",
+            raise PgError("sql.unsupported_statement", "this catalogue query uses a form the crosstrack SQL surface does not answer",
                           hint=CATALOGUE_HINT) from None
         with self.lock:
             try:
@@ -374,18 +376,18 @@ def catalogue_error(err: Exception) -> PgError:
     text = str(err).split("\n")[0]
     m = re.match(r"no such column: ([\w.\"]+)", text)
     if m:
-        return PgError("42703", f"column {m.group(1)[:63]} does not exist in the crosstrack catalogue", hint=CATALOGUE_HINT)
+        return PgError("sql.unknown_column", f"column {m.group(1)[:63]} does not exist in the crosstrack catalogue", hint=CATALOGUE_HINT)
     m = re.match(r"no such function: (\w+)", text)
     if m:
-        return PgError("42883", f"function {m.group(1).lower()[:63]}() is not available on the crosstrack SQL surface",
+        return PgError("sql.unknown_function", f"function {m.group(1).lower()[:63]}() is not available on the crosstrack SQL surface",
                        hint=CATALOGUE_HINT)
     m = re.match(r"no such table: ([\w.]+)", text)
     if m:
-        return PgError("42P01", f"relation \"{m.group(1)[:63]}\" does not exist", hint=CATALOGUE_HINT)
+        return PgError("sql.unknown_relation", f"relation \"{m.group(1)[:63]}\" does not exist", hint=CATALOGUE_HINT)
     m = re.match(r'relation "([^"]*)" does not exist', text)
     if m:
-        return PgError("42P01", text[:120], hint="datasets: see \\dt or information_schema.tables")
-    return PgError("0A000", "this catalogue query uses a form the crosstrack SQL surface does not answer",
+        return PgError("sql.unknown_relation", text[:120], hint="datasets: see \\dt or information_schema.tables")
+    return PgError("sql.unsupported_statement", "this catalogue query uses a form the crosstrack SQL surface does not answer",
                    hint=CATALOGUE_HINT)
 
 

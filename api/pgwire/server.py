@@ -2,17 +2,136 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socketserver
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from crosstrack.api.pgwire.guard import LoginGuard
-from crosstrack.api.pgwire.protocol import PgServer, tls_context
+from crosstrack.api.pgwire.guard import Deadlines, LoginGuard
+from crosstrack.api.pgwire.handler import STARTUP_TIMEOUT_S, PgHandler
+from crosstrack.api.pgwire.scram import ScramVerifier
 from crosstrack.api.pgwire.session import SqlSession, SqlSurface
 from crosstrack.api.ratelimit import TokenBuckets
 
 log = logging.getLogger("crosstrack.pgwire")
+
+
+class PgServer(socketserver.ThreadingTCPServer):
+    """One thread per connection, bounded.
+
+    ``max_connections`` sessions at once (a slot is taken once the client has authenticated, so
+    the refusal is a proper 53300 ErrorResponse the driver can show, and clients that never
+    authenticate hold no slot). Connections still in startup hold a thread; each has
+    ``startup_timeout_s`` for all of TLS, startup and authentication, one address may have at
+    most ``max_startups_per_client`` of them (more are closed at once), and beyond
+    ``2 * max_connections + 16`` live handler threads a new connection is closed at once without
+    a thread. ``rate_limit`` (a ``TokenBuckets`` or None) charges one token per query and per
+    failed login to the client's address; ``login_guard`` delays and locks out repeated failures.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], session_factory, *, password: str = "",
+                 tls: ssl.SSLContext | None = None, require_tls: bool = False,
+                 max_connections: int = 64, rate_limit: Any = None,
+                 startup_timeout_s: float = STARTUP_TIMEOUT_S, max_startups_per_client: int = 4,
+                 login_guard: Any = None):
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        self.startup_timeout_s = startup_timeout_s
+        self.max_startups_per_client = max_startups_per_client
+        self.login_guard = login_guard or LoginGuard(10, 300.0)
+        self.deadlines = Deadlines()
+        self._starting: dict[str, int] = {}  # address -> connections still in startup
+        self.session_factory = session_factory
+        self.verifier = ScramVerifier(password) if password else None
+        self.tls = tls
+        self.require_tls = require_tls
+        self.max_connections = max_connections
+        self.max_threads = 2 * max_connections + 16
+        self.rate_limit = rate_limit
+        self._sessions = 0
+        self._live_threads = 0
+        self._count_lock = threading.Lock()
+        super().__init__(address, PgHandler)
+
+    @property
+    def sessions(self) -> int:
+        """Connections currently holding a slot (past startup, not yet closed)."""
+        return self._sessions
+
+    @property
+    def live_threads(self) -> int:
+        """Handler threads running (in startup or in a session)."""
+        return self._live_threads
+
+    def take_slot(self) -> bool:
+        with self._count_lock:
+            if self._sessions >= self.max_connections:
+                return False
+            self._sessions += 1
+            return True
+
+    def release_slot(self) -> None:
+        with self._count_lock:
+            self._sessions -= 1
+
+    def end_startup(self, peer: str) -> None:
+        with self._count_lock:
+            n = self._starting.get(peer, 0) - 1
+            if n > 0:
+                self._starting[peer] = n
+            else:
+                self._starting.pop(peer, None)
+
+    def process_request(self, request, client_address) -> None:
+        peer = str(client_address[0]) if client_address else "unknown"
+        with self._count_lock:
+            crowded = self._starting.get(peer, 0) >= self.max_startups_per_client
+            if crowded or self._live_threads >= self.max_threads:
+                full = True
+            else:
+                full = False
+                self._live_threads += 1
+                self._starting[peer] = self._starting.get(peer, 0) + 1
+        if full:
+            if crowded:
+                log.warning("SQL surface: %s already has %d connections authenticating; closing a new one",
+                            peer, self.max_startups_per_client)
+            else:
+                log.warning("SQL surface: %d connection threads live; closing a new connection", self.max_threads)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            with self._count_lock:
+                self._live_threads -= 1
+            self.end_startup(peer)
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._count_lock:
+                self._live_threads -= 1
+
+
+    def server_close(self) -> None:
+        self.deadlines.close()
+        super().server_close()
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
 
 
 def make_server(settings: Any, service: Any, host: str | None = None, port: int | None = None) -> PgServer:
@@ -62,8 +181,6 @@ def start_sql_server(settings: Any, service: Any, *, host: str | None = None,
 def run_sql_server(settings: Any, host: str | None = None, port: int | None = None, console: Any = None) -> None:
     """``crosstrack sql``: serve only the SQL surface until Ctrl-C."""
     from crosstrack.api.service import Service, set_default_service
-
-    import errno
 
     from crosstrack.api.server import PortTaken, port_taken_message
 

@@ -8,7 +8,6 @@ returns exactly the URL API's rows and suppression (K2). Everything else is cata
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -18,13 +17,17 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from crosstrack.api.errors import ApiError
+from crosstrack.api.pgwire.bi_shapes import flatten_from_subquery
+from crosstrack.api.pgwire.copyout import copy_out
+from crosstrack.api.pgwire.errors import PgError, from_api_error, known_error
+from crosstrack.api.pgwire.messages import Column, Result
 from crosstrack.api.pgwire.pgcatalog import (PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table, syntax_error,
                                   without_reg_array_casts)
-from crosstrack.api.pgwire.protocol import BOOL, INT8, TEXT, Column, PgError, Result
+from crosstrack.api.pgwire.pgtypes import BOOL, INT8, TEXT
 from crosstrack.api.pgwire.tables import SUPPRESSED, Table, measure_types, tables_from_catalog
 from crosstrack.api.pgwire.translate import Question, Translator, bind_parameters, parameter_count, refuse
 
-log = logging.getLogger("crosstrack.pgwire")
 
 # Client settings a driver or BI tool may SET; none affects what is published.
 HARMLESS_SETTINGS = {
@@ -120,7 +123,7 @@ class SqlSession:
     def prepare(self, sql: str, oids: list[int]) -> Prepared:
         trees = self.parse(sql)
         if len(trees) > 1:
-            raise PgError("42601", "cannot insert multiple commands into a prepared statement")
+            raise PgError("sql.syntax_error", "cannot insert multiple commands into a prepared statement")
         n = max((parameter_count(t) for t in trees if t is not None), default=0)
         return Prepared(sql, trees, list(oids) + [0] * max(0, n - len(oids)))
 
@@ -151,7 +154,7 @@ class SqlSession:
                     raise
                 trees = sqlglot.parse(fixed, read="postgres")
             except (ParseError, TokenError):
-                raise PgError("42601", syntax_error(err)) from None
+                raise PgError("sql.syntax_error", syntax_error(err)) from None
         return [t for t in trees if t is not None]
 
     def run(self, tree: exp.Expression, params: list[Any], *, describe_only: bool = False) -> Result:
@@ -166,36 +169,30 @@ class SqlSession:
         if isinstance(tree, exp.Command):
             return self.command(tree)
         if isinstance(tree, exp.Copy):  # psql's \copy (SELECT ...) TO file
-            from crosstrack.api.pgwire.copyout import copy_out
-
             return copy_out(tree, lambda select: self.run(select, params))
         if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
                              exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke if hasattr(exp, "Revoke") else exp.Grant)):
-            raise PgError("25006", f"cannot execute {tree.key.upper()} in a read-only transaction: "
+            raise PgError("sql.read_only", f"cannot execute {tree.key.upper()} in a read-only transaction: "
                                    "the crosstrack SQL surface only reads published cells",
                           hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
         if isinstance(tree, exp.Describe):
             raise refuse("EXPLAIN/DESCRIBE is not available; use \\d <dataset> or information_schema.columns",
-                         sqlstate="0A000", hint=None)
+                         code="sql.unsupported_statement", hint=None)
         if not isinstance(tree, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)):
-            raise PgError("0A000", f"{tree.key.upper()} statements are not supported",
+            raise PgError("sql.unsupported_statement", f"{tree.key.upper()} statements are not supported",
                           hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
         tree = bind_parameters(tree, params)
         names = set(self.surface.tables)
         if is_catalog_query(tree, names):
             for t in tree.find_all(exp.Table):
                 if not known_catalog_table(t) and not isinstance(t.this, exp.Func):  # unnest(...) AS x is no relation
-                    raise PgError("42P01", f"relation \"{t.name[:63]}\" does not exist",
+                    raise PgError("sql.unknown_relation", f"relation \"{t.name[:63]}\" does not exist",
                                   hint="datasets: " + ", ".join(sorted(names)))
             return self.surface.catalog.run(tree, self.settings_view)
         return self.dataset_query(tree, describe_only=describe_only)
 
     # --- dataset questions -------------------------------------------------------------------------
     def dataset_query(self, tree: exp.Expression, *, describe_only: bool = False) -> Result:
-        from crosstrack.api.errors import ApiError
-
-        from crosstrack.api.pgwire.bi_shapes import flatten_from_subquery
-
         service = self.surface.service
         tree = flatten_from_subquery(tree)  # Superset's FROM (SELECT * FROM dataset) AS virtual_table
         base = Translator(self.surface.tables)
@@ -216,10 +213,8 @@ class SqlSession:
             if q.empty:
                 return Result("SELECT 0", cols, [])
             rows, url = self.fetch(q, version)
-        except ApiError as err:
-            raise api_error(err) from None
-        except Exception as err:
-            mapped = engine_error(err)
+        except Exception as err:  # noqa: BLE001 - known failures become the same problem the URL API shows
+            mapped = known_error(err)
             if mapped is None:
                 raise
             raise mapped from None
@@ -314,7 +309,7 @@ class SqlSession:
             return Result("SET")
         m = re.fullmatch(r"(?is)(?:session\s+|local\s+)?([\w.]+)\s*(?:=|\s+to\s+)\s*(.+)", rest)
         if not m:
-            raise PgError("42601", "syntax error in SET", hint="SET name TO value, SET TIME ZONE 'zone'")
+            raise PgError("sql.syntax_error", "syntax error in SET", hint="SET name TO value, SET TIME ZONE 'zone'")
         self.apply_setting(m.group(1), m.group(2).strip().strip("'\""))
         return Result("SET")
 
@@ -328,18 +323,16 @@ class SqlSession:
         if key.startswith("crosstrack.") or key in ("k", "disclosure") or key not in HARMLESS_SETTINGS:
             if key.startswith("crosstrack.") or key in ("k", "disclosure", "transaction_read_only",
                                                          "default_transaction_read_only"):
-                raise PgError("42501", f"parameter \"{name[:63]}\" cannot be changed: disclosure control and "
+                raise PgError("sql.protected_setting", f"parameter \"{name[:63]}\" cannot be changed: disclosure control and "
                                        "read-only access are fixed by the server",
                               hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
-            raise PgError("42704", f"unrecognized or protected configuration parameter \"{name[:63]}\"",
+            raise PgError("sql.unknown_setting", f"unrecognized or protected configuration parameter \"{name[:63]}\"",
                           hint="SET is allowed for client settings: " + ", ".join(sorted(HARMLESS_SETTINGS)))
         if value is not None and key not in ("transaction", "session characteristics", "names"):
             self.settings_view["timezone" if key == "time zone" else key] = value
 
     def pin_version(self, value: str | None) -> None:
         """Pin (or, with DEFAULT/'' , unpin) the data version; a removed one is refused naming the current."""
-        from crosstrack.api.errors import ApiError
-
         value = (value or "").strip()
         if value.lower() in ("", "default", "current"):
             self.data_version = None
@@ -348,7 +341,7 @@ class SqlSession:
         try:
             version = self.surface.service.version_for(value)
         except ApiError as err:
-            raise api_error(err) from None
+            raise from_api_error(err) from None
         self.data_version = version.version_id
         self.settings_view[DATA_VERSION] = version.version_id
 
@@ -371,7 +364,7 @@ class SqlSession:
                 current = self.data_version or self.surface.service.version().version_id
                 return Result("SHOW", [Column(key)], [(current,)])
             if key not in self.settings_view:
-                raise PgError("42704", f"unrecognized configuration parameter \"{rest[:63]}\"",
+                raise PgError("sql.unknown_setting", f"unrecognized configuration parameter \"{rest[:63]}\"",
                               hint="SHOW ALL lists the settings")
             return Result("SHOW", [Column(key)], [(self.settings_view[key],)])
         if word in ("DISCARD", "DEALLOCATE", "RESET", "UNLISTEN", "LISTEN", "CLOSE"):
@@ -379,19 +372,19 @@ class SqlSession:
                 self.pin_version(None)
                 return Result("RESET")
             if word == "RESET" and rest.lower().startswith("crosstrack."):
-                raise PgError("42501", "crosstrack settings cannot be changed")
+                raise PgError("sql.protected_setting", "crosstrack settings cannot be changed")
             return Result(f"{word} ALL" if word == "DISCARD" else word)
         if word in ("START", "BEGIN", "END", "ABORT", "SAVEPOINT", "RELEASE"):
             return Result({"START": "START TRANSACTION", "END": "COMMIT", "ABORT": "ROLLBACK"}.get(word, word))
         if word in ("COPY", "VACUUM", "ANALYZE", "GRANT", "REVOKE", "CREATE", "DROP", "ALTER", "INSERT", "UPDATE",
                     "DELETE", "TRUNCATE", "REFRESH", "CLUSTER", "REINDEX", "LOCK", "CALL", "DO", "IMPORT", "COMMENT",
                     "SECURITY", "LOAD", "REASSIGN"):
-            raise PgError("25006", f"cannot execute {word} in a read-only transaction: the crosstrack SQL surface "
+            raise PgError("sql.read_only", f"cannot execute {word} in a read-only transaction: the crosstrack SQL surface "
                                    "only reads published cells",
                           hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
         if word == "EXPLAIN":
-            raise PgError("0A000", "EXPLAIN is not available on the crosstrack SQL surface")
-        raise PgError("0A000", f"{word} is not supported by the crosstrack SQL surface",
+            raise PgError("sql.unsupported_statement", "EXPLAIN is not available on the crosstrack SQL surface")
+        raise PgError("sql.unsupported_statement", f"{word} is not supported by the crosstrack SQL surface",
                       hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
 
 
@@ -417,35 +410,3 @@ def _set_item(item: exp.Expression) -> tuple[str, str | None]:
     if text.upper().startswith("NAMES"):
         return "names", None
     return text.split(" ", 1)[0] if text else "?", None
-
-
-def api_error(err: Any) -> PgError:
-    """The URL API's error, as a Postgres error with the same message and allowed values."""
-    status = getattr(err, "status", 400)
-    allowed = getattr(err, "allowed", None)
-    hint = None
-    if allowed:
-        hint = "allowed: " + (", ".join(str(a) for a in allowed) if isinstance(allowed, (list, tuple)) else str(allowed))
-    state = {404: "42P01", 429: "53400", 503: "57P03"}.get(status, "22023" if status < 500 else "XX000")
-    if getattr(err, "code", "") in ("unknown_version", "version_removed"):
-        state = "22023"
-    return PgError(state, getattr(err, "message", "the question could not be answered"), hint=hint)
-
-
-def engine_error(err: Exception) -> PgError | None:
-    from crosstrack.engine import EngineError, EngineUnavailable, QueryLimitExceeded
-
-    if isinstance(err, QueryLimitExceeded):
-        return PgError("54000", str(err), hint="ask for fewer dimensions or add filters")
-    if isinstance(err, EngineUnavailable):
-        return PgError("57P03", "the statistics engine is unavailable right now; try again shortly")
-    if isinstance(err, EngineError):
-        log.error("SQL surface: engine error (code %s)", getattr(err, "code", None))
-        return PgError("XX000", "internal error while answering the question")
-    try:
-        from crosstrack.cube import QueryError
-    except ImportError:  # pragma: no cover
-        return None
-    if isinstance(err, QueryError):
-        return PgError("22023", str(err)[:300], hint=("allowed: " + ", ".join(map(str, err.allowed))) if getattr(err, "allowed", None) else None)
-    return None

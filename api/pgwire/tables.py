@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crosstrack.api.pgwire.protocol import BOOL, FLOAT8, INT8, TEXT
+from crosstrack.api.pgwire.pgtypes import BOOL, FLOAT8, INT8, TEXT
 
 SUPPRESSED = "suppressed"
 # Never a column, whatever a model says (K6, P3).

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from sqlglot import exp
 
-from crosstrack.api.pgwire.protocol import PgError
+from crosstrack.api.pgwire.errors import PgError
 from crosstrack.api.pgwire.tables import SUPPRESSED, Table
 
 ALLOWED_SHAPE = (
@@ -39,8 +39,9 @@ AGG_FOR_TYPE = {"countDistinct": "count_distinct", "countDistinctApprox": "count
 _AGG_SQL = {"count_distinct": "COUNT(DISTINCT ...)", "count": "COUNT(...)", "sum": "SUM(...)", "avg": "AVG(...)"}
 
 
-def refuse(message: str, sqlstate: str = "42501", hint: str | None = ALLOWED_SHAPE) -> PgError:
-    return PgError(sqlstate, message, hint=hint)
+def refuse(message: str, code: str = "sql.not_allowed", hint: str | None = ALLOWED_SHAPE) -> PgError:
+    """A statement shape the surface does not answer (it could reach rows or undo protection)."""
+    return PgError(code, message, hint=hint)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def bind_parameters(tree: exp.Expression, params: list[Any]) -> exp.Expression:
             if text.isdigit():
                 i = int(text) - 1
                 if not 0 <= i < len(params):
-                    raise PgError("08P01", f"there is no parameter ${i + 1}")
+                    raise PgError("sql.protocol_violation", f"there is no parameter ${i + 1}")
                 return lit(params[i])
         return node
 
@@ -140,11 +141,11 @@ class Translator:
         if not isinstance(t, exp.Table) or not isinstance(t.this, exp.Identifier):
             raise refuse("subqueries and table functions are not allowed in FROM; query one dataset table directly")
         if t.db and t.db.lower() not in ("public", "crosstrack"):
-            raise PgError("42P01", f"relation \"{t.db}.{t.name}\" does not exist",
+            raise PgError("sql.unknown_relation", f"relation \"{t.db}.{t.name}\" does not exist",
                           hint="datasets are in schema public: " + ", ".join(sorted(self.tables)))
         name = t.name.lower()
         if name not in self.tables:
-            raise PgError("42P01", f"relation \"{t.name}\" does not exist",
+            raise PgError("sql.unknown_relation", f"relation \"{t.name}\" does not exist",
                           hint="datasets: " + ", ".join(sorted(self.tables)))
         return self.tables[name]
 
@@ -200,7 +201,7 @@ class Translator:
                 "select at least one measure: row-level access is not available, only published cells "
                 f"(measures of {table.name}: " + ", ".join(table.measures) + ")")
         if len(set(dims)) != len(dims) or len(set(measures)) != len(measures):
-            raise refuse("select each dimension and measure once", sqlstate="42712")
+            raise refuse("select each dimension and measure once", code="sql.duplicate_alias")
 
         grouped: list[str] = []
         if group is not None:
@@ -208,7 +209,7 @@ class Translator:
                 grouped.append(self.group_item(g, output, table))
         if set(dims) - set(grouped):
             missing = sorted(set(dims) - set(grouped))[0]
-            raise PgError("42803", f"column \"{missing}\" must appear in the GROUP BY clause",
+            raise PgError("sql.grouping_error", f"column \"{missing}\" must appear in the GROUP BY clause",
                           hint="GROUP BY every selected dimension, e.g. GROUP BY 1, 2")
         if set(grouped) - set(dims):
             extra = sorted(set(grouped) - set(dims))[0]
@@ -232,7 +233,7 @@ class Translator:
             if name == SUPPRESSED:
                 return "suppressed", SUPPRESSED
             if name in table.measures:
-                raise PgError("42803", f"column \"{name}\" is a measure and must be aggregated",
+                raise PgError("sql.grouping_error", f"column \"{name}\" is a measure and must be aggregated",
                               hint=f"write MEASURE({name}) (or the aggregate matching its type)")
             raise self.no_column(node.name, table)
         measure = self.measure_of(node, table)
@@ -255,7 +256,7 @@ class Translator:
                 raise refuse("MEASURE() takes one measure column")
             name = args[0].name.lower()
             if name not in table.measures:
-                raise PgError("42703", f"\"{args[0].name}\" is not a measure of {table.name}",
+                raise PgError("sql.unknown_column", f"\"{args[0].name}\" is not a measure of {table.name}",
                               hint="measures: " + ", ".join(table.measures))
             return name
         agg: str | None = None
@@ -301,14 +302,14 @@ class Translator:
         return m.name
 
     def no_column(self, name: str, table: Table) -> PgError:
-        return PgError("42703", f"column \"{name}\" does not exist in {table.name}",
+        return PgError("sql.unknown_column", f"column \"{name}\" does not exist in {table.name}",
                        hint="columns: " + ", ".join(c for c, _, _ in table.columns))
 
     def group_item(self, g: exp.Expression, output: list[OutCol], table: Table) -> str:
         if isinstance(g, exp.Literal) and not g.is_string:
             pos = int(g.this)
             if not 1 <= pos <= len(output):
-                raise PgError("42P10", f"GROUP BY position {pos} is not in select list")
+                raise PgError("sql.invalid_column_reference", f"GROUP BY position {pos} is not in select list")
             o = output[pos - 1]
         elif isinstance(g, exp.Column):
             name = g.name.lower()
@@ -335,7 +336,7 @@ class Translator:
             if isinstance(node, exp.Literal) and not node.is_string:
                 pos = int(node.this)
                 if not 1 <= pos <= len(output):
-                    raise PgError("42P10", f"ORDER BY position {pos} is not in select list")
+                    raise PgError("sql.invalid_column_reference", f"ORDER BY position {pos} is not in select list")
                 target = output[pos - 1]
             elif isinstance(node, exp.Column):
                 name = node.name.lower()
@@ -357,13 +358,13 @@ class Translator:
         if isinstance(value, exp.Null):
             return None
         if not isinstance(value, exp.Literal) or value.is_string and not str(value.this).isdigit():
-            raise PgError("42601", f"{what} takes a non-negative integer constant")
+            raise PgError("sql.syntax_error", f"{what} takes a non-negative integer constant")
         try:
             n = int(value.this)
         except ValueError:
-            raise PgError("42601", f"{what} takes a non-negative integer constant") from None
+            raise PgError("sql.syntax_error", f"{what} takes a non-negative integer constant") from None
         if n < 0:
-            raise PgError("2201W" if what == "LIMIT" else "2201X", f"{what} must not be negative")
+            raise PgError("sql.invalid_limit" if what == "LIMIT" else "2201X", f"{what} must not be negative")
         return n
 
     # -- WHERE -> code lists
@@ -501,7 +502,7 @@ class Translator:
         try:
             v = float(value) if numeric else str(value)
         except ValueError:
-            raise PgError("22P02", f"invalid value for {dim}: {str(value)[:40]!r}",
+            raise PgError("sql.invalid_text", f"invalid value for {dim}: {str(value)[:40]!r}",
                           hint="allowed: " + ", ".join(d.codes)) from None
         cmp = {">": lambda a: a > v, ">=": lambda a: a >= v, "<": lambda a: a < v, "<=": lambda a: a <= v}[op]
         return {c for c in d.codes if cmp(key(c))}
@@ -518,7 +519,7 @@ class Translator:
         lowered = {c.lower(): c for c in d.codes} | {lab.lower(): c for c, lab in d.labels.items()}
         if text.lower() in lowered:
             return lowered[text.lower()]
-        raise PgError("22023", f"{text[:40]!r} is not a value of {d.name}",
+        raise PgError("sql.invalid_value", f"{text[:40]!r} is not a value of {d.name}",
                       hint=f"allowed values of {d.name}: " + ", ".join(d.codes))
 
 
