@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from crosstrack.api.pgwire.translate import refuse
+from crosstrack.api.pgwire.question import refuse
 
 WRITE_INSTEAD = ("put the aggregates in the outer query over a plain view of one dataset, e.g. "
                  "SELECT race, SUM(people) AS \"SUM(people)\" FROM (SELECT * FROM population) AS virtual_table "

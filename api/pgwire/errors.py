@@ -21,7 +21,7 @@ SQLSTATES = {
     "sql.unknown_relation": "42P01", "sql.unknown_column": "42703", "sql.unknown_setting": "42704",
     "sql.unknown_function": "42883", "sql.grouping_error": "42803", "sql.invalid_column_reference": "42P10",
     "sql.duplicate_alias": "42712", "sql.invalid_value": "22023", "sql.invalid_text": "22P02",
-    "sql.invalid_limit": "2201W", "sql.transaction_aborted": "25P02", "sql.unknown_statement": "26000",
+    "sql.invalid_limit": "2201W", "sql.invalid_offset": "2201X", "sql.transaction_aborted": "25P02", "sql.unknown_statement": "26000",
     "sql.unknown_portal": "34000", "sql.protocol_violation": "08P01", "sql.auth_refused": "28000",
     "sql.auth_failed": "28P01", "sql.too_many_connections": "53300", "sql.rate_limited": "53400",
     "http.rate_limited": "53400", "data.unknown_dataset": "42P01", "data.not_published": "57P03",

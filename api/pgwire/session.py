@@ -22,11 +22,13 @@ from crosstrack.api.pgwire.bi_shapes import flatten_from_subquery
 from crosstrack.api.pgwire.copyout import copy_out
 from crosstrack.api.pgwire.errors import PgError, from_api_error, known_error
 from crosstrack.api.pgwire.messages import Column, Result
-from crosstrack.api.pgwire.pgcatalog import (PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table, syntax_error,
-                                  without_reg_array_casts)
+from crosstrack.api.pgwire.catalog_schema import PG_VERSION
+from crosstrack.api.pgwire.catalog_sql import is_catalog_query, known_catalog_table, syntax_error, without_reg_array_casts
+from crosstrack.api.pgwire.pgcatalog import CatalogDB
 from crosstrack.api.pgwire.pgtypes import BOOL, INT8, TEXT
 from crosstrack.api.pgwire.tables import SUPPRESSED, Table, measure_types, tables_from_catalog
-from crosstrack.api.pgwire.translate import Question, Translator, bind_parameters, parameter_count, refuse
+from crosstrack.api.pgwire.question import Question, bind_parameters, parameter_count, refuse
+from crosstrack.api.pgwire.translate import Translator
 
 
 # Client settings a driver or BI tool may SET; none affects what is published.
