@@ -82,7 +82,7 @@ def _allowed_hint(allowed: tuple[Any, ...] | str | None) -> str | None:
 def from_api_error(err: ApiError) -> PgError:
     """The URL API's problem, unchanged, as a Postgres error (the SQL surface asks the URL API's
     questions, so its parameter is the column the statement named)."""
-    return PgError.of(err.problem, parameter=err.parameter if err.problem.family == "param" else None)
+    return PgError.of(err.problem, parameter=err.parameter)
 
 
 def known_error(err: Exception) -> PgError | None:
