@@ -86,7 +86,7 @@ class SqlSurface:
         if hit is not None:
             return hit
         ds = self.service.dataset(name)
-        extra = self.service.extra_codes(ds, version) if hasattr(self.service, "extra_codes") else {}
+        extra = self.service.extra_codes(ds, version)
         table = tables_from_catalog({name: ds}, {name: extra}, self.agg_types)[name]
         with self._lock:
             if len(self._versioned) > 256:
@@ -205,7 +205,7 @@ class SqlSession:
             q = base.translate(tree)
             return Result("SELECT 0", self.columns(q, self.surface.tables[name]), [])
         try:
-            version = service.version_for(self.data_version) if hasattr(service, "version_for") else service.version()
+            version = service.version_for(self.data_version)
             table = self.surface.table_at(name, version)
             q = Translator({name: table}).translate(tree)
             cols = self.columns(q, table)
