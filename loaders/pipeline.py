@@ -150,7 +150,7 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
                 for s in empty:
                     console.print(f"[yellow]warning:[/yellow] {s.path.name} has a header and no rows: "
                                   f"{s.table} would be published as zero")
-                write_rejects_report(report_path, [Reject(s.path.name, 0, "*", "file.empty",
+                write_rejects_report(report_path, [Reject(s.path.name, 0, "*", "files.no_rows",
                                                           f"a header and no rows (load with --allow-empty {s.table} "
                                                           "if the agency truly has none)") for s in empty])
                 console.print(f"rejects report: {report_path}")
