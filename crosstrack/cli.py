@@ -138,8 +138,8 @@ def _rollup_hook(settings):
     try:
         model = load_model(settings.models_dir)
     except ModelError as err:
-        for line in err.diagnostics:
-            console.print(str(line))
+        for line in err.diagnostics:  # not markup: rich would take error[model.x] for a style tag
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         console.print("[red]error:[/red] the model has errors; nothing was loaded")
         raise typer.Exit(4) from None
 

@@ -78,6 +78,22 @@ def test_bad_model_line_on_the_model_cli(tmp_path):
     assert typo.loc[3:] == ("cubes", 0, "measures", 0, "titel"), typo.loc
 
 
+def test_bad_model_stops_the_load_cli_with_the_same_lines(tmp_path):
+    """``crosstrack load`` checks the model first: a broken model prints the same problem lines
+    (error[model.x] intact, not eaten as console markup) and loads nothing (exit 4)."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "unknown_keys.yml").write_text((ROOT / "tests/models_invalid/unknown_keys.yml").read_text())
+    _, problems = collect(models)
+    env = {**_env(tmp_path / "data"), "CROSSTRACK_MODELS_DIR": str(models)}
+    run = _cli(env, "load", str(tmp_path / "no-extract-needed"))
+    assert run.returncode == 4, run.stderr[-2000:]
+    lines = run.stderr.splitlines()
+    for p in problems:
+        assert p.cli_line().split(": ", 1)[1] in "\n".join(lines), (p.cli_line(), lines)
+        assert f"error[{p.code}]" in run.stderr
+
+
 def test_bad_extract_row_on_the_load_cli(tmp_path):
     """``crosstrack load`` on an extract with one impossible birth date: the CLI line and the rejects
     report carry the same code (extract.format_date), loc (file, row, column) and message, and
