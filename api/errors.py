@@ -25,22 +25,24 @@ from starlette.routing import Match
 
 from crosstrack.cube.errors import QueryError
 from crosstrack.engine import EngineError, EngineUnavailable, QueryLimitExceeded
-from crosstrack.problem import MAX_ALLOWED_LISTED, LocPart, Problem, ProblemError
+from crosstrack.problem import LocPart, Problem, ProblemError
 
 log = logging.getLogger("crosstrack.api")
 
-__all__ = ["ApiError", "MAX_ALLOWED_LISTED", "as_api_error", "error_response", "from_engine_error",
-           "install_handlers", "parameter_loc"]
-
-# Where a parameter name points: these roots name a part of the request; any other name is a
-# URL query parameter (``race`` -> ``("query", "race")``).
+# Where a parameter name points: these roots name a part of the request; the URL API's one path
+# parameter and the header it negotiates on are named as such; any other name is a URL query
+# parameter (``race`` -> ``("query", "race")``).
 _LOC_ROOTS = ("query", "body", "headers", "path", "url")
+_NAMED = {"dataset": ("path", "dataset"), "Accept": ("headers", "accept")}
 
 
 def parameter_loc(parameter: str | None) -> tuple[LocPart, ...]:
-    """``race`` -> ``("query", "race")``; ``query.measures`` -> ``("query", "measures")``."""
+    """``race`` -> ``("query", "race")``; ``query.measures`` -> ``("query", "measures")``;
+    ``dataset`` -> ``("path", "dataset")``."""
     if not parameter:
         return ()
+    if parameter in _NAMED:
+        return _NAMED[parameter]
     parts = tuple(parameter.split("."))
     return parts if parts[0] in _LOC_ROOTS else ("query", *parts)
 

@@ -71,11 +71,11 @@ class Problem:
     # --- text renderings (CLI lines, the SQL surface's detail field) ---------------------------
     def where(self) -> tuple[str, str]:
         """``loc`` split into a position (``file:line:col``, or ``file:row``) and a path
-        (``cubes[0].measures``): a leading file name and the numbers right after it are the
-        position, the rest is the path."""
+        (``cubes[0].measures``): a leading name followed by numbers (a file and its line and
+        column, or its row) is the position, the rest is the path."""
         parts = list(self.loc)
         position: list[str] = []
-        if parts and isinstance(parts[0], str) and parts[0] not in ("query", "body", "headers", "path", "sql"):
+        if len(parts) > 1 and isinstance(parts[0], str) and isinstance(parts[1], int):
             position.append(parts.pop(0))
             while parts and isinstance(parts[0], int):
                 position.append(str(parts.pop(0)))

@@ -56,6 +56,24 @@ def _dotted(code: str) -> None:
     assert family in FAMILIES and reason and reason.replace("_", "").isalnum(), code
 
 
+def test_problem_is_code_loc_message_allowed():
+    """The shape itself: a code from one dotted namespace (anything else is refused), a loc tuple,
+    a message and allowed values; its JSON form and its CLI line carry exactly those."""
+    p = Problem("param.unknown_value", "'Z' is not a code of race.", ("query", "race"), ["W", "B"])
+    assert p.as_dict() == {"code": "param.unknown_value", "loc": ["query", "race"],
+                           "message": "'Z' is not a code of race.", "allowed": ["W", "B"]}
+    assert p.cli_line() == "error[param.unknown_value] query.race: 'Z' is not a code of race."
+    row = Problem("extract.format_date", "not a valid date", ("people.csv", 17, "date_of_birth"))
+    assert row.cli_line() == "people.csv:17: error[extract.format_date] date_of_birth: not a valid date"
+    for bad in ("unknown_code", "api.unknown_code", "param."):
+        with pytest.raises(ValueError):
+            Problem(bad, "x")
+    from crosstrack.api.errors import parameter_loc
+
+    assert [parameter_loc(n) for n in ("race", "query.measures", "dataset", "headers", None)] == \
+        [("query", "race"), ("query", "measures"), ("path", "dataset"), ("headers",), ()]
+
+
 # --- the CLI -------------------------------------------------------------------------------------
 def test_bad_model_line_on_the_model_cli(tmp_path):
     """``crosstrack model validate`` prints each model problem as file:line:col: error[model.x]
