@@ -48,15 +48,15 @@ def test_rollups_are_chosen_after_planning():
 
 
 @pytest.mark.parametrize("query, code, member", [
-    ({"measures": ["orders.nope"]}, "unknown_member", "orders.nope"),
-    ({"measures": ["orders.status"]}, "wrong_member_kind", "orders.status"),
+    ({"measures": ["orders.nope"]}, "query.unknown_member", "orders.nope"),
+    ({"measures": ["orders.status"]}, "query.wrong_member_kind", "orders.status"),
     ({"measures": ["orders.count"], "filters": [{"member": "orders.count", "operator": "contains",
-                                                  "values": ["1"]}]}, "invalid_operator", "orders.count"),
+                                                  "values": ["1"]}]}, "query.invalid_operator", "orders.count"),
     ({"measures": ["orders.count"], "filters": [{"or": [{"member": "orders.count", "operator": "gt", "values": [1]},
                                                         {"member": "orders.status", "operator": "set"}]}]},
-     "invalid_query", "orders.count"),
-    ({"measures": ["big_orders.count", "orders.count"]}, "invalid_query", "orders.count"),
-    ({"measures": ["orders.count"], "order": {"orders.status": "asc"}}, "invalid_value", "orders.status"),
+     "query.invalid", "orders.count"),
+    ({"measures": ["big_orders.count", "orders.count"]}, "query.invalid", "orders.count"),
+    ({"measures": ["orders.count"], "order": {"orders.status": "asc"}}, "query.invalid_value", "orders.status"),
 ])
 def test_planner_refuses_with_the_member(query, code, member):
     with pytest.raises(QueryError) as err:
