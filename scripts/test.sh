@@ -49,7 +49,11 @@ fi
 export CUBE_ORACLE_DIR="$ORACLE_DIR"
 
 set +e
-# two workers (pytest-xdist): the slow attack and fault suites run beside the rest, not dropped
+# Bytecode caching on: with PYTHONDONTWRITEBYTECODE set, pytest re-rewrites the asserts of every
+# test module and plugin package (schemathesis, hypothesis, locust) in every worker on every run.
+unset PYTHONDONTWRITEBYTECODE
+# Two workers (pytest-xdist): the slow attack and fault suites run beside the rest, not dropped
+# (pyproject's --dist loadgroup: tests/conftest.py says which tests share a worker, slow first).
 .venv/bin/python -m pytest -n "${CROSSTRACK_TEST_WORKERS:-2}" "$@"
 code=$?
 set -e

@@ -92,26 +92,20 @@ class LiveApi:
                  **{m: r[ds.measures[m].member] for m in measures}} for r in res.data]
 
 
-def _load(settings: Settings, extracts: Path) -> None:
+def serve_loaded(settings: Settings, extracts: Path, *, seed: int, scale: float) -> Iterator[LiveApi]:
+    """Generate synthetic extracts (``seed``, ``scale``, the settings' snapshot years) into
+    ``extracts``, load them into the settings' engine, serve the real app over loopback HTTP and
+    yield the live API; the server stops afterwards. Shared by ``api_live`` and the attack
+    suite's ``api_s1`` (tests/fixtures_attack.py)."""
+    from crosstrack.api.app import create_app
+    from crosstrack.api.service import Service
     from crosstrack.loaders.generate import generate_extracts
     from crosstrack.loaders.pipeline import run_load
 
-    generate_extracts(extracts, seed=SEED, scale=SCALE, fmt="csv", years=settings.snapshot_years)
+    generate_extracts(extracts, seed=seed, scale=scale, fmt="csv", years=settings.snapshot_years)
     code = run_load(settings, extracts, max_rejects=1_000_000, rejects_report=extracts.parent / "rejects.csv",
                     console=None)
-    assert code == 0, f"synthetic load failed with exit code {code}"
-
-
-@pytest.fixture(scope="session")
-def api_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
-
-    data_dir = tmp_path_factory.mktemp("api-data")
-    settings = load_settings(clickhouse_url="chdb://memory", data_dir=data_dir, database=API_DATABASE,
-                             person_key_secret="api-test-secret", k=5)
-    extracts = data_dir / "extracts"
-    _load(settings, extracts)
+    assert code == 0, f"synthetic load (seed {seed}, scale {scale}) failed with exit code {code}"
     service = Service(settings)
     server = ThreadServer(create_app(settings, service=service)).start()
     client = httpx.Client(base_url=server.url, timeout=60)
@@ -120,3 +114,11 @@ def api_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     finally:
         client.close()
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    data_dir = tmp_path_factory.mktemp("api-data")
+    settings = load_settings(clickhouse_url="chdb://memory", data_dir=data_dir, database=API_DATABASE,
+                             person_key_secret="api-test-secret", k=5)
+    yield from serve_loaded(settings, data_dir / "extracts", seed=SEED, scale=SCALE)

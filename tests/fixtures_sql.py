@@ -50,6 +50,26 @@ def sql_live(api_live: Any) -> Iterator[LiveSql]:
         stop()
 
 
+@pytest.fixture
+def start_sql(api_live: Any) -> Iterator[Any]:
+    """Start SQL servers on port 0 with some settings overridden (``start_sql(max_connections=2)``),
+    answering through the session's ``Service``; each is stopped at the end of the test. The
+    abuse and lock-out tests (tests/test_sql_limits.py, tests/test_sql_lockout.py) use it."""
+    from crosstrack.api.pgwire.server import start_sql_server
+
+    stops = []
+
+    def _start(**update: Any):
+        settings = api_live.settings.model_copy(update=update)
+        stop = start_sql_server(settings, api_live.service, host="127.0.0.1", port=0)
+        stops.append(stop)
+        return stop
+
+    yield _start
+    for stop in stops:
+        stop()
+
+
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory):
     """A self-signed certificate and key for the SQL surface's TLS tests (Debian's openssl)."""

@@ -22,21 +22,9 @@ QUERY = "SELECT race, MEASURE(people) FROM population WHERE snapshot_year = {y} 
 
 
 @pytest.fixture
-def start(api_live):
+def start(start_sql):
     """Start a SQL server with some settings overridden; stopped at the end of the test."""
-    from crosstrack.api.pgwire.server import start_sql_server
-
-    stops = []
-
-    def _start(**update):
-        settings = api_live.settings.model_copy(update=update)
-        stop = start_sql_server(settings, api_live.service, host="127.0.0.1", port=0)
-        stops.append(stop)
-        return stop
-
-    yield _start
-    for stop in stops:
-        stop()
+    return start_sql
 
 
 def _wait_for(pred, what: str, limit_s: float = 10.0) -> None:

@@ -23,20 +23,9 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def start(api_live):
-    from crosstrack.api.pgwire.server import start_sql_server
-
-    stops = []
-
-    def _start(**update):
-        settings = api_live.settings.model_copy(update={"pg_password": PASSWORD, **update})
-        stop = start_sql_server(settings, api_live.service, host="127.0.0.1", port=0)
-        stops.append(stop)
-        return stop
-
-    yield _start
-    for stop in stops:
-        stop()
+def start(start_sql):
+    """Start a SQL server with a password and some settings overridden; stopped at the end of the test."""
+    return lambda **update: start_sql(**{"pg_password": PASSWORD, **update})
 
 
 def _startup_packet() -> bytes:
