@@ -33,15 +33,13 @@ ONE_WORKER_FIXTURES = {"api_s1": "scale1-data"}
 
 
 def _group(item: pytest.Item) -> str | None:
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
+    if not isinstance(item, pytest.Function):
         return None
     for name, group in ONE_WORKER_FIXTURES.items():
-        if name in info.names_closure:
+        if name in item.fixturenames:
             return group
     module = item.nodeid.split("::", 1)[0]
-    for name in info.names_closure:
-        defs = info.name2fixturedefs.get(name) or ()
+    for defs in item._fixtureinfo.name2fixturedefs.values():
         # a module-scoped fixture the test module defines itself (a load, a server for its tests)
         if any(d.scope == "module" and d.baseid == module for d in defs):
             return module
