@@ -53,7 +53,7 @@ set +e
 # test module and plugin package (schemathesis, hypothesis, locust) in every worker on every run.
 unset PYTHONDONTWRITEBYTECODE
 # Two workers (pytest-xdist): the slow attack and fault suites run beside the rest, not dropped
-# (pyproject's --dist loadgroup: tests/conftest.py says which tests share a worker, slow first).
+# (tests/conftest.py's scheduler says which tests share a worker; slow tests start first).
 .venv/bin/python -m pytest -n "${CROSSTRACK_TEST_WORKERS:-2}" "$@"
 code=$?
 set -e

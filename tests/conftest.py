@@ -3,24 +3,31 @@ so a session fixture (one synthetic data set loaded into the process's chDB engi
 server) is built once for the whole run, whichever test module asks for it first. Test
 modules use these fixtures by name; they do not import them.
 
-The suite runs on two pytest-xdist workers with ``--dist loadgroup`` (scripts/test.sh). Each
-worker is its own process with its own session fixtures, so ``pytest_collection_modifyitems``
-below decides what must share a worker and what runs first:
+The suite runs on two pytest-xdist workers (scripts/test.sh). Each worker is its own process
+with its own session and module fixtures, so the scheduler below decides what shares a worker:
 
-- every test on the scale-1 data (``api_s1``, and ``synthetic_scale1`` built from it) is one
-  group, so that data is generated and loaded once, not once per worker;
-- the tests of a module that share a module-scoped fixture of that module (a server, a load)
-  are one group, so that fixture is built once;
-- everything else is scheduled test by test, and tests marked ``slow`` are handed out first,
-  so the long ones start at the beginning and the short ones fill both workers up to the end.
+- every test module on the scale-1 data (``api_s1``, and ``synthetic_scale1`` built from it)
+  runs on one worker, so that data is generated and loaded once, not once per worker;
+- a module that defines a module-scoped fixture (a load, a server for its tests) runs whole on
+  one worker, so that fixture is built once;
+- the tests of every other module are handed out one by one.
+
+Tests marked ``slow`` are collected first (``pytest_collection_modifyitems``) and the scheduler
+keeps that order (``--no-loadscope-reorder`` in pyproject.toml), so the long ones start at the
+beginning and the short ones fill both workers up to the end.
+
+(xdist's own ``--dist loadgroup`` would do the grouping from ``xdist_group`` marks, but with
+pytest 9.2 its group suffix no longer reaches the node id, and every group is split.)
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 _here = Path(__file__).resolve().parent
 if str(_here) not in sys.path:
@@ -28,31 +35,40 @@ if str(_here) not in sys.path:
 
 pytest_plugins = sorted(p.stem for p in _here.glob("fixtures_*.py"))
 
-# session fixtures too costly to build on both workers: their tests share one worker
-ONE_WORKER_FIXTURES = {"api_s1": "scale1-data"}
+SCALE1_FIXTURES = ("api_s1", "synthetic_scale1")  # tests/fixtures_attack.py, tests/fixtures_loaders.py
 
 
-def _group(item: pytest.Item) -> str | None:
-    if not isinstance(item, pytest.Function):
-        return None
-    for name, group in ONE_WORKER_FIXTURES.items():
-        if name in item.fixturenames:
-            return group
-    module = item.nodeid.split("::", 1)[0]
-    for defs in item._fixtureinfo.name2fixturedefs.values():
-        # a module-scoped fixture the test module defines itself (a load, a server for its tests)
-        if any(d.scope == "module" and d.baseid == module for d in defs):
-            return module
+@cache
+def _module_scope(path: Path) -> str | None:
+    """The unit a module's tests are scheduled in: "scale1-data", the module, or None (test by
+    test). Read from the module's text, since the scheduler runs in xdist's controller, which
+    collects nothing: a module naming a scale-1 fixture, or defining a module-scoped fixture."""
+    text = path.read_text(encoding="utf-8")
+    if any(name in text for name in SCALE1_FIXTURES):
+        return "scale1-data"
+    if 'scope="module"' in text:
+        return str(path)
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks (loadgroup)
+class DataSetScheduling(LoadScopeScheduling):
+    """xdist's loadscope scheduler with the units described in this module's docstring."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return _module_scope(self.config.rootpath / module) or nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> DataSetScheduling | None:
+    # -n alone means --dist load: schedule as above; an explicit other --dist is obeyed
+    return DataSetScheduling(config, log) if config.getvalue("dist") == "load" else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    groups = {item: _group(item) for item in items}
-    slow_groups = {g for item, g in groups.items() if g and item.get_closest_marker("slow")}
-    for item, group in groups.items():
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
-    # slow tests (and the groups holding one) first; otherwise collection order (a stable sort,
-    # so every worker collects the same order, as xdist requires)
-    items.sort(key=lambda it: not (it.get_closest_marker("slow") or groups[it] in slow_groups))
+    # slow tests (and every test of a module scheduled whole with a slow one) first; otherwise
+    # collection order (a stable sort: every worker collects the same order, as xdist requires)
+    def scope(item: pytest.Item) -> str:
+        return _module_scope(item.path) or item.nodeid
+
+    slow_scopes = {scope(it) for it in items if it.get_closest_marker("slow")}
+    items.sort(key=lambda it: scope(it) not in slow_scopes)
