@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from crosstrack.engine import Engine
 from crosstrack.loaders.validate import (Rule, _code, _date, _date_ok, _file_rejects, _insert_rejects, _ok, _ref_message,
-                              _required, id_hash, q, qi)
+                              _required, id_hash)
+from crosstrack.sql import q, qi
 
 DISPOSITIONS = ("PENDING", "CONVICTED", "DISMISSED", "NOT_GUILTY", "NOLLE_PROSEQUI")
 

@@ -24,7 +24,7 @@ from crosstrack.engine import Engine
 from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.schema import (CHAPTER_TYPES, CHARGE_FACTS, CUSTODY_FACTS, FACT_TABLES, OTHER_SUBTYPE_OF_TYPE)
 from crosstrack.loaders.statutes import SECTION_PATTERN, load_statutes
-from crosstrack.loaders.validate import arr, q, qi
+from crosstrack.sql import arr, q, qi
 
 OPEN_END = "toDate32('2299-12-31')"
 

@@ -21,24 +21,12 @@ import pyarrow as pa
 from crosstrack.engine import Engine
 from crosstrack.loaders.extract import COLUMNS, MAX_FIELD_CHARS, Reject
 from crosstrack.loaders.schema import GENDER_IDENTITIES
+from crosstrack.sql import arr, q, qi
 
 SHERIFF_AGENCIES = ("BAR", "BER", "BRI", "DUK", "ESS", "FRA", "HMD", "HMP", "MID", "NOR", "PLY", "SUF", "WOR")
 AGENCY_CODES = ("DOC",) + SHERIFF_AGENCIES + ("NAN",)
 GENDER_LABELS = {v: k for k, v in GENDER_IDENTITIES.items() if k != "UNKNOWN"}
 STATUSES = ("PRETRIAL", "SENTENCED", "CIVIL", "SAFE_KEEP", "FEDERAL", "COMPACT_IN", "COMPACT_OUT")
-
-
-def q(s: str) -> str:
-    """A SQL string literal for one of this module's constants."""
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def qi(name: str) -> str:
-    return "`" + name.replace("`", "") + "`"
-
-
-def arr(values) -> str:
-    return "[" + ", ".join(q(v) for v in values) + "]"
 
 
 def _in(col: str, values) -> str:

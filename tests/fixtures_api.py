@@ -105,14 +105,14 @@ def _load(settings: Settings, extracts: Path) -> None:
 @pytest.fixture(scope="session")
 def api_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
 
     data_dir = tmp_path_factory.mktemp("api-data")
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=data_dir, database=API_DATABASE,
                              person_key_secret="api-test-secret", k=5)
     extracts = data_dir / "extracts"
     _load(settings, extracts)
-    service = Service(settings)
+    service = build_service(settings)
     server = ThreadServer(create_app(settings, service=service)).start()
     client = httpx.Client(base_url=server.url, timeout=60)
     try:

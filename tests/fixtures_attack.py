@@ -20,7 +20,7 @@ ATTACK_SCALE = 1.0
 @pytest.fixture(scope="session")
 def api_s1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
     from crosstrack.loaders.generate import generate_extracts
     from crosstrack.loaders.pipeline import run_load
 
@@ -31,7 +31,7 @@ def api_s1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     generate_extracts(extracts, seed=ATTACK_SEED, scale=ATTACK_SCALE, fmt="csv", years=settings.snapshot_years)
     code = run_load(settings, extracts, max_rejects=1_000_000, rejects_report=data_dir / "rejects.csv", console=None)
     assert code == 0, f"scale-1 synthetic load failed with exit code {code}"
-    service = Service(settings)
+    service = build_service(settings)
     server = ThreadServer(create_app(settings, service=service)).start()
     client = httpx.Client(base_url=server.url, timeout=60)
     try:

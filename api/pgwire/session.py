@@ -67,7 +67,7 @@ class SqlSurface:
     def __init__(self, settings: Any, service: Any):
         self.settings = settings
         self.service = service
-        self.agg_types = measure_types(getattr(service, "meta", {}) or {})
+        self.agg_types = measure_types(service.meta or {})
         self.tables = tables_from_catalog(service.catalog, None, self.agg_types)
         self.catalog = CatalogDB(self.tables, default_settings(settings, "crosstrack", ""))
         self._lock = threading.Lock()
@@ -81,7 +81,7 @@ class SqlSurface:
         if hit is not None:
             return hit
         ds = self.service.dataset(name)
-        extra = self.service.extra_codes(ds, version) if hasattr(self.service, "extra_codes") else {}
+        extra = self.service.extra_codes(ds, version)
         table = tables_from_catalog({name: ds}, {name: extra}, self.agg_types)[name]
         with self._lock:
             if len(self._versioned) > 256:
@@ -170,7 +170,7 @@ class SqlSession:
 
             return copy_out(tree, lambda select: self.run(select, params))
         if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
-                             exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke if hasattr(exp, "Revoke") else exp.Grant)):
+                             exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke)):
             raise PgError("25006", f"cannot execute {tree.key.upper()} in a read-only transaction: "
                                    "the crosstrack SQL surface only reads published cells",
                           hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")
@@ -206,7 +206,7 @@ class SqlSession:
             q = base.translate(tree)
             return Result("SELECT 0", self.columns(q, self.surface.tables[name]), [])
         try:
-            version = service.version_for(self.data_version) if hasattr(service, "version_for") else service.version()
+            version = service.version_for(self.data_version)
             table = self.surface.table_at(name, version)
             q = Translator({name: table}).translate(tree)
             cols = self.columns(q, table)
