@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from crosstrack.api.pgwire.guard import Deadlines, LoginGuard
+
 log = logging.getLogger("crosstrack.pgwire")
 
 PROTOCOL_3 = 196608
@@ -678,8 +680,6 @@ class PgServer(socketserver.ThreadingTCPServer):
                  max_connections: int = 64, rate_limit: Any = None,
                  startup_timeout_s: float = STARTUP_TIMEOUT_S, max_startups_per_client: int = 4,
                  login_guard: Any = None):
-        from crosstrack.api.pgwire.guard import Deadlines, LoginGuard
-
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
         self.startup_timeout_s = startup_timeout_s

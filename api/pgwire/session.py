@@ -18,6 +18,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from crosstrack.api.errors import ApiError
+from crosstrack.api.pgwire.bi_shapes import flatten_from_subquery
+from crosstrack.api.pgwire.copyout import copy_out
 from crosstrack.api.pgwire.pgcatalog import (PG_VERSION, CatalogDB, is_catalog_query, known_catalog_table, syntax_error,
                                   without_reg_array_casts)
 from crosstrack.api.pgwire.protocol import BOOL, INT8, TEXT, Column, PgError, Result
@@ -166,8 +169,6 @@ class SqlSession:
         if isinstance(tree, exp.Command):
             return self.command(tree)
         if isinstance(tree, exp.Copy):  # psql's \copy (SELECT ...) TO file
-            from crosstrack.api.pgwire.copyout import copy_out
-
             return copy_out(tree, lambda select: self.run(select, params))
         if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
                              exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke)):
@@ -192,10 +193,6 @@ class SqlSession:
 
     # --- dataset questions -------------------------------------------------------------------------
     def dataset_query(self, tree: exp.Expression, *, describe_only: bool = False) -> Result:
-        from crosstrack.api.errors import ApiError
-
-        from crosstrack.api.pgwire.bi_shapes import flatten_from_subquery
-
         service = self.surface.service
         tree = flatten_from_subquery(tree)  # Superset's FROM (SELECT * FROM dataset) AS virtual_table
         base = Translator(self.surface.tables)
@@ -338,8 +335,6 @@ class SqlSession:
 
     def pin_version(self, value: str | None) -> None:
         """Pin (or, with DEFAULT/'' , unpin) the data version; a removed one is refused naming the current."""
-        from crosstrack.api.errors import ApiError
-
         value = (value or "").strip()
         if value.lower() in ("", "default", "current"):
             self.data_version = None
