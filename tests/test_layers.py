@@ -144,3 +144,17 @@ def test_the_checker_sees_a_violation(tmp_path):
     tree = ast.parse("def f():\n    from crosstrack.loaders.cluster import qi\nfrom crosstrack import api\n")
     found = {t for _, t in _imports(tree, "crosstrack.cube.rollups", False)}
     assert {"crosstrack.loaders.cluster", "crosstrack.api"} <= found
+
+
+def test_the_api_reads_only_the_published_version_pointer_from_the_loaders():
+    """Answers come through cube (loaders → ClickHouse ← cube ← api); what the API takes from the
+    loaders is the pointer they keep (``loaders/publish.py``: which version is published, which are kept)."""
+    reads = set()
+    for path in _source_files():
+        module = _module_name(path)
+        if _unit(module) != "crosstrack.api":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        reads |= {t for _, t in _imports(tree, module, path.name == "__init__.py") if _unit(t) == "crosstrack.loaders"}
+    assert reads <= {"crosstrack.loaders.publish", "crosstrack.loaders.publish.current_version",
+                     "crosstrack.loaders.publish.version_states"}, reads
