@@ -18,12 +18,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crosstrack.api import cache, formats
+from crosstrack.api import formats
+from crosstrack.api.cache import RenderedBody
 from crosstrack.api.catalog import WITHHELD_ALONE_KINDS, available_when, year_dimension
+from crosstrack.api.compose import build_service
+from crosstrack.api.cube_compat import install_cube_compat
 from crosstrack.api.errors import ApiError, error_response, install_handlers
 from crosstrack.api.openapi_doc import install_openapi
 from crosstrack.api.params import FORMATS, RESERVED, parse_params
+from crosstrack.api.ratelimit import install_rate_limit
 from crosstrack.api.service import QuestionCounts, Service, set_default_service
+from crosstrack.api.web import mount_web
 from crosstrack.config import Settings
 from crosstrack.engine import EngineUnavailable
 
@@ -134,9 +139,10 @@ def negotiate(accept: str | None) -> str:
 
 
 def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI:
-    service = service or Service(settings)
-    cache.install(service)  # shared result cache + exact version clock (api/cache.py)
+    """The HTTP app over ``service`` (built from ``settings`` by ``api/compose.py`` when not given)."""
+    service = service or build_service(settings)
     set_default_service(service)
+    cache = service.cache  # the process's result cache, shared by every surface (api/cache.py)
     app = FastAPI(
         title="Crosstrack API",
         version="1",
@@ -152,7 +158,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     app.state.service = service
     app.state.settings = settings
     install_handlers(app)
-    _install_rate_limit(app, settings)
+    install_rate_limit(app, settings.rate_limit_per_minute)  # per-client token buckets when > 0 (api/ratelimit.py)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST"],
                        allow_headers=["*"], expose_headers=["ETag", "Content-Disposition", "Link"])
 
@@ -208,11 +214,11 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         if version is None:
             return _json(describe_dataset(service, ds, None, {}), headers=headers)
         url = f"{API_PREFIX}/{ds.name}/metadata"
-        hit = cache.cached_body(service, version.version_id, url, "metadata")
+        hit = cache.get_rendered(version.version_id, url, "metadata")
         if hit is not None:  # the description is a function of the model, the version and k
             return Response(hit.body, media_type=hit.media_type, headers=headers)
         body = orjson.dumps(describe_dataset(service, ds, version, service.extra_codes(ds, version)))
-        cache.keep_body(service, version.version_id, url, "metadata", cache.RenderedBody(body, "application/json", etag))
+        cache.put_rendered(version.version_id, url, "metadata", RenderedBody(body, "application/json", etag))
         return Response(body, media_type="application/json", headers=headers)
 
     def _default_format(request: Request) -> str:
@@ -237,7 +243,8 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         items = request.query_params.multi_items()
         if any(k == "data_version" for k, _ in items):
             return None  # a kept version's answer is looked up the full way
-        version = cache.known_version(service)
+        # Known exactly without asking the engine (api/versions.py); only worth it when bodies are kept.
+        version = service.clock.peek() if cache.enabled else None
         if version is None:
             return None
         extra = service.known_extra_codes(ds, version)
@@ -249,7 +256,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         etag, headers = _answer_headers(version.version_id, url)
         if _not_modified(request, etag):
             return Response(status_code=304, headers=headers)
-        hit = cache.cached_body(service, version.version_id, url, question.format)
+        hit = cache.get_rendered(version.version_id, url, question.format)
         if hit is None:
             return None
         asked.add((ds.name, tuple(items), default_format))
@@ -272,7 +279,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         etag, headers = _answer_headers(version.version_id, question.url(), question.data_version is not None)
         if if_none_match and _tag_matches(if_none_match, etag):
             return Response(status_code=304, headers=headers)
-        hit = cache.cached_body(service, version.version_id, question.url(), question.format)
+        hit = cache.get_rendered(version.version_id, question.url(), question.format)
         if hit is not None:  # the same bytes as last time, served without recomputing or rendering
             return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
         result = service.answer(dataset, question, version=version)
@@ -285,8 +292,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             extra: tuple[tuple[str, str], ...] = (("Content-Disposition", headers["Content-Disposition"]),)
         else:
             body, media, extra = formats.to_json(result), "application/json", ()
-        cache.keep_body(service, version.version_id, question.url(), question.format,
-                        cache.RenderedBody(body, media, etag, extra))
+        cache.put_rendered(version.version_id, question.url(), question.format, RenderedBody(body, media, etag, extra))
         return Response(body, media_type=media, headers=headers)
 
     asked = QuestionCounts()  # URL API requests by spelling, to warm rendered bodies (api/live.py)
@@ -318,10 +324,8 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             return known
         return await run_in_threadpool(_query, dataset, request)
 
-    from crosstrack.api.cube_compat import install_cube_compat
-
     install_cube_compat(app, service)
-    _install_web(app, service)
+    mount_web(app)
     install_openapi(app, service)
     return app
 
@@ -406,26 +410,3 @@ def describe_dataset(service: Service, ds, version, extra: dict[str, list[str]])
         "links": {"data": f"{API_PREFIX}/{ds.name}?dimensions=&measures={ds.people_measure}",
                   "datasets": API_PREFIX},
     }
-
-
-def _install_rate_limit(app: FastAPI, settings: Settings) -> None:
-    """Per-client token buckets (api/ratelimit.py), when CROSSTRACK_RATE_LIMIT_PER_MINUTE > 0."""
-    try:
-        from crosstrack.api.ratelimit import install_rate_limit
-    except ImportError:
-        return
-    install_rate_limit(app, settings.rate_limit_per_minute)
-
-
-def _install_web(app: FastAPI, service: Service) -> None:
-    """Mount the web page if its module is present (api/web.py belongs to the page's owner)."""
-    try:
-        import crosstrack.api.web as web
-    except ImportError:
-        return
-    if hasattr(web, "mount_web"):
-        web.mount_web(app)
-    elif hasattr(web, "install"):
-        web.install(app, service)
-    elif hasattr(web, "router"):
-        app.include_router(web.router)

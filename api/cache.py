@@ -14,12 +14,12 @@ cell-key noise depends only on the cell's people), so it can be kept and served 
   ``cache_bytes = 0`` turns caching off.
 * **No stale answer after a swap.** The data version is part of every key, so a new published
   version makes old entries unreachable; the first time the process sees a new version it drops
-  every entry of the old one, and late writes for an old version are refused. The version itself
-  comes from :class:`VersionClock`, which asks the engine for every request but lets requests
-  that arrive together share one look-up that started after they arrived — exact, and cheap
-  under load.
-* **Thread-safe.** The embedded engine serves from one process with threads; one lock guards the
-  LRU, and concurrent misses for one key compute it once (single flight).
+  every entry of the old one (the version clock, ``api/versions.py``, calls
+  :meth:`ResultCache.observe_version` before any request is handed the new version), and late
+  writes for an old version are refused.
+* **Thread-safe, single flight.** The embedded engine serves from one process with threads; one
+  lock guards the LRU, and concurrent misses for one key compute it once
+  (:meth:`ResultCache.get_or_compute`, what ``Service.answer`` calls) — also with caching off.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
-import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Hashable, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, TypeVar
 
 T = TypeVar("T")
 
@@ -108,8 +107,8 @@ class _Flight:
 class ResultCache:
     """A byte-bounded, thread-safe LRU keyed by tuples ``(data_version_id, ...)``.
 
-    Implements ``api.service.ResultCache`` (``get``/``put`` of the full protected result of a
-    question) and, for the URL API, ``get_rendered``/``put_rendered`` of response bytes.
+    Holds the full protected result of each question (``get_or_compute``, ``Service.answer``) and,
+    for the URL API, ``get_rendered``/``put_rendered`` of response bytes.
     """
 
     def __init__(self, max_bytes: int, *, sizeof: Callable[[Any], int] = approx_size):
@@ -203,8 +202,6 @@ class ResultCache:
         hit = self.get(key)
         if hit is not None:
             return hit
-        if not self.enabled:
-            return compute()
         with self._lock:
             flight = self._flights.get(key)
             leader = flight is None
@@ -258,164 +255,3 @@ class ResultCache:
 def body_etag(body: bytes) -> str:
     """A strong ETag of the exact bytes served."""
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-
-
-class VersionClock(Generic[T]):
-    """The current data version, exact for every caller, with concurrent look-ups shared.
-
-    A caller needs a look-up that *started after it arrived* (so a version published before the
-    request began is always seen). If one is already running, the caller waits for it to end
-    and then joins the next one; all callers waiting together share that next look-up. One
-    client in a loop pays one engine query per request; many concurrent clients pay about one
-    per look-up time, whatever their number.
-
-    ``max_age_s > 0`` relaxes this for operators who accept answers up to that many seconds old
-    after a publish (off by default).
-    """
-
-    def __init__(self, fetch: Callable[[], T], *, on_change: Callable[[T], None] | None = None,
-                 key: Callable[[T], Any] = lambda v: v, max_age_s: float = 0.0,
-                 generation: Callable[[], int | None] | None = None):
-        self._fetch = fetch
-        # A counter that moves whenever anything could have published (None: unknown). When it
-        # has not moved since the last look-up *started*, that look-up's answer is still exact.
-        self._generation = generation
-        self._value_gen: int | None = None
-        self._on_change = on_change
-        self._key = key
-        self.max_age_s = max_age_s
-        self._cond = threading.Condition(threading.Lock())
-        self._started = 0  # sequence number of the last look-up started
-        self._done = 0  # sequence number of the last look-up finished
-        self._running = False
-        self._value: T | None = None
-        self._value_at = 0.0
-        self._failed: tuple[int, BaseException] | None = None
-        self.lookups = 0
-
-    def peek(self) -> T | None:
-        """The current version when it is known exact without a look-up (what :meth:`current`
-        would return at once), else None; never waits and never asks the engine."""
-        with self._cond:
-            if self._done and not self._running and self._value_gen is not None and self._generation is not None \
-                    and self._generation() == self._value_gen:
-                return self._value
-            if self.max_age_s > 0 and self._done and time.monotonic() - self._value_at <= self.max_age_s:
-                return self._value
-        return None
-
-    def current(self) -> T:
-        with self._cond:
-            if self._done and not self._running and self._value_gen is not None and self._generation is not None \
-                    and self._generation() == self._value_gen:
-                return self._value  # type: ignore[return-value]
-            if self.max_age_s > 0 and self._done and time.monotonic() - self._value_at <= self.max_age_s:
-                return self._value  # type: ignore[return-value]
-            # The first look-up that starts after now (a running one began before we arrived).
-            need = self._started + 1
-            while True:
-                if self._done >= need:
-                    return self._value  # type: ignore[return-value]
-                if self._failed is not None and self._failed[0] >= need:
-                    raise self._failed[1]
-                if not self._running:
-                    self._running = True
-                    self._started += 1
-                    mine = self._started
-                    break
-                self._cond.wait()
-        try:
-            gen = self._generation() if self._generation is not None else None
-            value = self._fetch()
-            with self._cond:
-                changed = self._done == 0 or self._key(value) != self._key(self._value)  # type: ignore[arg-type]
-            if changed and self._on_change is not None and value is not None:
-                # Before anyone is handed the new version, so no entry of the old one is served after.
-                self._on_change(value)
-        except BaseException as err:
-            with self._cond:
-                self._running = False
-                self._failed = (mine, err)
-                self._cond.notify_all()
-            raise
-        with self._cond:
-            self._value = value
-            self._value_gen = gen
-            self._value_at = time.monotonic()
-            self._done = mine
-            self._running = False
-            self.lookups += 1
-            self._cond.notify_all()
-        return value
-
-
-def _engine_writes(engine: Any) -> int | None:
-    """The embedded engine's write count (see ``Engine.writes``); None on a ClickHouse server,
-    which anyone can write, so every request there looks the version up."""
-    if engine is None or not getattr(engine, "embedded", False):
-        return None
-    return getattr(engine, "writes", None)
-
-
-@dataclass
-class CacheHandle:
-    """What :func:`install` wires into a service: the cache and its version clock."""
-
-    cache: ResultCache
-    clock: VersionClock | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def install(service: Any, max_bytes: int | None = None, *, max_age_s: float = 0.0) -> CacheHandle:
-    """Give ``service`` (an ``api.service.Service``) the process's result cache and version clock.
-
-    ``service.answer`` then keeps full protected results under (data version, canonical
-    question), the URL API keeps rendered bodies, and ``service.version()`` goes through the
-    clock (exact, shared look-ups); a new published version empties the cache of the old one.
-    Installing twice is a no-op.
-    """
-    handle = getattr(service, "cache_handle", None)
-    if isinstance(handle, CacheHandle):
-        return handle
-    settings = service.settings
-    cache = ResultCache(settings.cache_bytes if max_bytes is None else max_bytes)
-
-    def generation() -> int | None:
-        # An online publisher (api/live.py) owns the pointer to the published version: it moves
-        # only when the publisher switches. Otherwise the engine's write count; only an engine
-        # already open is looked at (the service opens it lazily).
-        publisher = getattr(service, "publisher", None)
-        if publisher is not None:
-            return publisher.generation
-        return _engine_writes(getattr(service, "_engine", None))
-
-    # The class's version() (the instance attribute set below shadows it for callers).
-    clock = VersionClock(lambda: type(service).version(service),
-                         on_change=lambda v: cache.observe_version(v.version_id),
-                         key=lambda v: v.version_id if v is not None else None, max_age_s=max_age_s,
-                         generation=generation)
-    service.cache = cache
-    service.version = clock.current
-    handle = CacheHandle(cache, clock)
-    service.cache_handle = handle
-    return handle
-
-
-def known_version(service: Any) -> Any | None:
-    """The service's current data version if its clock knows it exactly without a look-up, else None
-    (so an event-loop caller can serve a cached body without blocking on the engine)."""
-    handle = getattr(service, "cache_handle", None)
-    if not isinstance(handle, CacheHandle) or handle.clock is None or not handle.cache.enabled:
-        return None
-    return handle.clock.peek()
-
-
-def cached_body(service: Any, version_id: str, canonical_url: str, shape: str) -> RenderedBody | None:
-    cache = getattr(service, "cache", None)
-    return cache.get_rendered(version_id, canonical_url, shape) if isinstance(cache, ResultCache) else None
-
-
-def keep_body(service: Any, version_id: str, canonical_url: str, shape: str, body: RenderedBody) -> None:
-    cache = getattr(service, "cache", None)
-    if isinstance(cache, ResultCache):
-        cache.put_rendered(version_id, canonical_url, shape, body)

@@ -20,54 +20,28 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from crosstrack.api.service import DataVersion
+from crosstrack.api.service import Service
+from crosstrack.api.versions import data_version
 
 
 class LivePublisher:
-    def __init__(self, service: Any):
+    """The serving process's publish path: warm, then switch the version clock (``api/versions.py``)."""
+
+    def __init__(self, service: Service):
         self.service = service
         self.settings = service.settings
-        self._lock = threading.Lock()
         self.publishing = threading.Lock()  # one load or rollback at a time
-        self._current: Any = None
-        self._loaded = False
-        self.generation = 0  # moves on every switch (the version clock's exactness check, api/cache.py)
-
-    def current(self) -> Any:
-        """The published version (a loaders.publish.PublishedVersion) or None before the first load."""
-        with self._lock:
-            if not self._loaded:
-                from crosstrack.loaders.publish import current_version
-
-                self._current = current_version(self.service.engine, self.settings)
-                self._loaded = True
-            return self._current
+        # From now on the pointer moves only through switch(): a load's own writes through the
+        # engine no longer send readers to load_history (a long load statement would hold them).
+        service.clock.own()
 
     def switch(self, version: Any) -> int:
-        """Warm the cache with ``version``'s answers, then make it the published one; returns how
-        many questions were answered ahead."""
-        dv = DataVersion(str(version.version_id), version.database, getattr(version, "loaded_at", None))
-        cache = getattr(self.service, "cache", None)
-        if hasattr(cache, "prepare"):
-            cache.prepare(dv.version_id)
+        """Warm the cache with ``version``'s answers (a loaders.publish.PublishedVersion), then make
+        it the published one; returns how many questions were answered ahead."""
+        dv = data_version(version)
+        self.service.cache.prepare(dv.version_id)
         warmed = self.service.warm(dv, self.settings.warm_questions) if self.settings.warm_questions else 0
-        with self._lock:
-            self._current = version
-            self._loaded = True
-            self.generation += 1
-        # Look the new version up once now, from this thread: the version clock (api/cache.py)
-        # then knows it exactly again, so readers keep the event-loop fast path across the switch
-        # instead of all taking the thread pool at once to find out.
-        self.service.version()
+        # One hand-over to the clock moves every surface at once; each request reads the version
+        # once and answers wholly from it, so an answer always matches the version it names.
+        self.service.clock.switch(dv)
         return warmed
-
-
-def install_publisher(service: Any) -> LivePublisher:
-    """Make ``service`` read the published version from an in-process :class:`LivePublisher`."""
-    publisher = getattr(service, "publisher", None)
-    if isinstance(publisher, LivePublisher):
-        return publisher
-    publisher = LivePublisher(service)
-    service._version_provider = publisher.current
-    service.publisher = publisher
-    return publisher

@@ -12,7 +12,13 @@ import logging
 import socket
 from typing import Any, Callable
 
-from crosstrack.config import Settings
+import uvicorn
+
+from crosstrack.api.app import create_app
+from crosstrack.api.httpguard import guarded_protocol
+from crosstrack.api.pgwire.server import start_sql_server
+from crosstrack.api.ports import PortTaken, port_taken_message
+from crosstrack.config import Settings, get_settings
 
 log = logging.getLogger("crosstrack.api")
 
@@ -24,15 +30,6 @@ def _loop_options() -> dict[str, str]:
     if importlib.util.find_spec("httptools"):
         opts["http"] = "httptools"
     return opts
-
-
-class PortTaken(RuntimeError):
-    """A port this server must listen on is in use; the message names the port and its variable."""
-
-
-def port_taken_message(host: str, port: int, variable: str, other: str) -> str:
-    return (f"port {port} on {host} is already in use ({variable}={port}): another program, perhaps another "
-            f"`crosstrack serve`, listens there. Stop it, or choose a free port with {variable}=<port> {other}.")
 
 
 def bind_http(host: str, port: int) -> socket.socket:
@@ -64,8 +61,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     loop = _loop_options()
     opts["loop"] = loop["loop"]
     if loop["http"] == "httptools":
-        from crosstrack.api.httpguard import guarded_protocol
-
         opts["http"] = guarded_protocol(settings)  # limits enforced while reading (api/httpguard.py)
     else:
         opts["http"] = loop["http"]
@@ -73,23 +68,19 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def start_sql_surface(settings: Settings, service: Any) -> Callable[[], None] | None:
-    """Start the SQL engineer's Postgres-wire server in a background thread, if it exists."""
+    """Start the SQL engineer's Postgres-wire server in a background thread (unless CROSSTRACK_PG_PORT=0)."""
     if not settings.pg_port:
-        return None
-    try:
-        from crosstrack.api.pgwire.server import start_sql_server
-    except ImportError:
-        log.info("SQL surface not available in this build")
         return None
     return start_sql_server(settings, service)
 
 
+# Starts the operator's control socket for a serving process (crosstrack/control.py:
+# start_control, passed in by the CLI, the layer above this one); returns it, or None.
+StartControl = Callable[[Settings, Any, Any], Any]
+
+
 def run_server(settings: Settings, host: str | None = None, port: int | None = None, with_sql: bool = True,
-               console: Any = None) -> None:
-    import uvicorn
-
-    from crosstrack.api.app import create_app
-
+               console: Any = None, start_control: StartControl | None = None) -> None:
     host = host or settings.host
     port = port or settings.port
     if settings.workers > 1 and not settings.is_embedded:
@@ -109,11 +100,9 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
             raise PortTaken(port_taken_message(settings.pg_host, settings.pg_port, "CROSSTRACK_PG_PORT",
                                                "(0 turns the SQL surface off) or serve --no-sql")) from None
         raise
-    if settings.is_embedded:
+    if settings.is_embedded and start_control is not None:
         # Online publish: `crosstrack load` hands its load to this process (crosstrack/control.py).
-        from crosstrack.control import start_control
-
-        control = start_control(settings, app.state.service, console=console)
+        control = start_control(settings, app.state.service, console)
     if console is not None:
         console.print(f"crosstrack API on http://{host}:{port}/ (docs at /docs)"
                       + (f", SQL on {settings.pg_host}:{settings.pg_port}" if stop_sql else "")
@@ -130,7 +119,4 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
 
 def app_from_env():
     """Factory for multi-worker serving (each worker reads CROSSTRACK_* itself)."""
-    from crosstrack.api.app import create_app
-    from crosstrack.config import get_settings
-
     return create_app(get_settings())

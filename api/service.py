@@ -9,36 +9,28 @@ true values would leak them) and pages. Nothing else builds rows for output.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
 import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from crosstrack.api import lattice
+from crosstrack.api.cache import ResultCache
 from crosstrack.api.catalog import SNAPSHOT_DIMENSION, Dataset, build_catalog
-from crosstrack.api.disclosure import DatasetRules, Disclosure, MeasureRule
+from crosstrack.api.disclosure import Disclosure
 from crosstrack.api.errors import ApiError
 from crosstrack.api.params import Question, parse_params
+from crosstrack.api.versions import DataVersion, EngineRef, VersionClock, data_version
 from crosstrack.config import Settings
+from crosstrack.cube import Model
+from crosstrack.cube.query import QueryEngine
 from crosstrack.engine import Engine, QueryLimitExceeded, query_limits
+from crosstrack.loaders.publish import version_states
 
 log = logging.getLogger("crosstrack.api")
 RELEASE_DIMENSION = "release_year"
-
-
-@dataclass(frozen=True)
-class DataVersion:
-    version_id: str
-    database: str
-    loaded_at: datetime | None
-
-    @property
-    def loaded_at_iso(self) -> str | None:
-        return self.loaded_at.isoformat() if self.loaded_at else None
 
 
 @dataclass(frozen=True)
@@ -70,14 +62,6 @@ class SafeResult:
         return cols + list(self.question.measures) + ["suppressed"]
 
 
-class ResultCache(Protocol):
-    """Hook for an in-process result cache keyed by (data version, canonical question)."""
-
-    def get(self, key: tuple[str, str]) -> FullResult | None: ...
-
-    def put(self, key: tuple[str, str], value: FullResult) -> None: ...
-
-
 # Distinct questions counted for warming (the least asked half is forgotten beyond this).
 MAX_COUNTED_QUESTIONS = 5_000
 VERSION_ID = re.compile(r"^v[1-9][0-9]{0,8}$")
@@ -102,56 +86,40 @@ class QuestionCounts:
             return [k for k, _ in self._counts.most_common(n)]
 
 
-class NoCache:
-    def get(self, key: tuple[str, str]) -> FullResult | None:
-        return None
-
-    def put(self, key: tuple[str, str], value: FullResult) -> None:
-        return None
-
-
 class Service:
-    """Holds the engine, model, catalog and disclosure policy of one process."""
+    """The engine, model, catalog, disclosure policy, result cache and version clock of one
+    process, each given explicitly (``api/compose.py: build_service`` assembles them)."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None, model: Any = None,
-                 cache: ResultCache | None = None,
-                 version_provider: Callable[[], DataVersion | None] | None = None):
-        from crosstrack import cube  # the semantic layer; imported here so api/ imports stay light
-
+    def __init__(self, settings: Settings, *, engine: EngineRef, model: Model, cache: ResultCache,
+                 clock: VersionClock):
         self.settings = settings
         self._engine = engine
-        self._query_engine: Any = None
-        self._engine_lock = threading.Lock()
-        self.model = model if model is not None else cube.load_model(settings.models_dir)
-        self.meta = self.model.meta()
+        self.model = model
+        self._query_engine: QueryEngine | None = None
+        self._query_engine_lock = threading.Lock()
+        self.meta = model.meta()
         self.catalog: dict[str, Dataset] = build_catalog(self.meta)
         self.disclosure = Disclosure(settings.k)
-        self.cache: ResultCache = cache or NoCache()
-        self._version_provider = version_provider
+        self.cache = cache
+        self.clock = clock
         self._codes_lock = threading.Lock()
         self._extra_codes: dict[tuple[str, str], dict[str, list[str]]] = {}
         self.asked = QuestionCounts()  # (dataset, Question) asked through answer(), for warming
-        # Set by an online publisher (api/live.py): the in-process pointer to the published version.
-        self.publisher: Any = None
         # Extra warmers (the URL API's rendered bodies): each gets (DataVersion, how many).
         self.warmers: list[Callable[[DataVersion, int], int]] = []
         self._unavailable: dict[tuple[str, str], dict[str, str]] = {}
 
-    # --- engine (opened lazily: the API starts, and answers 503, while the engine is down) -----
     @property
     def engine(self) -> Engine:
-        with self._engine_lock:
-            if self._engine is None:
-                self._engine = Engine.from_settings(self.settings)  # raises EngineUnavailable
-            return self._engine
+        """The engine, opened on first use (raises EngineUnavailable while it is down)."""
+        return self._engine.get()
 
     @property
-    def query_engine(self) -> Any:
-        from crosstrack import cube
+    def query_engine(self) -> QueryEngine:
         engine = self.engine
-        with self._engine_lock:
+        with self._query_engine_lock:
             if self._query_engine is None:
-                self._query_engine = cube.QueryEngine(self.model, engine)
+                self._query_engine = QueryEngine(self.model, engine)
             return self._query_engine
 
     # --- lookups ------------------------------------------------------------------------------
@@ -163,18 +131,14 @@ class Service:
         return ds
 
     def version(self) -> DataVersion:
-        """The published data version every query of this request reads (contracts: Published data)."""
-        engine = self.engine  # EngineUnavailable -> 503 before anything else
-        if self._version_provider is not None:
-            pv: Any = self._version_provider()
-        else:
-            from crosstrack.loaders.publish import current_version
-
-            pv = current_version(engine, self.settings)
-        if pv is None:
+        """The published data version every query of this request reads (contracts: Published
+        data): from the process's version clock, never an engine round trip per request."""
+        self.engine  # EngineUnavailable -> 503 before anything else
+        version = self.clock.current()
+        if version is None:
             raise ApiError(503, "data.not_published", "No data has been published yet; an operator must run `crosstrack load`.",
                            headers={"Retry-After": "30"})
-        return DataVersion(str(pv.version_id), pv.database, getattr(pv, "loaded_at", None))
+        return version
 
     def version_for(self, requested: str | None) -> DataVersion:
         """The version a request reads: the published one, or ``data_version=vN`` when that is kept.
@@ -190,8 +154,6 @@ class Service:
                            parameter="data_version", allowed=f"vN, e.g. {current.version_id}")
         if requested == current.version_id:
             return current
-        from crosstrack.loaders.publish import version_states
-
         states = version_states(self.engine, self.settings)
         kept = [st.version.version_id for st in states if st.kept]
         for st in states:
@@ -201,7 +163,7 @@ class Service:
                 raise ApiError(410, "data.version_removed",
                                f"Data version {requested} is no longer kept (retention); the current version is "
                                f"{current.version_id}.", parameter="data_version", allowed=kept)
-            return DataVersion(st.version.version_id, st.version.database, st.version.loaded_at)
+            return data_version(st.version)
         raise ApiError(404, "data.unknown_version", f"There is no data version {requested}; the current version is "
                        f"{current.version_id}.", parameter="data_version", allowed=kept)
 
@@ -294,165 +256,27 @@ class Service:
             raise ApiError(400, "param.invalid", "The question is for another dataset.", parameter="dataset")
         if count and question.data_version is None:
             self.asked.add((ds.name, question))
-        key = (version.version_id, question.result_key())
-        full = self.cache.get(key)
-        if full is None:
-            full = self._compute(ds, question, version)
-            self.cache.put(key, full)
+        # Single flight: concurrent identical questions compute once (api/cache.py).
+        full = self.cache.get_or_compute((version.version_id, question.result_key()),
+                                         lambda: self._compute(ds, question, version))
         page = list(full.rows[question.offset: question.offset + question.limit])
         return SafeResult(question, ds, version, page, len(full.rows), full.suppressed_count,
                           self.disclosure.describe())
 
-    def _grid(self, ds: Dataset, q: Question, version: DataVersion) -> dict[tuple, None]:
-        """Every combination of the asked dimensions' codes (the filtered ones where filtered), in
-        display order, as strings; refused when there are more than a result may hold."""
-        filters = dict(q.filters)
+    def _compute(self, ds: Dataset, q: Question, version: DataVersion) -> FullResult:
+        cells = lattice.plan(ds, q)  # K4 splits, RC12 hidden parts (api/lattice.py)
         extra = self.known_extra_codes(ds, version)
         if extra is None and any(not ds.dimensions[d].codes for d in q.dimensions):
             extra = self.extra_codes(ds, version)
-        axes: list[list[str]] = []
-        for name in q.dimensions:
-            dim = ds.dimensions[name]
-            codes = list(filters.get(name) or [c for c, _ in dim.codes or ()] or (extra or {}).get(name, []))
-            axes.append(codes)
-        size = math.prod(len(a) for a in axes)
-        if size > self.settings.query_max_result_rows:
-            raise ApiError(400, "query.too_many_combinations",
-                           f"These dimensions have {size:,} combinations of codes, more than the "
-                           f"{self.settings.query_max_result_rows:,} one answer may list; filter some of "
-                           "them or ask for fewer dimensions.", parameter="dimensions",
-                           allowed=[f"at most {self.settings.query_max_result_rows:,} combinations"])
-        return dict.fromkeys(itertools.product(*axes))
-
-    def _compute(self, ds: Dataset, q: Question, version: DataVersion) -> FullResult:
-        # K4: a published people set is always a cell of the table lattice (one code or every code
-        # of each dimension). A filter on several codes of a dimension that is not asked for is
-        # answered from that dimension's single-code cells, each protected on its own, and then
-        # added up (Disclosure.combine): withheld when any part is withheld. So however many
-        # overlapping code sets are asked for, each small cell has exactly one published value to
-        # average, and a multi-code filter tells nothing that adding published rows would not.
-        split = [name for name, codes in q.filters if len(codes) > 1 and name not in q.dimensions]
-        requested = ds.rules.only(q.measures)
-        if split:
-            medians = [r.name for r in requested.measures if r.kind == "median"]
-            if medians:
-                dim = split[0]
-                raise ApiError(
-                    400, "query.median_over_codes",
-                    f"A median ({medians[0]}) cannot be combined over several codes of {dim}: medians of "
-                    f"parts do not add up. Add {dim} to dimensions to get one median per code, or filter "
-                    f"on one code of {dim}.", parameter=dim, allowed=[f"dimensions={dim}", f"{dim}=<one code>"])
-        weights: dict[str, str] = {}
-        extra: list[MeasureRule] = []
-        if split:
-            for r in requested.measures:
-                if r.kind == "mean":
-                    weights[r.name] = f"\0{r.governed_by}"
-                    if all(x.name != weights[r.name] for x in extra):
-                        extra.append(MeasureRule(weights[r.name], r.governed_by, "people", r.governed_by,
-                                                 requested.people_key(r.governed_by)))
-        # RC12: a rate is computed from its published event and cohort counts; when they were not
-        # asked for, hidden copies (named \0<name>, never output) are protected alongside
-        asked = {r.name for r in requested.measures}
-        for r in requested.measures:
-            if r.kind == "rate":
-                for part in (r.numerator, r.denominator):
-                    base = next((x for x in ds.rules.measures if x.name == part), None)
-                    if base is not None and part not in asked and all(x.name != "\0" + part for x in extra):
-                        extra.append(MeasureRule("\0" + part, base.member, base.kind, base.governed_by, base.key,
-                                                 of=base.of))
-        rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
-                             requested.people_keys)
-        grid = self._grid(ds, q, version)
-        dims = [ds.dimensions[d] for d in q.dimensions]
-        inner = dims + [ds.dimensions[d] for d in split]
-        needed = [r.member for r in rules.measures if r.kind != "rate"]  # rates: from published counts only
-        for member in (*ds.rules.people_members, *rules.key_members, *(r.of for r in rules.measures if r.of)):
-            if member not in needed:
-                needed.append(member)
-        query: dict[str, Any] = {
-            "dimensions": [d.member for d in inner],
-            "measures": needed,
-            "filters": [{"member": ds.dimensions[name].member, "operator": "equals", "values": list(codes)}
-                        for name, codes in q.filters],
-            # One row more than allowed, so an over-large result is an error, never silently cut.
-            "limit": self.settings.query_max_result_rows + 1,
-        }
-        result = self.query_engine.load(query, database=version.database,
+        max_rows = self.settings.query_max_result_rows
+        grid = lattice.code_grid(ds, q, extra, max_rows)
+        # One row more than allowed, so an over-large result is an error, never silently cut.
+        result = self.query_engine.load(lattice.engine_query(ds, q, cells, max_rows + 1), database=version.database,
                                         settings=query_limits(self.settings), internal=True)
-        if len(result.data) > self.settings.query_max_result_rows:
+        if len(result.data) > max_rows:
             raise QueryLimitExceeded("the query result had more rows than the configured limit")
-        # Per dimension: (member, name, label column, code -> label) looked up once, not per row.
-        dim_cols = [(d.member, d.name, f"{d.name}_label", _labeller(d)) for d in dims]
-        measures = q.measures
-        protect = self.disclosure.protector(rules)  # Disclosure.protect, constants worked out once
-        published: dict[tuple, tuple[dict[str, Any], bool]] = {}
-        typed: dict[tuple, tuple] = {}  # codes as the engine types them (snapshot years are numbers)
-        if split:
-            # every code of the split filters must be a part: a code with no people is withheld like a
-            # small one (below), so a sum missing a part is withheld too, or it would tell 0 from 1-4
-            expected = math.prod(len(codes) for name, codes in q.filters if name in split)
-            groups: dict[tuple, list[tuple[dict[str, Any], bool]]] = {}
-            for raw in result.data:
-                codes = tuple(raw.get(d.member) for d in dims)
-                typed[tuple(map(str, codes))] = codes
-                groups.setdefault(tuple(map(str, codes)), []).append(protect(raw))
-            for key, parts in groups.items():
-                published[key] = (self.disclosure.combine(parts, rules, weights) if len(parts) == expected
-                                  else (dict.fromkeys(r.name for r in rules.measures), True))
-        else:
-            for raw in result.data:
-                codes = tuple(raw.get(d.member) for d in dims)
-                typed[tuple(map(str, codes))] = codes
-                published[tuple(map(str, codes))] = protect(raw)
-        # P1/K1 as the FAQ states it ("data samples of less than five records will be suppressed"):
-        # a combination with no people is withheld exactly as one with 1-4 is, and every combination
-        # of the asked codes is listed, so which rows exist tells nothing. Listing only the
-        # combinations that have people let anyone count a withheld cell's people one row each by
-        # breaking it down by enough dimensions (the independent attacker recovered 100%).
-        withheld_values = dict.fromkeys(r.name for r in rules.measures)
-        keys = list(grid) + [k for k in published if k not in grid]
-        rows: list[dict[str, Any]] = []
-        suppressed = 0
-        for key in keys:
-            values, withheld = published.get(key) or (withheld_values, True)
-            codes = typed.get(key) or tuple(_typed(d, c) for d, c in zip(dims, key))
-            row: dict[str, Any] = {}
-            for (member, name, label_col, label), code in zip(dim_cols, codes):
-                row[name] = code
-                row[label_col] = label(code)
-            for m in measures:
-                row[m] = values.get(m)
-            row["suppressed"] = withheld
-            suppressed += withheld
-            rows.append(row)
-        _sort(rows, q, ds)
+        rows, suppressed = lattice.published_rows(ds, q, cells, result.data, grid, self.disclosure)
         return FullResult(tuple(rows), suppressed)
-
-
-def _typed(dim: Any, code: str) -> Any:
-    """A code of the grid as the engine would type it (numeric dimensions are numbers)."""
-    if dim.type == "number":
-        try:
-            return int(code)
-        except ValueError:
-            return code
-    return code
-
-
-def _labeller(dim: Any) -> Callable[[Any], str]:
-    """``dim.label`` as a dictionary look-up (the first label of a code wins, as in the scan)."""
-    labels: dict[str, str] = {}
-    for c, lab in dim.codes or ():
-        labels.setdefault(c, lab)
-
-    def label(code: Any) -> str:
-        key = str(code)
-        if key in labels:
-            return labels[key]
-        return "" if code is None else key
-
-    return label
 
 
 def _numeric(v: Any) -> bool:
@@ -475,29 +299,6 @@ def _items(params: Mapping[str, Any] | Sequence[tuple[str, str]]) -> list[tuple[
     return [(str(k), str(v)) for k, v in params]
 
 
-def _sort(rows: list[dict[str, Any]], q: Question, ds: Dataset) -> None:
-    """Order on published values only; nulls (withheld) last; ties broken by dimensions."""
-    for name, desc in reversed(q.order):
-        dim = ds.dimensions.get(name) if name in q.dimensions else None
-        index = dim.code_index() if dim is not None else {}
-        # Keys: ascending (is null, value or 0); descending, reversed, (is not null, value or 0)
-        # — a dimension's value is its code's position in the code list (unknown codes last).
-        present, absent = (True, False) if desc else (False, True)
-        null_key = (absent, 0)
-        if index:
-            position, unknown = index.get, len(index)
-
-            def key(r: dict[str, Any], name: str = name) -> Any:
-                v = r.get(name)
-                return null_key if v is None else (present, position(str(v), unknown))
-        else:
-            def key(r: dict[str, Any], name: str = name) -> Any:
-                v = r.get(name)
-                return null_key if v is None else (present, v)
-
-        rows.sort(key=key, reverse=desc)
-
-
 _default: Service | None = None
 
 
@@ -506,15 +307,11 @@ def set_default_service(service: Service) -> None:
     _default = service
 
 
-def get_service(settings: Settings | None = None) -> Service:
-    global _default
+def get_service() -> Service:
+    """The process's Service, as the app factory (``api/app.py``) or the SQL server set it."""
     if _default is None:
-        from crosstrack.config import get_settings
-
-        from crosstrack.api.cache import install
-
-        _default = Service(settings or get_settings())
-        install(_default)  # the process's result cache (api/cache.py), shared by every surface
+        raise RuntimeError("no Service has been built in this process: build one with "
+                           "crosstrack.api.compose.build_service and set_default_service")
     return _default
 
 

@@ -42,10 +42,11 @@ def _measure(repeats: int) -> None:
     """Child: answer every question on this process's data dir; print one JSON line."""
     from urllib.parse import parse_qsl
 
-    from crosstrack.api.service import Service
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
     from crosstrack.config import get_settings
 
-    service = Service(get_settings())  # NoCache: every answer is computed
+    service = build_service(get_settings(), cache=ResultCache(0))  # no cache: every answer is computed
     version = service.version()
     out = []
     for qs in QUESTIONS:

@@ -41,14 +41,15 @@ def _measure(repeats: int) -> None:
     """Child: answer the top questions on this process's data dir; print one JSON line."""
     from urllib.parse import parse_qsl
 
-    from crosstrack.api.service import Service
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
     from benchmarks._support import hwm_mb, rss_mb
     from crosstrack.config import get_settings
 
     settings = get_settings()
     pid = os.getpid()
     rss0 = rss_mb(pid)
-    service = Service(settings)  # NoCache: every answer is computed
+    service = build_service(settings, cache=ResultCache(0))  # no cache: every answer is computed
     version = service.version()
     rss_open = rss_mb(pid)
     out = []

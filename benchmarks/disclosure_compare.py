@@ -30,6 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from crosstrack.api.cache import ResultCache  # noqa: E402
+from crosstrack.api.compose import build_service  # noqa: E402
 from crosstrack.api.service import Service  # noqa: E402
 from crosstrack.config import load_settings  # noqa: E402
 from crosstrack.loaders.generate import generate_extracts  # noqa: E402
@@ -46,7 +48,7 @@ def setup() -> Service:
                              person_key_secret="compare-secret", k=K)
     generate_extracts(data / "ex", seed=5, scale=1.0, fmt="csv", years=settings.snapshot_years)
     assert run_load(settings, data / "ex", max_rejects=10**6, rejects_report=data / "r.csv", console=None) == 0
-    return Service(settings)
+    return build_service(settings, cache=ResultCache(0))
 
 
 class Designs:

@@ -1,4 +1,10 @@
-"""The ``crosstrack`` command line: generate, load, model validate, serve, sql, demo."""
+"""The ``crosstrack`` command line: generate, load, model validate, serve, sql, demo.
+
+The top of the import graph (tests/test_layers.py): the only module, with ``crosstrack/control.py``,
+that wires loaders, the semantic layer and the API together. Each command imports the layers it
+runs inside its own body, so ``crosstrack load`` handing a load to a running server (or
+``crosstrack --help``) does not pay for importing the engine, FastAPI and the model compiler.
+"""
 
 from __future__ import annotations
 
@@ -31,11 +37,6 @@ def _settings():
         raise typer.Exit(2) from None
 
 
-def _not_yet(what: str) -> None:
-    console.print(f"[red]error:[/red] {what} is not yet available in this build.")
-    raise typer.Exit(3)
-
-
 @app.command()
 def generate(
     out: Path = typer.Option(..., "--out", help="Folder to write the raw extracts into (created if missing)."),
@@ -45,10 +46,8 @@ def generate(
 ) -> None:
     """Write synthetic agency extracts in the raw format, calibrated to public figures."""
     settings = _settings()
-    try:
-        from crosstrack.loaders.generate import generate_extracts
-    except ImportError:
-        _not_yet("the synthetic generator")
+    from crosstrack.loaders.generate import generate_extracts
+
     generate_extracts(out, seed=seed, scale=scale, fmt=fmt, years=settings.snapshot_years, console=console)
 
 
@@ -69,10 +68,8 @@ def load(
     _through_server(settings, "load", {
         "cmd": "load", "source": str(source.resolve()), "max_rejects": max_rejects,
         "rejects_report": str(rejects_report.resolve()) if rejects_report else None, "allow_empty": list(allow_empty)})
-    try:
-        from crosstrack.loaders.pipeline import run_load
-    except ImportError:
-        _not_yet("loading")
+    from crosstrack.loaders.pipeline import run_load
+
     code = run_load(settings, source, max_rejects=max_rejects, rejects_report=rejects_report, console=console,
                     before_publish=[_rollup_hook(settings)], allow_empty=allow_empty)
     raise typer.Exit(code)
@@ -84,7 +81,7 @@ def _through_server(settings, what: str, request: dict) -> None:
     nothing holds it (the caller opens the engine itself)."""
     if not settings.is_embedded:
         return
-    from crosstrack.control import data_dir_holder, hand_off, held_message
+    from crosstrack.handoff import data_dir_holder, hand_off, held_message
 
     code = hand_off(settings, request)
     if code is not None:
@@ -156,10 +153,8 @@ def model_validate(
 ) -> None:
     """Check every model file and report every problem as file:line:col: error[code] path: message."""
     settings = _settings()
-    try:
-        from crosstrack.cube.validate import validate_cli
-    except ImportError:
-        _not_yet("model validation")
+    from crosstrack.cube.validate import validate_cli
+
     raise typer.Exit(validate_cli(models_dir or settings.models_dir, console=console))
 
 
@@ -171,12 +166,12 @@ def serve(
 ) -> None:
     """Serve the URL API, the web query builder at / and (by default) the SQL surface."""
     settings = _settings()
+    from crosstrack.api.ports import PortTaken
+    from crosstrack.api.server import run_server
+    from crosstrack.control import start_control
+
     try:
-        from crosstrack.api.server import PortTaken, run_server
-    except ImportError:
-        _not_yet("the API server")
-    try:
-        run_server(settings, host=host, port=port, with_sql=sql, console=console)
+        run_server(settings, host=host, port=port, with_sql=sql, console=console, start_control=start_control)
     except PortTaken as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from None
@@ -189,13 +184,12 @@ def sql_only(
 ) -> None:
     """Serve only the SQL surface (Postgres wire protocol) for BI tools."""
     settings = _settings()
+    from crosstrack.api.pgwire.server import run_sql_server
+    from crosstrack.api.ports import PortTaken
+    from crosstrack.control import start_control
+
     try:
-        from crosstrack.api.pgwire.server import run_sql_server
-        from crosstrack.api.server import PortTaken
-    except ImportError:
-        _not_yet("the SQL surface")
-    try:
-        run_sql_server(settings, host=host, port=port, console=console)
+        run_sql_server(settings, host=host, port=port, console=console, start_control=start_control)
     except PortTaken as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from None

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     query_max_memory: int = Field(default=2_000_000_000, ge=10_000_000, description="ClickHouse max_memory_usage per query, bytes.")
     query_max_result_rows: int = Field(default=200_000, ge=1, description="ClickHouse max_result_rows per query.")
     cache_bytes: int = Field(default=64_000_000, ge=0, description="Result cache size in bytes (0: off).")
+    version_poll_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="With a ClickHouse server: how often a worker checks which data version is published "
+                    "(requests never look it up themselves; the embedded engine needs no polling).")
     rate_limit_per_minute: int = Field(default=0, ge=0, description="Requests (HTTP) and queries (SQL surface) per client per minute (0: off).")
     workers: int = Field(default=1, ge=1, le=64, description="API worker processes; more than 1 only with a ClickHouse server.")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

@@ -1,5 +1,10 @@
-"""The operator's line to a running server: ``crosstrack load``/``versions``/``rollback`` while
-``crosstrack serve`` (or ``crosstrack sql``) holds the embedded engine.
+"""The server side of the operator's line to a running server: ``crosstrack load``/``versions``/
+``rollback`` while ``crosstrack serve`` (or ``crosstrack sql``) holds the embedded engine (the
+client side, which the CLI runs before importing anything heavy, is ``crosstrack/handoff.py``).
+
+It sits at the top of the import graph with the CLI (tests/test_layers.py): a load run inside the
+server needs the loaders (validate, build, publish), the semantic layer (rollups) and the API
+(warm the cache, switch the version clock), so only the composition layer may hold it.
 
 The server listens on ``<data_dir>/control.sock``, a Unix socket created mode 0600 that answers
 only a peer of the same user id (``SO_PEERCRED``): who may write the data directory may publish,
@@ -13,72 +18,32 @@ Nothing here is reachable over the network; there is no token to leak.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import socket
 import socketserver
 import struct
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from rich.console import Console
 from rich.table import Table
 
+from crosstrack.api.live import LivePublisher
+from crosstrack.api.service import Service
 from crosstrack.config import Settings
+from crosstrack.handoff import EXIT_REFUSED, MAX_REQUEST, control_path
+from crosstrack.cube.rollups import build_rollups
+from crosstrack.loaders.pipeline import run_load
+from crosstrack.loaders.publish import RollbackError, rollback, version_states
 
 log = logging.getLogger("crosstrack.control")
 
-SOCKET_NAME = "control.sock"
-MAX_REQUEST = 64 * 1024
-EXIT_REFUSED = 5
-
-
-def control_path(settings: Settings) -> Path:
-    return settings.data_dir.resolve() / SOCKET_NAME
-
-
-# --- what holds the data directory ------------------------------------------------------------
-def data_dir_holder(settings: Settings) -> str | None:
-    """'pid N' when another process holds the embedded engine's directory (chDB's status-file
-    lock), else None. Only asked before this process opens the engine."""
-    url = settings.engine_url
-    if not url.startswith("chdb:///"):
-        return None
-    status = Path(urlparse(url).path) / "status"
-    if not status.exists():
-        return None
-    try:
-        with status.open("rb") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                first = f.read(200).decode("utf-8", "replace").splitlines()
-                pid = next((ln.split(":", 1)[1].strip() for ln in first if ln.startswith("PID:")), "")
-                return f"pid {pid}" if pid.isdigit() else "another process"
-            fcntl.flock(f, fcntl.LOCK_UN)
-    except OSError:
-        return None
-    return None
-
-
-def held_message(settings: Settings, holder: str, what: str = "load") -> str:
-    return (f"the data directory {settings.data_dir.resolve()} is held by a running crosstrack server ({holder}); "
-            f"the embedded engine belongs to one process, so this {what} cannot open it. Publish through the "
-            f"server: keep it running and run this command again once it listens on "
-            f"{control_path(settings)} (`crosstrack serve` and `crosstrack sql` do), or stop the server, "
-            f"run the {what}, and start it again.")
-
-
 # --- shared by the local path and the server ---------------------------------------------------
 def print_versions(engine: Any, settings: Settings, console: Console) -> int:
-    from crosstrack.loaders.publish import version_states
-
     states = version_states(engine, settings)
     if not states:
         console.print("no data has been published yet")
@@ -96,8 +61,6 @@ def print_versions(engine: Any, settings: Settings, console: Console) -> int:
 
 
 def do_rollback(engine: Any, settings: Settings, console: Console, version: str | None, switch: Any = None) -> int:
-    from crosstrack.loaders.publish import RollbackError, rollback
-
     try:
         target = rollback(engine, settings, version)
     except RollbackError as err:
@@ -175,15 +138,14 @@ class _ControlServer(socketserver.ThreadingUnixStreamServer):
 @dataclass
 class Control:
     settings: Settings
-    service: Any
+    service: Service
+    publisher: LivePublisher
     path: Path
     server: _ControlServer | None = None
     thread: threading.Thread | None = None
 
     def run(self, request: dict, console: Console) -> int:
-        from crosstrack.api.live import install_publisher
-
-        publisher = install_publisher(self.service)
+        publisher = self.publisher
         cmd = request.get("cmd")
         engine = self.service.engine
         if cmd == "versions":
@@ -202,10 +164,7 @@ class Control:
         finally:
             publisher.publishing.release()
 
-    def _load(self, request: dict, console: Console, publisher: Any) -> int:
-        from crosstrack.cube.rollups import build_rollups
-        from crosstrack.loaders.pipeline import run_load
-
+    def _load(self, request: dict, console: Console, publisher: LivePublisher) -> int:
         model = self.service.model
         console.print(f"loading through the running server (pid {os.getpid()}); readers keep the published "
                       "version until the new one is built, checked and warmed")
@@ -236,11 +195,9 @@ class Control:
             pass
 
 
-def start_control(settings: Settings, service: Any, console: Any = None) -> Control | None:
+def start_control(settings: Settings, service: Service, console: Any = None) -> Control | None:
     """Listen on ``<data_dir>/control.sock`` (same user only) in a daemon thread."""
-    from crosstrack.api.live import install_publisher
-
-    install_publisher(service)  # from now on this process owns the published-version pointer
+    publisher = LivePublisher(service)  # from now on this process owns the published-version pointer
     path = control_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
@@ -263,42 +220,9 @@ def start_control(settings: Settings, service: Any, console: Any = None) -> Cont
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
-    control = Control(settings, service, path, server)
+    control = Control(settings, service, publisher, path, server)
     server.control = control
     control.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                       name="crosstrack-control", daemon=True)
     control.thread.start()
     return control
-
-
-# --- the client side ---------------------------------------------------------------------------
-def hand_off(settings: Settings, request: dict, out: Any = None) -> int | None:
-    """Send ``request`` to the server holding the data directory and relay its output; the exit
-    code, or None when no server listens (the caller then works on the engine itself)."""
-    path = control_path(settings)
-    if not path.exists():
-        return None
-    sock = socket.socket(socket.AF_UNIX)
-    try:
-        sock.connect(str(path))
-    except OSError:
-        sock.close()
-        return None
-    out = out or sys.stderr
-    terminal = bool(getattr(out, "isatty", lambda: False)())
-    try:
-        width = os.get_terminal_size(out.fileno()).columns if terminal else 100
-    except (OSError, ValueError, AttributeError):
-        width = 100
-    with sock, sock.makefile("rwb") as f:
-        f.write(json.dumps({**request, "terminal": terminal, "width": width}).encode() + b"\n")
-        f.flush()
-        for line in f:
-            msg = json.loads(line)
-            if "o" in msg:
-                out.write(msg["o"])
-                out.flush()
-            elif "exit" in msg:
-                return int(msg["exit"])
-    out.write("error: the server closed the connection before the request finished; see the server's log\n")
-    return 3

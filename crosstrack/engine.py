@@ -22,8 +22,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError,
 from sqlglot import exp
 
 from crosstrack.config import Settings
-
-DIALECT = "clickhouse"
+from crosstrack.sql import DIALECT
 
 
 class EngineUnavailable(RuntimeError):

@@ -1,6 +1,6 @@
 """The model against the facts: every column a member's ``sql`` names exists in the fact table.
 
-A cube whose ``sql_table`` is one of the published fact tables (``loaders.schema.FACT_TABLES``,
+A cube whose ``sql_table`` is one of the published fact tables (``crosstrack.fact_tables.FACT_TABLES``,
 the one description of their columns and types, which the loader writes and checks) may only
 name that table's columns: through ``{CUBE}.col``, a bare ``col``, or ``{other_cube}.col`` for a
 joined cube. A numeric aggregation (sum, avg, min, max) of a single column needs a numeric
@@ -22,6 +22,7 @@ from sqlglot import exp
 from crosstrack.cube.errors import Diagnostic
 from crosstrack.cube.load_base import LoaderBase
 from crosstrack.cube.sqlexpr import CUBE_PH, Template, ref_index
+from crosstrack.fact_tables import FACT_TABLES
 
 NUMERIC_AGGS = ("sum", "avg", "min", "max")
 _NUMERIC_TYPE = re.compile(r"^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|Decimal.*|Bool)\)?\)?$")
@@ -29,7 +30,6 @@ _NUMERIC_TYPE = re.compile(r"^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+
 
 def fact_columns() -> dict[str, dict[str, str]]:
     """table -> {column: ClickHouse type}, as loaders/ publishes them."""
-    from crosstrack.loaders.schema import FACT_TABLES
     return {table: dict(cols) for table, (cols, _order) in FACT_TABLES.items()}
 
 

@@ -24,7 +24,8 @@ from crosstrack.cube.compiler import Column, Compiled, Compiler
 from crosstrack.cube.model import Model
 from crosstrack.cube.model_cache import ModelCache
 from crosstrack.cube.rollups import ROLLUP_COMMENT, rollup_fingerprint
-from crosstrack.engine import DIALECT, Engine
+from crosstrack.engine import Engine
+from crosstrack.sql import DIALECT
 
 _DIALECT = Dialect.get_or_raise(DIALECT)
 

@@ -25,7 +25,8 @@ from sqlglot import exp
 from crosstrack.cube.compiler import GROUPING_COL, Compiler
 from crosstrack.cube.model import Model
 from crosstrack.cube.model_cache import ModelCache, ModelScope
-from crosstrack.engine import DIALECT, Engine
+from crosstrack.engine import Engine
+from crosstrack.sql import DIALECT, EVERY_NODE_PATH, REPLICA, checked, drop_table_sql, ident, sync_replica
 
 
 def _table_sql(database: str, table: str) -> str:
@@ -121,10 +122,8 @@ def cluster_rollup_ddl(model: Model, database: str, cluster: str, final_types: d
     ``/clickhouse/tables/all/``, created ON CLUSTER), and the load waits until every replica has it.
     ``CREATE ... ON CLUSTER ... AS SELECT`` would run the SELECT on every node, so the table is
     created empty with the types the SELECT has (``rollup_column_types``) and filled by INSERT."""
-    from crosstrack.loaders.cluster import EVERY_NODE_PATH, REPLICA, _checked, _ident, drop_table_sql, sync_replica
-
     comp = Compiler(model)
-    cl = _ident(cluster, "cluster")
+    cl = ident(cluster, "cluster")
     out = []
     for cube in model.cubes.values():
         for pa in cube.pre_aggregations.values():
@@ -137,7 +136,7 @@ def cluster_rollup_ddl(model: Model, database: str, cluster: str, final_types: d
                 f"{exp.DataType.build(t, dialect=DIALECT).sql(dialect=DIALECT)}" for c, t in cols)
             names = ", ".join(exp.to_identifier(c, quoted=True).sql(dialect=DIALECT) for c, _ in cols)
             stmts = [drop_table_sql(database, pa.table, cl),
-                     _checked(f"CREATE TABLE {table} ON CLUSTER {cl} ({body}) "
+                     checked(f"CREATE TABLE {table} ON CLUSTER {cl} ({body}) "
                               f"ENGINE = ReplicatedAggregatingMergeTree('{EVERY_NODE_PATH}', '{REPLICA}') "
                               f"ORDER BY {order.sql(dialect=DIALECT)} COMMENT {comment}"),
                      f"INSERT INTO {table} ({names}) "
@@ -152,19 +151,11 @@ def cluster_rollup_ddl(model: Model, database: str, cluster: str, final_types: d
     return out
 
 
-def _configured_cluster() -> str:
-    from crosstrack.config import get_settings
-
-    return get_settings().cluster
-
-
-def build_rollups(engine: Engine, model: Model, database: str, *, cluster: str | None = None) -> list[str]:
+def build_rollups(engine: Engine, model: Model, database: str, *, cluster: str = "") -> list[str]:
     """Build every declared rollup into ``database`` (a ``before_publish`` hook); returns the tables built.
 
-    ``cluster``: the ClickHouse cluster the version lives on; None reads ``CROSSTRACK_CLUSTER``
-    from the configuration, '' is one machine (plain AggregatingMergeTree, built as always)."""
-    if cluster is None:
-        cluster = _configured_cluster()
+    ``cluster``: the ClickHouse cluster the version lives on (the caller passes
+    ``settings.cluster``, ``CROSSTRACK_CLUSTER``); '' is one machine (plain AggregatingMergeTree)."""
     if cluster:
         finals = final_value_types(engine, model, database)
         plan = cluster_rollup_ddl(model, database, cluster, finals,

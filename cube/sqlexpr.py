@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-DIALECT = "clickhouse"
+from crosstrack.sql import DIALECT
+
 REF_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 CUBE_PH = "__cube__"
 _REF_PH = re.compile(r"^__ref_(\d+)__$")

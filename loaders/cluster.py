@@ -31,15 +31,21 @@ from typing import Any
 import sqlglot
 
 from crosstrack.loaders.schema import FACT_TABLES
+from crosstrack.sql import (
+    DIALECT,
+    EVERY_NODE_PATH,
+    REPLICA,
+    ClusterDDLError,
+    checked,
+    ident,
+    qi,
+    sync_replica,
+)
 
-DIALECT = "clickhouse"
+
 LOCAL_SUFFIX = "_local"
 SHARDING_KEY = "sipHash64(person_key)"
 SHARDED_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
-EVERY_NODE_PATH = "/clickhouse/tables/all/{database}/{table}"
-REPLICA = "{replica}"
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TYPE = re.compile(r"^[A-Za-z0-9_(), ']+$")
 
 # Settings for a load's INSERTs into a Distributed table: write to the shards before returning,
@@ -49,33 +55,17 @@ INSERT_SETTINGS: dict[str, Any] = {"distributed_foreground_insert": 1}
 QUERY_SETTINGS: dict[str, Any] = {"optimize_distributed_group_by_sharding_key": 1}
 
 
-class ClusterDDLError(ValueError):
-    """A name or type could not be used in cluster DDL."""
-
-
-def _ident(name: str, what: str) -> str:
-    if not _IDENT.match(name or ""):
-        raise ClusterDDLError(f"{what} {name!r} is not a valid ClickHouse identifier")
-    return name
-
-
-def _checked(sql: str) -> str:
-    """Parse with sqlglot's ClickHouse dialect and return the regenerated statement."""
-    tree = sqlglot.parse_one(sql, read=DIALECT)
-    return tree.sql(dialect=DIALECT)
-
-
 def _columns(columns: Mapping[str, str]) -> str:
     parts = []
     for name, ctype in columns.items():
         if not _TYPE.match(ctype):
             raise ClusterDDLError(f"column {name!r} has an unexpected type {ctype!r}")
-        parts.append(f"{_ident(name, 'column')} {ctype}")
+        parts.append(f"{ident(name, 'column')} {ctype}")
     return ", ".join(parts)
 
 
 def _order_by(order_by: Sequence[str]) -> str:
-    cols = [_ident(c, "ORDER BY column") for c in order_by]
+    cols = [ident(c, "ORDER BY column") for c in order_by]
     return f"({', '.join(cols)})" if cols else "tuple()"
 
 
@@ -85,23 +75,23 @@ def is_cluster(settings: Any) -> bool:
 
 
 def create_database(database: str, cluster: str) -> str:
-    return _checked(f"CREATE DATABASE IF NOT EXISTS {_ident(database, 'database')} "
-                    f"ON CLUSTER {_ident(cluster, 'cluster')}")
+    return checked(f"CREATE DATABASE IF NOT EXISTS {ident(database, 'database')} "
+                    f"ON CLUSTER {ident(cluster, 'cluster')}")
 
 
 def drop_database(database: str, cluster: str) -> str:
     """Drop a version on every node; SYNC so Keeper paths are freed before a rebuild."""
-    return _checked(f"DROP DATABASE IF EXISTS {_ident(database, 'database')} "
-                    f"ON CLUSTER {_ident(cluster, 'cluster')} SYNC")
+    return checked(f"DROP DATABASE IF EXISTS {ident(database, 'database')} "
+                    f"ON CLUSTER {ident(cluster, 'cluster')} SYNC")
 
 
 def replicated_table(database: str, table: str, columns: Mapping[str, str], order_by: Sequence[str],
                      cluster: str, *, sharded: bool = True) -> str:
     """A ReplicatedMergeTree on every node; ``sharded=False`` keeps a full copy on every node."""
     path = SHARDED_PATH if sharded else EVERY_NODE_PATH
-    return _checked(
-        f"CREATE TABLE IF NOT EXISTS {_ident(database, 'database')}.{_ident(table, 'table')} "
-        f"ON CLUSTER {_ident(cluster, 'cluster')} ({_columns(columns)}) "
+    return checked(
+        f"CREATE TABLE IF NOT EXISTS {ident(database, 'database')}.{ident(table, 'table')} "
+        f"ON CLUSTER {ident(cluster, 'cluster')} ({_columns(columns)}) "
         f"ENGINE = ReplicatedMergeTree('{path}', '{REPLICA}') ORDER BY {_order_by(order_by)}"
     )
 
@@ -110,11 +100,11 @@ def distributed_table(database: str, table: str, columns: Mapping[str, str], clu
                       *, local_table: str | None = None, sharding_key: str = SHARDING_KEY) -> str:
     """The table readers and loaders use: rows go to the shard of ``sharding_key``."""
     local = local_table or table + LOCAL_SUFFIX
-    db = _ident(database, "database")
-    cl = _ident(cluster, "cluster")
-    return _checked(
-        f"CREATE TABLE IF NOT EXISTS {db}.{_ident(table, 'table')} ON CLUSTER {cl} ({_columns(columns)}) "
-        f"ENGINE = Distributed('{cl}', '{db}', '{_ident(local, 'table')}', {sharding_key})"
+    db = ident(database, "database")
+    cl = ident(cluster, "cluster")
+    return checked(
+        f"CREATE TABLE IF NOT EXISTS {db}.{ident(table, 'table')} ON CLUSTER {cl} ({_columns(columns)}) "
+        f"ENGINE = Distributed('{cl}', '{db}', '{ident(local, 'table')}', {sharding_key})"
     )
 
 
@@ -143,26 +133,9 @@ def every_node_table(database: str, table: str, columns: Mapping[str, str], orde
     return replicated_table(database, table, columns, order_by, cluster, sharded=False)
 
 
-def sync_replica(database: str, table: str, cluster: str) -> str:
-    """Wait until every replica of ``table`` on the cluster has fetched the parts written so far.
-
-    A load writes each shard (or, for an every-node table, the cluster) through one replica; the
-    others fetch in the background. The load syncs them before it checks, builds rollups from,
-    or publishes a version, so whichever replica a reader lands on holds every row.
-    (sqlglot has no tree for SYSTEM statements; it keeps this one as a ``Command``.)"""
-    return (f"SYSTEM SYNC REPLICA ON CLUSTER {_ident(cluster, 'cluster')} "
-            f"{_ident(database, 'database')}.{_ident(table, 'table')}")
-
-
 # ---------------------------------------------------------------------------------------------
 # The one object that decides which statements a load issues for tables that outlive it.
 # ---------------------------------------------------------------------------------------------
-
-def _qi(name: str) -> str:
-    # the single-node loaders' quoting (loaders.validate.qi), kept here so the statements they
-    # issue are byte-for-byte what they were before the cluster path existed
-    return "`" + name.replace("`", "") + "`"
-
 
 HISTORY_COLUMNS: dict[str, str] = {
     "version_id": "String", "version_number": "UInt32", "database": "String",
@@ -186,7 +159,7 @@ class Layout:
     node that loads, and stay local to it on a cluster too."""
 
     def __init__(self, cluster: str = ""):
-        self.cluster = _ident(cluster, "cluster") if cluster else ""
+        self.cluster = ident(cluster, "cluster") if cluster else ""
 
     @classmethod
     def for_settings(cls, settings: Any) -> "Layout":
@@ -200,12 +173,12 @@ class Layout:
     def create_database(self, database: str, *, if_not_exists: bool = False) -> list[str]:
         if self.is_cluster:
             return [create_database(database, self.cluster)]
-        return [f"CREATE DATABASE {'IF NOT EXISTS ' if if_not_exists else ''}{_qi(database)}"]
+        return [f"CREATE DATABASE {'IF NOT EXISTS ' if if_not_exists else ''}{qi(database)}"]
 
     def drop_database(self, database: str) -> str:
         if self.is_cluster:
             return drop_database(database, self.cluster)
-        return f"DROP DATABASE IF EXISTS {_qi(database)} SYNC"
+        return f"DROP DATABASE IF EXISTS {qi(database)} SYNC"
 
     # -- fact tables -----------------------------------------------------------------------------
     def fact_table(self, database: str, table: str) -> list[str]:
@@ -216,9 +189,9 @@ class Layout:
                 raise ClusterDDLError(f"fact table {table!r} has no person_key to shard by")
             return [replicated_table(database, table + LOCAL_SUFFIX, columns, order_by, self.cluster),
                     distributed_table(database, table, columns, self.cluster)]
-        body = ", ".join(f"{_qi(c)} {t}" for c, t in columns.items())
-        return [f"CREATE TABLE {_qi(database)}.{_qi(table)} ({body}) ENGINE = MergeTree "
-                f"ORDER BY ({', '.join(_qi(c) for c in order_by)})"]
+        body = ", ".join(f"{qi(c)} {t}" for c, t in columns.items())
+        return [f"CREATE TABLE {qi(database)}.{qi(table)} ({body}) ENGINE = MergeTree "
+                f"ORDER BY ({', '.join(qi(c) for c in order_by)})"]
 
     @property
     def insert_settings(self) -> dict[str, Any] | None:
@@ -238,8 +211,8 @@ class Layout:
             return [create_database(database, self.cluster),
                     every_node_table(database, "publish_log", POINTER_COLUMNS, POINTER_ORDER_BY, self.cluster)]
         cols = ", ".join(f"{c} {t}" for c, t in POINTER_COLUMNS.items())
-        return [f"CREATE DATABASE IF NOT EXISTS {_qi(database)}",
-                f"CREATE TABLE IF NOT EXISTS {_qi(database)}.publish_log ({cols}) ENGINE = MergeTree "
+        return [f"CREATE DATABASE IF NOT EXISTS {qi(database)}",
+                f"CREATE TABLE IF NOT EXISTS {qi(database)}.publish_log ({cols}) ENGINE = MergeTree "
                 f"ORDER BY {', '.join(POINTER_ORDER_BY)}"]
 
     def history_table(self, database: str) -> list[str]:
@@ -247,8 +220,8 @@ class Layout:
             return [create_database(database, self.cluster),
                     every_node_table(database, "load_history", HISTORY_COLUMNS, HISTORY_ORDER_BY, self.cluster)]
         cols = ", ".join(f"{c} {t}" for c, t in HISTORY_COLUMNS.items())
-        return [f"CREATE DATABASE IF NOT EXISTS {_qi(database)}",
-                f"CREATE TABLE IF NOT EXISTS {_qi(database)}.load_history ({cols}) ENGINE = MergeTree "
+        return [f"CREATE DATABASE IF NOT EXISTS {qi(database)}",
+                f"CREATE TABLE IF NOT EXISTS {qi(database)}.load_history ({cols}) ENGINE = MergeTree "
                 f"ORDER BY {', '.join(HISTORY_ORDER_BY)}"]
 
 
@@ -285,9 +258,3 @@ def single_node_equivalent(sql: str) -> str | None:
             prop.set("this", sqlglot.exp.Anonymous(this="Alias", expressions=[
                 sqlglot.exp.Literal.string(db), sqlglot.exp.Literal.string(local)]))
     return tree.sql(dialect=DIALECT)
-
-
-def drop_table_sql(database: str, table: str, cluster: str) -> str:
-    """Drop one table on every node (SYNC: its Keeper path is free for a rebuild)."""
-    return _checked(f"DROP TABLE IF EXISTS {_ident(database, 'database')}.{_ident(table, 'table')} "
-                    f"ON CLUSTER {_ident(cluster, 'cluster')} SYNC")

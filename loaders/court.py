@@ -12,7 +12,8 @@ from __future__ import annotations
 from crosstrack.engine import Engine
 from crosstrack.loaders.schema import DISPOSITIONS as DISPOSITION_LABELS
 from crosstrack.loaders.validate import (CHARGE_SEVERITIES, Rule, _code, _date, _date_ok, _file_rejects, _insert_rejects,
-                                         _ok, _ref_message, _required, charge_number_and_statute_rules, id_hash, q, qi)
+                                         _ok, _ref_message, _required, charge_number_and_statute_rules, id_hash)
+from crosstrack.sql import q, qi
 
 DISPOSITIONS = tuple(DISPOSITION_LABELS)
 

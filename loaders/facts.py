@@ -26,7 +26,7 @@ from crosstrack.loaders import rules
 from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.schema import CHARGE_FACTS, CUSTODY_FACTS, PSI_AREAS
 from crosstrack.loaders.statutes import SECTION_PATTERN, load_statutes
-from crosstrack.loaders.validate import qi
+from crosstrack.sql import arr, q, qi
 
 
 

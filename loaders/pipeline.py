@@ -20,7 +20,8 @@ from crosstrack.loaders.facts import PersonKeys, build_facts
 from crosstrack.loaders.recidivism import build_release_facts
 from crosstrack.loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
 from crosstrack.loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
-from crosstrack.loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, qi, validate
+from crosstrack.loaders.validate import count_rejected_rows, drop_raw, fetch_rejects, validate
+from crosstrack.sql import qi
 
 Hook = Callable[[Engine, str], Any]
 # Called with the PublishedVersion right after the publishing insert (an online publish warms the

@@ -26,7 +26,7 @@ from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.schema import (AGE_GROUPS, AGENCIES, ASSIGNED_SEX, DISPOSITIONS, ETHNICITIES, FACILITY_TYPES,
                             FACT_TABLES, GENDER_IDENTITIES, OFFENDER_STATUSES, OFFENSE_SUBTYPES, OFFENSE_TYPES,
                             RACES, SECURITY_LEVELS, SEVERITIES, STAY_BANDS, YES_NO)
-from crosstrack.loaders.validate import arr, q, qi
+from crosstrack.sql import arr, q, qi
 
 KEEP_PUBLISHED = 2
 

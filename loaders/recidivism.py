@@ -17,7 +17,7 @@ from crosstrack.engine import DIALECT, Engine
 from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.mappings import age_group
 from crosstrack.loaders.schema import RECIDIVISM_EVENTS, RECIDIVISM_WINDOWS, RELEASE_FACTS
-from crosstrack.loaders.validate import qi
+from crosstrack.sql import qi
 
 # K7: each release carries its own key (a hash of the person's secret-keyed hashes and the
 # release's own dates), so release and event counts are perturbed from what they count and the

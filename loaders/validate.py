@@ -26,25 +26,13 @@ from crosstrack.loaders import rules
 from crosstrack.loaders.schema import (ASSIGNED_SEX, CUSTODY_STATUSES, DISPOSITIONS, FACILITY_TYPES, GENDER_DEFAULT,
                                        GENDER_IDENTITIES, PSI_AREAS, SEVERITIES, SOURCE_AGENCIES, SOURCE_ETHNICITIES,
                                        SOURCE_RACES, SOURCE_SECURITY_LEVELS)
+from crosstrack.sql import arr, q, qi
 
 # Allowed source codes, in the order error messages list them (loaders/schema.py's tables).
 AGENCY_CODES = tuple(SOURCE_AGENCIES)
 GENDER_LABELS = {v: k for k, v in GENDER_IDENTITIES.items() if k != GENDER_DEFAULT}
 STATUSES = CUSTODY_STATUSES
 CHARGE_SEVERITIES = tuple(s for s in SEVERITIES if s != "NOT_APPLICABLE")
-
-
-def q(s: str) -> str:
-    """A SQL string literal for one of this module's constants."""
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def qi(name: str) -> str:
-    return "`" + name.replace("`", "") + "`"
-
-
-def arr(values) -> str:
-    return "[" + ", ".join(q(v) for v in values) + "]"
 
 
 def _in(col: str, values) -> str:

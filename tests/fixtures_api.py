@@ -98,7 +98,7 @@ def serve_loaded(settings: Settings, extracts: Path, *, seed: int, scale: float)
     yield the live API; the server stops afterwards. Shared by ``api_live`` and the attack
     suite's ``api_s1`` (tests/fixtures_attack.py)."""
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
     from crosstrack.loaders.generate import generate_extracts
     from crosstrack.loaders.pipeline import run_load
 
@@ -106,7 +106,7 @@ def serve_loaded(settings: Settings, extracts: Path, *, seed: int, scale: float)
     code = run_load(settings, extracts, max_rejects=1_000_000, rejects_report=extracts.parent / "rejects.csv",
                     console=None)
     assert code == 0, f"synthetic load (seed {seed}, scale {scale}) failed with exit code {code}"
-    service = Service(settings)
+    service = build_service(settings)
     server = ThreadServer(create_app(settings, service=service)).start()
     client = httpx.Client(base_url=server.url, timeout=60)
     try:

@@ -282,14 +282,14 @@ def test_too_many_filter_values(api_live):
 def test_engine_limit_hit_gives_503(api_live):
     """Engine limits (query_limits) on every query: a result over max_result_rows is a clear 503."""
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
     from crosstrack.config import load_settings
     from fixtures_api import ThreadServer
 
     tight = load_settings(clickhouse_url="chdb://memory", data_dir=api_live.settings.data_dir,
                           database=api_live.settings.database, person_key_secret="api-test-secret",
                           query_max_result_rows=3)
-    server = ThreadServer(create_app(tight, service=Service(tight))).start()
+    server = ThreadServer(create_app(tight, service=build_service(tight))).start()
     try:
         r = httpx.get(server.url + POP, params={"dimensions": "agency,race"}, timeout=30)
         e = _err(r, 503, "engine.query_limit")
@@ -304,12 +304,13 @@ def test_engine_limit_hit_gives_503(api_live):
 def test_engine_unavailable_gives_503(api_live):
     """A ClickHouse server that cannot be reached: the API starts and answers 503, no stack trace."""
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service, set_default_service
+    from crosstrack.api.compose import build_service
+    from crosstrack.api.service import set_default_service
     from crosstrack.config import load_settings
     from fixtures_api import ThreadServer, free_port
 
     down = load_settings(clickhouse_url=f"http://127.0.0.1:{free_port()}", data_dir=api_live.settings.data_dir)
-    server = ThreadServer(create_app(down, service=Service(down))).start()
+    server = ThreadServer(create_app(down, service=build_service(down))).start()
     try:
         _err(httpx.get(server.url + POP, timeout=30), 503, "engine.unavailable")
         assert httpx.get(server.url + "/healthz", timeout=30).status_code == 503
@@ -322,7 +323,8 @@ def test_k1_raised_k_applies_over_http(api_live):
     """K1: k comes from configuration and can be raised (never lowered): with k=10 no published
     people count is below 10 and more rows are suppressed than with k=5."""
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service, set_default_service
+    from crosstrack.api.compose import build_service
+    from crosstrack.api.service import set_default_service
     from crosstrack.config import SettingsError, load_settings
     from fixtures_api import ThreadServer
 
@@ -330,7 +332,7 @@ def test_k1_raised_k_applies_over_http(api_live):
         load_settings(k=4)
     high = load_settings(clickhouse_url="chdb://memory", data_dir=api_live.settings.data_dir,
                          database=api_live.settings.database, person_key_secret="api-test-secret", k=10)
-    server = ThreadServer(create_app(high, service=Service(high))).start()
+    server = ThreadServer(create_app(high, service=build_service(high))).start()
     try:
         params = {"dimensions": "agency,race", "snapshot_year": "2022"}
         hi = httpx.get(server.url + POP, params=params, timeout=30).json()

@@ -34,19 +34,20 @@ def _load(settings, extracts: Path, seed: int) -> None:
 @pytest.fixture(scope="module")
 def swap_env(tmp_path_factory):
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
 
     data_dir = tmp_path_factory.mktemp("cache-swap")
     settings = load_settings(clickhouse_url="chdb://memory", data_dir=data_dir, database=DATABASE,
                              person_key_secret="cache-swap-secret", k=5, cache_bytes=8_000_000)
     _load(settings, data_dir / "a", seed=101)
-    service = Service(settings)
+    service = build_service(settings)
     app = create_app(settings, service=service)
     return settings, service, app, data_dir
 
 
 def test_no_stale_answer_after_a_swap_on_every_surface_k2(swap_env, serve_asgi):
-    from crosstrack.api.service import Service
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
 
     settings, service, app, data_dir = swap_env
     server = serve_asgi(app)
@@ -80,7 +81,7 @@ def test_no_stale_answer_after_a_swap_on_every_surface_k2(swap_env, serve_asgi):
                       headers={"If-None-Match": a_json.headers["etag"]}).status_code == 200
 
     # B's answer is what a process with no cache at all computes now.
-    fresh = Service(settings)  # NoCache, plain version look-up
+    fresh = build_service(settings, cache=ResultCache(0))  # no cache, its own version clock
     truth = fresh.answer("population", QUESTION)
     assert truth.version.version_id == version_b
     assert b_json.json()["data"] == truth.rows

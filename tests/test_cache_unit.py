@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from crosstrack.api.cache import RenderedBody, ResultCache, VersionClock, approx_size, body_etag
+from crosstrack.api.cache import RenderedBody, ResultCache, approx_size, body_etag
+from crosstrack.api.versions import EngineRef, VersionClock
 
 
 def test_lru_is_bounded_in_bytes_and_evicts_least_recently_used():
@@ -200,16 +201,17 @@ def test_version_clock_skips_lookups_only_while_nothing_could_have_published():
 
 
 def test_write_counter_counts_writes_not_reads_on_the_real_engine():
-    from crosstrack.api.cache import _engine_writes
     from crosstrack.config import load_settings
     from crosstrack.engine import Engine
 
-    engine = Engine.from_settings(load_settings(clickhouse_url="chdb://memory"))
-    assert _engine_writes(engine) is not None and _engine_writes(engine) == engine.writes
-    before = _engine_writes(engine)
+    settings = load_settings(clickhouse_url="chdb://memory")
+    engine = Engine.from_settings(settings)
+    _engine_writes = EngineRef(settings, engine).writes
+    assert _engine_writes() is not None and _engine_writes() == engine.writes
+    before = _engine_writes()
     engine.query("SELECT 1")
     engine.scalar("SELECT count() FROM numbers(3)")
-    assert _engine_writes(engine) == before
+    assert _engine_writes() == before
     engine.command("CREATE DATABASE IF NOT EXISTS cache_unit_writes")
-    assert _engine_writes(engine) == before + 2
+    assert _engine_writes() == before + 2
     engine.command("DROP DATABASE IF EXISTS cache_unit_writes")

@@ -12,7 +12,7 @@ from crosstrack.cube.compiler import Compiler
 from crosstrack.cube.model_cache import ModelCache, model_fingerprint
 from crosstrack.cube.query import QueryEngine
 from crosstrack.cube.rollups import rollup_ddl, rollup_fingerprint
-from crosstrack.cube.testing import build_shop
+from cube_data import build_shop
 
 from crosstrack import cube
 

@@ -34,7 +34,7 @@ from crosstrack.config import load_settings
 from crosstrack.engine import Engine
 from crosstrack.cube.query import Compiler, QueryEngine, _value
 from crosstrack.cube.rollups import build_rollups
-from crosstrack.cube.testing import build_shop, build_stays, build_synthetic
+from cube_data import build_shop, build_stays, build_synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -14,7 +14,7 @@ from crosstrack.config import load_settings
 from crosstrack.engine import DIALECT, Engine
 from crosstrack.cube import query as cq
 from crosstrack.cube.query import QueryEngine
-from crosstrack.cube.testing import build_shop
+from cube_data import build_shop
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 DB_A, DB_B = "cube_pc_a", "cube_pc_b"

@@ -16,7 +16,7 @@ from sqlglot import exp
 from crosstrack import cube
 from crosstrack.cube.query import QueryEngine
 from crosstrack.cube.rollups import build_rollups
-from crosstrack.cube.testing import SHOP_LINE_ITEMS, SHOP_ORDERS, SHOP_USERS, build_shop, build_synthetic, create_tables, insert
+from cube_data import SHOP_LINE_ITEMS, SHOP_ORDERS, SHOP_USERS, build_shop, build_synthetic, create_tables, insert
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FACTS_DB, SHOP_DB, TINY_DB = "cube_tq_facts", "cube_tq_shop", "cube_tq_tiny"

@@ -21,7 +21,7 @@ from crosstrack.engine import Engine
 from crosstrack.cube.compiler import GROUPING_COL, Compiler
 from crosstrack.cube.query import QueryEngine
 from crosstrack.cube.rollups import build_rollups
-from crosstrack.cube.testing import build_synthetic, create_tables, insert
+from cube_data import build_synthetic, create_tables, insert
 
 ROOT = Path(__file__).resolve().parent.parent
 DB, TINY_DB, OLD_DB, KEYS_DB = "cube_tr_facts", "cube_tr_tiny", "cube_tr_old", "cube_tr_keys"

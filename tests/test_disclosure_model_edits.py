@@ -68,10 +68,12 @@ def test_K9_a_max_as_a_count_is_refused_at_file_line(tmp_path):
 def test_K9_a_second_people_measure_obeys_k_on_its_own_value(tmp_path, api_live):
     """3 of 6 people "in programs" is never published: the row is withheld whenever any people
     count it shows is in 1..k-1."""
-    from crosstrack.api.service import Service
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
 
     models = _edited(tmp_path, IN_PROGRAMS, "people_in_programs", "    - record_count\n")
-    service = Service(api_live.settings, model=load_model(models))
+    service = build_service(api_live.settings, engine=api_live.service.engine, model=load_model(models),
+                            cache=ResultCache(0))
     params = [("dimensions", "agency,race,age_group"), ("snapshot_year", "2020"),
               ("measures", "record_count,people_in_programs"), ("limit", "10000")]
     published = service.answer("programs", params)

@@ -33,7 +33,8 @@ QUESTIONS = [
 def test_answers_during_swaps_match_their_reported_version(tmp_path):
     """Faults/atomic publish: every answer given during two publishes matches, row for row, the
     answer of the version it reports; both old and new versions were seen while loading."""
-    from crosstrack.api.service import Service
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
     from crosstrack.loaders.generate import generate_extracts
     from crosstrack.loaders.pipeline import run_load
     from crosstrack.loaders.publish import published_versions
@@ -45,7 +46,7 @@ def test_answers_during_swaps_match_their_reported_version(tmp_path):
     generate_extracts(b, seed=32, scale=0.03, years=YEARS)
     quiet = Console(stderr=True, quiet=True)
     assert run_load(settings, a, console=quiet) == 0
-    service = Service(settings)
+    service = build_service(settings, cache=ResultCache(0))  # every answer computed
     extract_of = {service.version().version_id: "a"}
 
     answers: list[tuple[str, int, list]] = []  # (version, question index, rows)

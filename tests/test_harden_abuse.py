@@ -204,11 +204,12 @@ def test_burst_of_expensive_queries_stays_responsive(api_live, harden_capture):
 def limited_app(api_live, serve_asgi_module):
     """The real app on the same data with tight engine limits (max_result_rows 50)."""
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service, set_default_service
+    from crosstrack.api.compose import build_service
+    from crosstrack.api.service import set_default_service
 
     settings = api_live.settings.model_copy(update={"query_max_result_rows": 50, "query_timeout_s": 5.0})
-    svc = Service(settings, engine=api_live.service.engine, model=api_live.service.model,
-                  version_provider=api_live.service.version)
+    svc = build_service(settings, engine=api_live.service.engine, model=api_live.service.model,
+                        clock=api_live.service.clock)
     app = create_app(settings, service=svc)
     set_default_service(api_live.service)
     return serve_asgi_module(app)

@@ -318,7 +318,7 @@ def poisoned_app(api_live, tmp_path_factory, serve_asgi_module):
     """The real app on the same data, with a model whose race labels are formulas and markup."""
     from crosstrack import cube
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
 
     models = tmp_path_factory.mktemp("poisoned-models")
     for f in Path(api_live.settings.models_dir).glob("*.yml"):
@@ -328,8 +328,8 @@ def poisoned_app(api_live, tmp_path_factory, serve_asgi_module):
                           text, flags=re.M)
         (models / f.name).write_text(text, encoding="utf-8")
     settings = api_live.settings.model_copy(update={"models_dir": models})
-    svc = Service(settings, engine=api_live.service.engine, model=cube.load_model(models),
-                  version_provider=api_live.service.version)  # same published data and version
+    svc = build_service(settings, engine=api_live.service.engine, model=cube.load_model(models),
+                        clock=api_live.service.clock)  # same published data and version
     app = create_app(settings, service=svc)
     from crosstrack.api.service import set_default_service
 

@@ -125,11 +125,11 @@ def test_real_app_wires_the_limiter_from_settings(api_live, serve_asgi):
     metadata and unknown paths alike; the default (0) app is not limited."""
     import crosstrack.api.service as service_mod
     from crosstrack.api.app import create_app
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
 
     settings = api_live.settings.model_copy(update={"rate_limit_per_minute": 4})
-    svc = Service(settings, engine=api_live.service.engine, model=api_live.service.model,
-                  version_provider=api_live.service.version)
+    svc = build_service(settings, engine=api_live.service.engine, model=api_live.service.model,
+                        clock=api_live.service.clock)
     previous = service_mod._default
     app = create_app(settings, service=svc)
     service_mod._default = previous

@@ -13,7 +13,7 @@ import pytest
 from crosstrack.engine import Engine
 from crosstrack.loaders.facts import fact_ddl
 from crosstrack.loaders.publish import check_database
-from crosstrack.loaders.validate import qi
+from crosstrack.sql import qi
 from tests.fixtures_loaders import memory_settings
 
 GOOD_CUSTODY = dict(agency="DOC", facility_type="PRISON", security_level="MEDIUM", offender_status="SENTENCED",

@@ -122,6 +122,6 @@ def test_a_model_that_validates_answers_every_member(engine_with_facts):
 @pytest.fixture(scope="module")
 def engine_with_facts(engine):
     from crosstrack.cube.query import QueryEngine
-    from crosstrack.cube.testing import build_synthetic
+    from cube_data import build_synthetic
     build_synthetic(engine, "factcheck_db", n_people=30, seed=2)
     return QueryEngine(cube.load_model(ROOT / "models"), engine), "factcheck_db"

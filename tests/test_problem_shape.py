@@ -259,7 +259,7 @@ def test_engine_down_on_every_surface(tmp_path, serve_asgi):
     from crosstrack.api.app import create_app
     from crosstrack.api.errors import from_engine_error
     from crosstrack.api.pgwire.server import start_sql_server
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
     from crosstrack.engine import EngineUnavailable
 
     with socket.socket() as s:
@@ -267,7 +267,7 @@ def test_engine_down_on_every_surface(tmp_path, serve_asgi):
         port = s.getsockname()[1]
     settings = load_settings(clickhouse_url=f"http://127.0.0.1:{port}", data_dir=tmp_path, database="down")
     previous = service_mod._default
-    service = Service(settings)
+    service = build_service(settings)
     srv = serve_asgi(create_app(settings, service=service))
     service_mod._default = previous  # do not leave a dead service as the process default
     want = from_engine_error(EngineUnavailable("ClickHouse at 127.0.0.1 is unavailable")).problem

@@ -175,7 +175,8 @@ def _group(prefix: str, agency: str, n: int, with_event: int) -> tuple[list, lis
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    from crosstrack.api.service import Service
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
 
     tmp = tmp_path_factory.mktemp("rc12")
     people, eps = [person("Z")], [episode("ANC", "Z", "2015-01-01", agency="DOC"),
@@ -188,7 +189,7 @@ def service(tmp_path_factory):
     folder = write_extract(tmp / "x", people=people, episodes=eps)  # version 1: no court_charges
     settings = memory_settings(tmp, years=YEARS)
     assert load(settings, folder) == 0
-    return Service(settings)
+    return build_service(settings, cache=ResultCache(0))
 
 
 MEASURES = "people,released,followed_1y,reincarcerated_1y,reincarceration_rate_1y"

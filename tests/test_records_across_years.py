@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from crosstrack.api.service import Service
+from crosstrack.api.cache import ResultCache
+from crosstrack.api.compose import build_service
 from tests.fixtures_loaders import charge, episode, load, memory_settings, person, write_extract
 
 YEARS = [2019, 2020, 2021, 2022, 2023]
@@ -27,7 +28,7 @@ def service(tmp_path_factory):
     charges = [charge(f"B{i}", f"E-B{i}", no=n) for i in range(5) for n in (1, 2)]  # two charges each
     folder = write_extract(base / "x", people=people, episodes=episodes, charges=charges)
     assert load(settings, folder) == 0
-    return Service(settings)
+    return build_service(settings, cache=ResultCache(0))
 
 
 def _truth(service, query):

@@ -58,7 +58,7 @@ def _sql(host: str, port: int, *statements: str) -> list:
 def cite(tmp_path_factory) -> Any:
     from crosstrack.api.app import create_app
     from crosstrack.api.pgwire.server import start_sql_server
-    from crosstrack.api.service import Service
+    from crosstrack.api.compose import build_service
     from crosstrack.loaders.generate import generate_extracts
 
     base = tmp_path_factory.mktemp("cite")
@@ -68,7 +68,7 @@ def cite(tmp_path_factory) -> Any:
     for seed in (11, 12, 13, 14):
         extracts[seed] = base / f"e{seed}"
         generate_extracts(extracts[seed], seed=seed, scale=0.05, fmt="csv", years=settings.snapshot_years)
-    service = Service(settings)
+    service = build_service(settings)
     server = ThreadServer(create_app(settings, service=service)).start()
     stop_sql = start_sql_server(settings, service, host="127.0.0.1", port=0)
     client = httpx.Client(base_url=server.url, timeout=60)

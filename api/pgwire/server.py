@@ -13,8 +13,11 @@ from typing import Any
 from crosstrack.api.pgwire.guard import Deadlines, LoginGuard
 from crosstrack.api.pgwire.handler import STARTUP_TIMEOUT_S, PgHandler
 from crosstrack.api.pgwire.scram import ScramVerifier
+from crosstrack.api.compose import build_service
 from crosstrack.api.pgwire.session import SqlSession, SqlSurface
+from crosstrack.api.ports import PortTaken, port_taken_message
 from crosstrack.api.ratelimit import TokenBuckets
+from crosstrack.api.service import set_default_service
 
 log = logging.getLogger("crosstrack.pgwire")
 
@@ -178,13 +181,10 @@ def start_sql_server(settings: Any, service: Any, *, host: str | None = None,
     return stop
 
 
-def run_sql_server(settings: Any, host: str | None = None, port: int | None = None, console: Any = None) -> None:
+def run_sql_server(settings: Any, host: str | None = None, port: int | None = None, console: Any = None,
+                   start_control: Callable[[Any, Any, Any], Any] | None = None) -> None:
     """``crosstrack sql``: serve only the SQL surface until Ctrl-C."""
-    from crosstrack.api.service import Service, set_default_service
-
-    from crosstrack.api.server import PortTaken, port_taken_message
-
-    service = Service(settings)
+    service = build_service(settings)
     set_default_service(service)
     try:
         server = make_server(settings, service, host, port)
@@ -197,10 +197,8 @@ def run_sql_server(settings: Any, host: str | None = None, port: int | None = No
     tls = " with TLS" if server.tls else ""
     auth = " (password required)" if server.verifier else ""
     control = None
-    if settings.is_embedded:
-        from crosstrack.control import start_control
-
-        control = start_control(settings, service)  # `crosstrack load` publishes through this process
+    if settings.is_embedded and start_control is not None:
+        control = start_control(settings, service, console)  # `crosstrack load` publishes through this process
     msg = f"crosstrack SQL surface on {h}:{p}{tls}{auth}: psql -h {h} -p {p} -d crosstrack"
     if console is not None:
         console.print(msg)

@@ -72,7 +72,7 @@ class SqlSurface:
     def __init__(self, settings: Any, service: Any):
         self.settings = settings
         self.service = service
-        self.agg_types = measure_types(getattr(service, "meta", {}) or {})
+        self.agg_types = measure_types(service.meta or {})
         self.tables = tables_from_catalog(service.catalog, None, self.agg_types)
         self.catalog = CatalogDB(self.tables, default_settings(settings, "crosstrack", ""))
         self._lock = threading.Lock()
@@ -173,7 +173,7 @@ class SqlSession:
         if isinstance(tree, exp.Copy):  # psql's \copy (SELECT ...) TO file
             return copy_out(tree, lambda select: self.run(select, params))
         if isinstance(tree, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
-                             exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke if hasattr(exp, "Revoke") else exp.Grant)):
+                             exp.TruncateTable, exp.Copy, exp.Grant, exp.Revoke)):
             raise PgError("sql.read_only", f"cannot execute {tree.key.upper()} in a read-only transaction: "
                                    "the crosstrack SQL surface only reads published cells",
                           hint="allowed: SELECT from a dataset table, catalogue queries, SHOW, SET of client settings")

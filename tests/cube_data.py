@@ -1,4 +1,5 @@
-"""Small, deterministic fact tables for tests and benchmarks of the semantic layer.
+"""Small, deterministic fact tables for the semantic layer's tests (test data, so it lives in tests/:
+it needs the loaders' schema, which cube/ itself must not import; tests/test_layers.py).
 
 Tables have exactly the columns and types of ``loaders/schema.py``; rows are drawn from its
 code lists with a fixed seed, so the same call always builds the same data.
@@ -13,8 +14,9 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from crosstrack.engine import DIALECT, Engine
+from crosstrack.engine import Engine
 from crosstrack.loaders import schema as s
+from crosstrack.sql import DIALECT
 
 _ARROW = {"UInt8": pa.uint8(), "UInt16": pa.uint16(), "UInt32": pa.uint32(), "UInt64": pa.uint64(),
           "LowCardinality(String)": pa.string(), "String": pa.string()}

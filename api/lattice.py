@@ -1,0 +1,206 @@
+"""From a question to its published cells: the code grid, the lattice split and the row order.
+
+``Service._compute`` runs these in turn — :func:`plan` (which cells the engine must count and
+protect), :func:`engine_query` (the semantic-layer query for them), :func:`published_rows`
+(protect, combine, list every combination, order) — and keeps no state of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from crosstrack.api.catalog import Dataset
+from crosstrack.api.disclosure import DatasetRules, Disclosure, MeasureRule
+from crosstrack.api.errors import ApiError
+from crosstrack.api.params import Question
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """What the engine counts for one question: the dimensions split into single codes (K4) and
+    the rules of every measure protected, hidden parts included (RC12)."""
+
+    split: list[str]
+    rules: DatasetRules
+    weights: dict[str, str] = field(default_factory=dict)
+
+
+def plan(ds: Dataset, q: Question) -> CellPlan:
+    # K4: a published people set is always a cell of the table lattice (one code or every code
+    # of each dimension). A filter on several codes of a dimension that is not asked for is
+    # answered from that dimension's single-code cells, each protected on its own, and then
+    # added up (Disclosure.combine): withheld when any part is withheld. So however many
+    # overlapping code sets are asked for, each small cell has exactly one published value to
+    # average, and a multi-code filter tells nothing that adding published rows would not.
+    split = [name for name, codes in q.filters if len(codes) > 1 and name not in q.dimensions]
+    requested = ds.rules.only(q.measures)
+    if split:
+        medians = [r.name for r in requested.measures if r.kind == "median"]
+        if medians:
+            dim = split[0]
+            raise ApiError(
+                400, "query.median_over_codes",
+                f"A median ({medians[0]}) cannot be combined over several codes of {dim}: medians of "
+                f"parts do not add up. Add {dim} to dimensions to get one median per code, or filter "
+                f"on one code of {dim}.", parameter=dim, allowed=[f"dimensions={dim}", f"{dim}=<one code>"])
+    weights: dict[str, str] = {}
+    extra: list[MeasureRule] = []
+    if split:
+        for r in requested.measures:
+            if r.kind == "mean":
+                weights[r.name] = f"\0{r.governed_by}"
+                if all(x.name != weights[r.name] for x in extra):
+                    extra.append(MeasureRule(weights[r.name], r.governed_by, "people", r.governed_by,
+                                             requested.people_key(r.governed_by)))
+    # RC12: a rate is computed from its published event and cohort counts; when they were not
+    # asked for, hidden copies (named \0<name>, never output) are protected alongside
+    asked = {r.name for r in requested.measures}
+    for r in requested.measures:
+        if r.kind == "rate":
+            for part in (r.numerator, r.denominator):
+                base = next((x for x in ds.rules.measures if x.name == part), None)
+                if base is not None and part not in asked and all(x.name != "\0" + part for x in extra):
+                    extra.append(MeasureRule("\0" + part, base.member, base.kind, base.governed_by, base.key,
+                                             of=base.of))
+    rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
+                         requested.people_keys)
+    return CellPlan(split, rules, weights)
+
+
+def code_grid(ds: Dataset, q: Question, extra: dict[str, list[str]] | None, max_rows: int) -> dict[tuple, None]:
+    """Every combination of the asked dimensions' codes (the filtered ones where filtered), in
+    display order, as strings; refused when there are more than a result may hold. ``extra``:
+    the codes of dimensions without a code list (the snapshot years), from the data."""
+    filters = dict(q.filters)
+    axes: list[list[str]] = []
+    for name in q.dimensions:
+        dim = ds.dimensions[name]
+        codes = list(filters.get(name) or [c for c, _ in dim.codes or ()] or (extra or {}).get(name, []))
+        axes.append(codes)
+    size = math.prod(len(a) for a in axes)
+    if size > max_rows:
+        raise ApiError(400, "query.too_many_combinations",
+                       f"These dimensions have {size:,} combinations of codes, more than the "
+                       f"{max_rows:,} one answer may list; filter some of them or ask for fewer dimensions.",
+                       parameter="dimensions", allowed=[f"at most {max_rows:,} combinations"])
+    return dict.fromkeys(itertools.product(*axes))
+
+
+def engine_query(ds: Dataset, q: Question, cells: CellPlan, limit: int) -> dict[str, Any]:
+    """The semantic-layer query counting every cell of ``cells`` (at most ``limit`` rows)."""
+    inner = [ds.dimensions[d] for d in q.dimensions] + [ds.dimensions[d] for d in cells.split]
+    needed = [r.member for r in cells.rules.measures if r.kind != "rate"]  # rates: from published counts only
+    for member in (*ds.rules.people_members, *cells.rules.key_members, *(r.of for r in cells.rules.measures if r.of)):
+        if member not in needed:
+            needed.append(member)
+    return {
+        "dimensions": [d.member for d in inner],
+        "measures": needed,
+        "filters": [{"member": ds.dimensions[name].member, "operator": "equals", "values": list(codes)}
+                    for name, codes in q.filters],
+        "limit": limit,
+    }
+
+
+def published_rows(ds: Dataset, q: Question, cells: CellPlan, data: list[dict[str, Any]], grid: dict[tuple, None],
+                   disclosure: Disclosure) -> tuple[list[dict[str, Any]], int]:
+    """The protected, ordered rows of every combination of ``grid`` (and any the data adds), and
+    how many are withheld."""
+    dims = [ds.dimensions[d] for d in q.dimensions]
+    rules, split = cells.rules, cells.split
+    # Per dimension: (member, name, label column, code -> label) looked up once, not per row.
+    dim_cols = [(d.member, d.name, f"{d.name}_label", _labeller(d)) for d in dims]
+    protect = disclosure.protector(rules)  # Disclosure.protect, constants worked out once
+    published: dict[tuple, tuple[dict[str, Any], bool]] = {}
+    typed: dict[tuple, tuple] = {}  # codes as the engine types them (snapshot years are numbers)
+    if split:
+        # every code of the split filters must be a part: a code with no people is withheld like a
+        # small one (below), so a sum missing a part is withheld too, or it would tell 0 from 1-4
+        expected = math.prod(len(codes) for name, codes in q.filters if name in split)
+        groups: dict[tuple, list[tuple[dict[str, Any], bool]]] = {}
+        for raw in data:
+            codes = tuple(raw.get(d.member) for d in dims)
+            typed[tuple(map(str, codes))] = codes
+            groups.setdefault(tuple(map(str, codes)), []).append(protect(raw))
+        for key, parts in groups.items():
+            published[key] = (disclosure.combine(parts, rules, cells.weights) if len(parts) == expected
+                              else (dict.fromkeys(r.name for r in rules.measures), True))
+    else:
+        for raw in data:
+            codes = tuple(raw.get(d.member) for d in dims)
+            typed[tuple(map(str, codes))] = codes
+            published[tuple(map(str, codes))] = protect(raw)
+    # P1/K1 as the FAQ states it ("data samples of less than five records will be suppressed"):
+    # a combination with no people is withheld exactly as one with 1-4 is, and every combination
+    # of the asked codes is listed, so which rows exist tells nothing. Listing only the
+    # combinations that have people let anyone count a withheld cell's people one row each by
+    # breaking it down by enough dimensions (the independent attacker recovered 100%).
+    withheld_values = dict.fromkeys(r.name for r in rules.measures)
+    keys = list(grid) + [k for k in published if k not in grid]
+    rows: list[dict[str, Any]] = []
+    suppressed = 0
+    for key in keys:
+        values, withheld = published.get(key) or (withheld_values, True)
+        codes = typed.get(key) or tuple(_typed(d, c) for d, c in zip(dims, key))
+        row: dict[str, Any] = {}
+        for (member, name, label_col, label), code in zip(dim_cols, codes):
+            row[name] = code
+            row[label_col] = label(code)
+        for m in q.measures:
+            row[m] = values.get(m)
+        row["suppressed"] = withheld
+        suppressed += withheld
+        rows.append(row)
+    sort_rows(rows, q, ds)
+    return rows, suppressed
+
+
+def _typed(dim: Any, code: str) -> Any:
+    """A code of the grid as the engine would type it (numeric dimensions are numbers)."""
+    if dim.type == "number":
+        try:
+            return int(code)
+        except ValueError:
+            return code
+    return code
+
+
+def _labeller(dim: Any) -> Callable[[Any], str]:
+    """``dim.label`` as a dictionary look-up (the first label of a code wins, as in the scan)."""
+    labels: dict[str, str] = {}
+    for c, lab in dim.codes or ():
+        labels.setdefault(c, lab)
+
+    def label(code: Any) -> str:
+        key = str(code)
+        if key in labels:
+            return labels[key]
+        return "" if code is None else key
+
+    return label
+
+
+def sort_rows(rows: list[dict[str, Any]], q: Question, ds: Dataset) -> None:
+    """Order on published values only; nulls (withheld) last; ties broken by dimensions."""
+    for name, desc in reversed(q.order):
+        dim = ds.dimensions.get(name) if name in q.dimensions else None
+        index = dim.code_index() if dim is not None else {}
+        # Keys: ascending (is null, value or 0); descending, reversed, (is not null, value or 0)
+        # — a dimension's value is its code's position in the code list (unknown codes last).
+        present, absent = (True, False) if desc else (False, True)
+        null_key = (absent, 0)
+        if index:
+            position, unknown = index.get, len(index)
+
+            def key(r: dict[str, Any], name: str = name) -> Any:
+                v = r.get(name)
+                return null_key if v is None else (present, position(str(v), unknown))
+        else:
+            def key(r: dict[str, Any], name: str = name) -> Any:
+                v = r.get(name)
+                return null_key if v is None else (present, v)
+
+        rows.sort(key=key, reverse=desc)
