@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosstrack.api import cache, formats
+from crosstrack.api.fastpath import CachedAnswers, note_answer
 from crosstrack.api.errors import ApiError, error_response, install_handlers
 from crosstrack.api.openapi_doc import install_openapi
 from crosstrack.api.params import FORMATS, RESERVED, parse_params
@@ -151,6 +152,8 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     app.state.service = service
     app.state.settings = settings
     install_handlers(app)
+    # innermost: cached answers before routing, inside the rate limit, CORS and header layers
+    app.add_middleware(CachedAnswers, service=service, count=lambda key: asked.add(key))
     _install_rate_limit(app, settings)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST"],
                        allow_headers=["*"], expose_headers=["ETag", "Content-Disposition", "Link"])
@@ -252,6 +255,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         if hit is None:
             return None
         asked.add((ds.name, tuple(items), default_format))
+        note_answer(request.scope, version.version_id, (ds.name, tuple(items), default_format))
         return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
 
     def _query(dataset: str, request: Request) -> Response:
@@ -263,6 +267,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         response = _render(ds.name, items, default_format, version, request.headers.get("if-none-match"))
         if not pinned and response.status_code == 200:
             asked.add((ds.name, tuple(items), default_format))
+            note_answer(request.scope, version.version_id, (ds.name, tuple(items), default_format))
         return response
 
     def _render(dataset: str, items: list[tuple[str, str]], default_format: str, version: Any,
