@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from crosstrack.engine import EngineError, EngineUnavailable, QueryLimitExceeded
+from crosstrack.engine import EngineBusy, EngineError, EngineUnavailable, QueryLimitExceeded
 
 log = logging.getLogger("crosstrack.api")
 
@@ -53,6 +53,9 @@ def error_response(err: ApiError) -> Response:
 
 def from_engine_error(err: Exception) -> ApiError:
     """Map engine failures to safe errors (the engine's own text is never shown)."""
+    if isinstance(err, EngineBusy):  # the bounded queue is full: refuse now, never queue without end
+        return ApiError(503, "engine_busy", "The statistics engine is busy right now; try again shortly.",
+                        headers={"Retry-After": str(err.retry_after_s)})
     if isinstance(err, EngineUnavailable):
         return ApiError(503, "engine_unavailable",
                         "The statistics engine is unavailable right now; try again shortly.",
