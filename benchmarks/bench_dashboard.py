@@ -1,0 +1,93 @@
+"""Benchmark (f): the dashboard's questions that had no rollup (R13 governing offense; security
+level x gender identity) at a large scale — p95 latency of computed answers, with and without
+rollups. Target at 100x: < 50 ms p95 with rollups.
+
+A child process owns the scale's data dir (its missing rollups are built first) and answers the
+two questions through ``Service.answer`` with no result cache, alternating questions and modes
+(rollups on / off) every repeat.
+
+    .venv/bin/python benchmarks/bench_dashboard.py [--scale 100] [--repeats 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._support import PY, ROOT, TOP_QUERIES, dataset, env_for, refresh_rollups  # noqa: E402
+
+QUESTIONS = [TOP_QUERIES[7], TOP_QUERIES[8]]  # R13 governing offense type; security level x gender identity
+
+
+def p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * 0.95))] if xs else float("nan")
+
+
+def _measure(repeats: int) -> None:
+    """Child: one JSON line: per question and mode (rollups / facts) the times in ms, rows answered."""
+    from urllib.parse import parse_qsl
+
+    from crosstrack.api.service import Service
+    from crosstrack.config import get_settings
+
+    service = Service(get_settings())  # no result cache: every answer is computed
+    version = service.version()
+    qe = service.query_engine
+    times: dict[str, dict[str, list[float]]] = {f"{d}?{q}": {"rollups": [], "facts": []} for d, q in QUESTIONS}
+    for i in range(repeats + 2):
+        for mode in ("rollups", "facts"):
+            qe.use_rollups = mode == "rollups"
+            for ds, qs in QUESTIONS:
+                t0 = time.perf_counter()
+                service.answer(ds, parse_qsl(qs), version=version)
+                if i >= 2:  # the first two are warm-up (plans, code lists, page cache)
+                    times[f"{ds}?{qs}"][mode].append((time.perf_counter() - t0) * 1000)
+    qe.use_rollups = True
+    rows = {f"{ds}?{qs}": service.answer(ds, parse_qsl(qs), version=version).total_rows for ds, qs in QUESTIONS}
+    print(json.dumps({"times": times, "rows": rows, "tables": sorted(qe.rollup_tables(version.database))}))
+
+
+def measure(scale: float, repeats: int) -> dict:
+    _, data = dataset(scale)
+    built = refresh_rollups(scale)
+    run = subprocess.run([PY, "-m", "benchmarks.bench_dashboard", "--child", str(repeats)], cwd=ROOT,
+                         env=env_for(data), capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"bench_dashboard at scale {scale:g} failed:\n{run.stderr[-3000:]}")
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out["rollups_built_s"] = built
+    out["scale"] = scale
+    out["p95_ms"] = {q: {m: p95(ms) for m, ms in modes.items()} for q, modes in out["times"].items()}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=float, default=100.0)
+    ap.add_argument("--repeats", type=int, default=40)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    out = measure(args.scale, args.repeats)
+    print(f"bench_dashboard: scale {args.scale:g}, {args.repeats} repeats, no result cache"
+          + (f"; rollups built now: {out['rollups_built_s']}" if out["rollups_built_s"] else ""))
+    for q, modes in out["p95_ms"].items():
+        print(f"  {q[:70]:<70} p95 with rollups {modes['rollups']:7.1f} ms, facts only {modes['facts']:7.1f} ms")
+    worst = max(m["rollups"] for m in out["p95_ms"].values())
+    print(f"RESULT (f) dashboard questions at x{args.scale:g}: worst p95 {worst:.1f} ms (target < 50 ms): "
+          f"{'PASS' if worst < 50 else 'MISS'}")
+    if args.json:
+        args.json.write_text(json.dumps(out))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        _measure(int(sys.argv[2]))
+    else:
+        main()
