@@ -97,12 +97,16 @@ def _replicate(times: int) -> None:
 
 def replicated(scale: float, times: int) -> tuple[Path, dict]:
     """A data dir with ``times`` x the custody facts of ``scale`` (made once, kept beside it)."""
-    _, data = dataset(scale)
+    extracts, data = dataset(scale)
     target = data.parent / f"data-x{scale * times:g}-replicated"
     marker = target / "replicated.json"
     if not marker.exists():
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(data, target)
+        # a chDB folder cannot be copied (its tables link into it by absolute path): load afresh
+        run = subprocess.run([PY, "-m", "benchmarks._support", "prepare", str(scale), str(extracts), str(target)],
+                             cwd=ROOT, env=env_for(target), capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"loading x{scale:g} for replication failed:\n{run.stderr[-3000:]}")
         run = subprocess.run([PY, "-m", "benchmarks.bench_dashboard", "--replicate-child", str(times)], cwd=ROOT,
                              env=env_for(target), capture_output=True, text=True)
         if run.returncode != 0:

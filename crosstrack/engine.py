@@ -12,6 +12,7 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,7 @@ class ReadPool:
         self._idle: list[Any] = []
         self._opened = 0
         self._active = 0
-        self._waiting = 0
+        self._queue: deque[list[bool]] = deque()  # waiting reads, oldest first
         self._cond = threading.Condition(threading.Lock())
         self.refused = 0
 
@@ -115,28 +116,31 @@ class ReadPool:
 
     @property
     def waiting(self) -> int:
-        return self._waiting
+        return len(self._queue)
 
     @contextmanager
     def slot(self, *, bounded: bool = True):
-        """(client or None, max_threads) for one read; ``bounded=False`` (loads) waits without limit."""
+        """(client or None, max_threads) for one read; ``bounded=False`` (loads) waits without limit.
+
+        First come, first served: a freed connection is handed to the longest waiter, so a read
+        that keeps coming back cannot overtake one that waits (and push it past the timeout)."""
         deadline = time.monotonic() + self.timeout_s
         with self._cond:
-            if self._active >= self.size:
-                if bounded and self._waiting >= self.queue:
+            if self._active < self.size and not self._queue:
+                self._active += 1
+            else:
+                if bounded and len(self._queue) >= self.queue:
                     self.refused += 1
                     raise EngineBusy("every engine connection is busy and the queue is full; try again shortly")
-                self._waiting += 1
-                try:
-                    while self._active >= self.size:
-                        left = deadline - time.monotonic()
-                        if bounded and left <= 0:
-                            self.refused += 1
-                            raise EngineBusy("the engine was busy for too long; try again shortly")
-                        self._cond.wait(left if bounded else None)
-                finally:
-                    self._waiting -= 1
-            self._active += 1
+                ticket = [False]  # set by the releasing read: the slot is ours (active already counted)
+                self._queue.append(ticket)
+                while not ticket[0]:
+                    left = deadline - time.monotonic()
+                    if bounded and left <= 0:
+                        self._queue.remove(ticket)
+                        self.refused += 1
+                        raise EngineBusy("the engine was busy for too long; try again shortly")
+                    self._cond.wait(left if bounded else None)
             threads = max(1, self.cores // self._active)
             client = self._idle.pop() if self._idle else None
             must_open = client is None and self._open_client is not None
@@ -146,18 +150,22 @@ class ReadPool:
                 with self._cond:
                     self._opened += 1
         except BaseException:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify()
+            self._release(None)
             raise
         try:
             yield client, threads
         finally:
-            with self._cond:
-                if client is not None:
-                    self._idle.append(client)
+            self._release(client)
+
+    def _release(self, client: Any) -> None:
+        with self._cond:
+            if client is not None:
+                self._idle.append(client)
+            if self._queue:
+                self._queue.popleft()[0] = True  # handed over: _active stays
+                self._cond.notify_all()
+            else:
                 self._active -= 1
-                self._cond.notify()
 
     def close(self) -> None:
         with self._cond:
@@ -179,7 +187,7 @@ class Engine:
     _local = threading.local()  # per thread: settings added to every statement (background())
 
     def __init__(self, url: str, *, user: str = "default", password: str = "", database: str = "default",
-                 connections: int = 0, queue: int = 16, queue_timeout_s: float = 5.0):
+                 connections: int = 0, queue: int = 64, queue_timeout_s: float = 10.0):
         self.url = url
         self.database = database
         self.embedded = url.startswith("chdb://")
