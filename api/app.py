@@ -23,6 +23,7 @@ from crosstrack.api.cache import RenderedBody
 from crosstrack.api.catalog import WITHHELD_ALONE_KINDS, available_when, year_dimension
 from crosstrack.api.compose import build_service
 from crosstrack.api.cube_compat import install_cube_compat
+from crosstrack.api.fastpath import CachedAnswers, note_answer
 from crosstrack.api.errors import ApiError, error_response, install_handlers
 from crosstrack.api.openapi_doc import install_openapi
 from crosstrack.api.params import FORMATS, RESERVED, parse_params
@@ -158,6 +159,8 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     app.state.service = service
     app.state.settings = settings
     install_handlers(app)
+    # innermost: cached answers before routing, inside the rate limit, CORS and header layers
+    app.add_middleware(CachedAnswers, service=service, count=lambda key: asked.add(key))
     install_rate_limit(app, settings.rate_limit_per_minute)  # per-client token buckets when > 0 (api/ratelimit.py)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST"],
                        allow_headers=["*"], expose_headers=["ETag", "Content-Disposition", "Link"])
@@ -260,6 +263,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         if hit is None:
             return None
         asked.add((ds.name, tuple(items), default_format))
+        note_answer(request.scope, version.version_id, (ds.name, tuple(items), default_format))
         return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
 
     def _query(dataset: str, request: Request) -> Response:
@@ -271,6 +275,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         response = _render(ds.name, items, default_format, version, request.headers.get("if-none-match"))
         if not pinned and response.status_code == 200:
             asked.add((ds.name, tuple(items), default_format))
+            note_answer(request.scope, version.version_id, (ds.name, tuple(items), default_format))
         return response
 
     def _render(dataset: str, items: list[tuple[str, str]], default_format: str, version: Any,

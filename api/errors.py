@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from crosstrack.cube.errors import QueryError
-from crosstrack.engine import EngineError, EngineUnavailable, QueryLimitExceeded
+from crosstrack.engine import EngineBusy, EngineError, EngineUnavailable, QueryLimitExceeded
 from crosstrack.problem import LocPart, Problem, ProblemError
 
 log = logging.getLogger("crosstrack.api")
@@ -82,6 +82,9 @@ def error_response(err: ApiError) -> Response:
 def from_engine_error(err: Exception) -> ApiError:
     """Map engine failures to safe errors (the engine's own text is never shown). The one place
     an engine failure gets its code: every surface renders what this returns."""
+    if isinstance(err, EngineBusy):  # the bounded queue is full: refuse now, never queue without end
+        return ApiError(503, "engine.busy", "The statistics engine is busy right now; try again shortly.",
+                        headers={"Retry-After": str(err.retry_after_s)})
     if isinstance(err, EngineUnavailable):
         return ApiError(503, "engine.unavailable",
                         "The statistics engine is unavailable right now; try again shortly.",

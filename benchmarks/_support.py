@@ -72,6 +72,43 @@ def dataset(scale: float) -> tuple[Path, Path]:
     return extracts, data
 
 
+def refresh_rollups(scale: float, *, rebuild: bool = False) -> dict[str, float]:
+    """Build, into a prepared data set, the model's rollups it lacks or holds from an older model
+    (the data set was loaded before the model changed), or every one (``rebuild``, to time the
+    build); seconds per table built."""
+    _, data = dataset(scale)
+    out = subprocess.run([PY, "-m", "benchmarks._support", "rollups-all" if rebuild else "rollups", str(scale)],
+                         cwd=ROOT, env=env_for(data), capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"refreshing rollups at scale {scale:g} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _refresh_rollups(rebuild: bool) -> None:
+    """Child process (owns the data dir): rebuild missing or stale (or all) rollup tables, one by one."""
+    from crosstrack import cube
+    from crosstrack.config import get_settings
+    from crosstrack.cube.rollups import _table_sql, final_value_types, rollup_ddl
+    from crosstrack.engine import Engine
+    from crosstrack.loaders.publish import current_version
+
+    settings = get_settings()
+    engine = Engine.from_settings(settings)
+    model = cube.load_model(settings.models_dir)
+    database = current_version(engine, settings).database
+    have = set() if rebuild else cube.QueryEngine(model, engine).rollup_tables(database)
+    built: dict[str, float] = {}
+    for table, stmts in rollup_ddl(model, database, final_value_types(engine, model, database)):
+        if table in have:
+            continue
+        t0 = time.perf_counter()
+        engine.command(f"DROP TABLE IF EXISTS {_table_sql(database, table)}")
+        for sql in stmts:
+            engine.command(sql)
+        built[table] = round(time.perf_counter() - t0, 2)
+    print(json.dumps(built))
+
+
 def dataset_info(scale: float) -> dict[str, Any]:
     _, data = dataset(scale)
     return json.loads((data / "loaded.json").read_text())
@@ -240,6 +277,8 @@ def median(xs: list[float]) -> float:
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "prepare":
         _prepare(float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
+    elif len(sys.argv) == 3 and sys.argv[1] in ("rollups", "rollups-all"):
+        _refresh_rollups(sys.argv[1] == "rollups-all")
     elif len(sys.argv) == 3 and sys.argv[1] == "dataset":
         print(json.dumps(dataset_info(float(sys.argv[2]))))
     else:

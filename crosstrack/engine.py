@@ -8,8 +8,11 @@ threads on the embedded engine; on a server, any number of workers may connect.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,15 @@ from crosstrack.sql import DIALECT
 
 class EngineUnavailable(RuntimeError):
     """The engine could not be reached; the message is safe to show to a user."""
+
+
+class EngineBusy(EngineUnavailable):
+    """Every engine connection is busy and the wait queue is full (or the wait ran out): the
+    request is refused at once (503 with Retry-After) rather than queued without bound."""
+
+    def __init__(self, message: str, retry_after_s: int = 1):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class QueryLimitExceeded(RuntimeError):
@@ -73,6 +85,94 @@ def _may_write(sql: str | exp.Expression) -> bool:
     return not sql.lstrip().lower().startswith(_READ_PREFIXES)
 
 
+class ReadPool:
+    """Admission for read statements: at most ``size`` run at once, at most ``queue`` wait, and
+    none waits longer than ``timeout_s`` (then :class:`EngineBusy`).
+
+    On the embedded engine each admitted read gets a chDB connection of its own (one connection
+    runs one statement at a time; several connections to the one engine of the process run side
+    by side), opened on first need. Each read is given ``max_threads`` = cores / reads running
+    (at least 1), so a question alone uses every core and concurrent ones split them instead of
+    each starting one engine thread per core and fighting over them.
+    """
+
+    def __init__(self, size: int, queue: int, timeout_s: float, cores: int, open_client=None):
+        self.size = max(1, size)
+        self.queue = max(0, queue)
+        self.timeout_s = timeout_s
+        self.cores = max(1, cores)
+        self._open_client = open_client  # None: one thread-safe client (ClickHouse server over HTTP)
+        self._idle: list[Any] = []
+        self._opened = 0
+        self._active = 0
+        self._queue: deque[list[bool]] = deque()  # waiting reads, oldest first
+        self._cond = threading.Condition(threading.Lock())
+        self.refused = 0
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    @contextmanager
+    def slot(self, *, bounded: bool = True):
+        """(client or None, max_threads) for one read; ``bounded=False`` (loads) waits without limit.
+
+        First come, first served: a freed connection is handed to the longest waiter, so a read
+        that keeps coming back cannot overtake one that waits (and push it past the timeout)."""
+        deadline = time.monotonic() + self.timeout_s
+        with self._cond:
+            if self._active < self.size and not self._queue:
+                self._active += 1
+            else:
+                if bounded and len(self._queue) >= self.queue:
+                    self.refused += 1
+                    raise EngineBusy("every engine connection is busy and the queue is full; try again shortly")
+                ticket = [False]  # set by the releasing read: the slot is ours (active already counted)
+                self._queue.append(ticket)
+                while not ticket[0]:
+                    left = deadline - time.monotonic()
+                    if bounded and left <= 0:
+                        self._queue.remove(ticket)
+                        self.refused += 1
+                        raise EngineBusy("the engine was busy for too long; try again shortly")
+                    self._cond.wait(left if bounded else None)
+            threads = max(1, self.cores // self._active)
+            client = self._idle.pop() if self._idle else None
+            must_open = client is None and self._open_client is not None
+        try:
+            if must_open:
+                client = self._open_client()
+                with self._cond:
+                    self._opened += 1
+        except BaseException:
+            self._release(None)
+            raise
+        try:
+            yield client, threads
+        finally:
+            self._release(client)
+
+    def _release(self, client: Any) -> None:
+        with self._cond:
+            if client is not None:
+                self._idle.append(client)
+            if self._queue:
+                self._queue.popleft()[0] = True  # handed over: _active stays
+                self._cond.notify_all()
+            else:
+                self._active -= 1
+
+    def close(self) -> None:
+        with self._cond:
+            idle, self._idle = self._idle, []
+        for client in idle:
+            client.close()
+
+
 def _error_code(err: BaseException) -> int | None:
     m = re.search(r"Code: (\d+)", str(err))
     return int(m.group(1)) if m else None
@@ -85,7 +185,8 @@ class Engine:
     _embedded: dict[str, "Engine"] = {}
     _local = threading.local()  # per thread: settings added to every statement (background())
 
-    def __init__(self, url: str, *, user: str = "default", password: str = "", database: str = "default"):
+    def __init__(self, url: str, *, user: str = "default", password: str = "", database: str = "default",
+                 connections: int = 0, queue: int = 64, queue_timeout_s: float = 10.0):
         self.url = url
         self.database = database
         self.embedded = url.startswith("chdb://")
@@ -109,6 +210,10 @@ class Engine:
                 )
         except Exception as err:  # noqa: BLE001 - any failure to open is "unavailable" to callers
             raise EngineUnavailable(f"ClickHouse at {_safe_url(url)} is unavailable: {type(err).__name__}") from err
+        cores = os.cpu_count() or 1
+        # Reads get their own connections on the embedded engine; writes keep the first client.
+        self.reads = ReadPool(connections or cores, queue, queue_timeout_s, cores,
+                              (lambda: clickhouse_connect.get_client(dsn=url)) if self.embedded else None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Engine":
@@ -120,10 +225,13 @@ class Engine:
                 if existing is None:
                     if url != "chdb://memory":
                         Path(urlparse(url).path).mkdir(parents=True, exist_ok=True)
-                    existing = cls(url, database=settings.database)
+                    existing = cls(url, database=settings.database, connections=settings.engine_connections,
+                                   queue=settings.engine_queue, queue_timeout_s=settings.engine_queue_timeout_s)
                     cls._embedded[url] = existing
                 return existing
-        return cls(url, user=settings.clickhouse_user, password=settings.clickhouse_password, database=settings.database)
+        return cls(url, user=settings.clickhouse_user, password=settings.clickhouse_password, database=settings.database,
+                   connections=settings.engine_connections, queue=settings.engine_queue,
+                   queue_timeout_s=settings.engine_queue_timeout_s)
 
     @property
     def writes(self) -> int:
@@ -170,22 +278,37 @@ class Engine:
         except (OperationalError,) as err:
             raise EngineUnavailable(f"ClickHouse at {_safe_url(self.url)} is unavailable") from err
         except (DatabaseError, ClickHouseError) as err:
-            code = _error_code(err)
-            if code in _LIMIT_CODES:
-                raise QueryLimitExceeded(_limit_message(code)) from err
-            raise EngineError(str(err).split("\n")[0][:500], code) from err
+            raise _engine_error(err) from err
+
+    def _read(self, method: str, sql: str | exp.Expression, parameters: dict[str, Any] | None,
+              settings: dict[str, Any] | None) -> Any:
+        """A read statement on a pooled connection (see :class:`ReadPool`)."""
+        merged = self._settings(settings)
+        with self.reads.slot(bounded=not getattr(self._local, "settings", None)) as (client, threads):
+            merged = {"max_threads": threads, **(merged or {})}
+            fn = getattr(client if client is not None else self._client, method)
+            try:
+                return fn(render(sql), parameters=parameters or None, settings=merged)
+            except OperationalError as err:
+                raise EngineUnavailable(f"ClickHouse at {_safe_url(self.url)} is unavailable") from err
+            except (DatabaseError, ClickHouseError) as err:
+                raise _engine_error(err) from err
 
     def query(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
               settings: dict[str, Any] | None = None) -> Rows:
-        run = self._run_write if _may_write(sql) else self._run
-        result = run(self._client.query, render(sql), parameters=parameters or None, settings=self._settings(settings))
+        if _may_write(sql):
+            result = self._run_write(self._client.query, render(sql), parameters=parameters or None,
+                                     settings=self._settings(settings))
+        else:
+            result = self._read("query", sql, parameters, settings)
         return Rows(tuple(result.column_names), list(result.result_rows))
 
     def query_arrow(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None,
                     settings: dict[str, Any] | None = None) -> pa.Table:
-        run = self._run_write if _may_write(sql) else self._run
-        return run(self._client.query_arrow, render(sql), parameters=parameters or None,
-                   settings=self._settings(settings))
+        if _may_write(sql):
+            return self._run_write(self._client.query_arrow, render(sql), parameters=parameters or None,
+                                   settings=self._settings(settings))
+        return self._read("query_arrow", sql, parameters, settings)
 
     def scalar(self, sql: str | exp.Expression, parameters: dict[str, Any] | None = None) -> Any:
         rows = self.query(sql, parameters).rows
@@ -210,8 +333,16 @@ class Engine:
             return False
 
     def close(self) -> None:
+        self.reads.close()
         if not self.embedded:
             self._client.close()
+
+
+def _engine_error(err: BaseException) -> RuntimeError:
+    code = _error_code(err)
+    if code in _LIMIT_CODES:
+        return QueryLimitExceeded(_limit_message(code))
+    return EngineError(str(err).split("\n")[0][:500], code)
 
 
 def _safe_url(url: str) -> str:
