@@ -246,7 +246,7 @@ def build_question(ds: Dataset, settings: Settings, *, dimensions: Sequence[str]
                        allowed=list(FORMATS))
 
     if csv_context is not None and (fmt != "csv" or csv_context not in CSV_CONTEXTS):
-        raise ApiError(400, "bad_parameter", f"csv_context=comments works with format=csv only; got "
+        raise ApiError(400, "param.invalid", f"csv_context=comments works with format=csv only; got "
                        f"csv_context={csv_context[:20]!r} with format={fmt[:20]}.", parameter="csv_context", allowed=list(CSV_CONTEXTS))
 
     ordered_filters = tuple((d, tuple(flt[d])) for d in dim_order if d in flt)

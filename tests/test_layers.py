@@ -30,6 +30,7 @@ PACKAGES = {"api": "crosstrack.api", "cube": "crosstrack.cube", "loaders": "cros
 RANK = {
     "crosstrack": 0,  # the package's __init__ (its version string; imports nothing)
     "crosstrack.config": 0, "crosstrack.sql": 0, "crosstrack.fact_tables": 0,
+    "crosstrack.problem": 0,  # the one error shape every layer raises and every surface renders
     "crosstrack.engine": 1,
     "crosstrack.loaders": 2, "crosstrack.cube": 2,
     "crosstrack.api": 3,
