@@ -28,26 +28,40 @@ REGISTRY = ("load_history", "publish_log", "system.tables")
 
 @contextmanager
 def counted(engine) -> Iterator[list[str]]:
-    """Every statement the engine sends to chDB while the block runs (the real client runs each)."""
-    client = engine._client
+    """Every statement the engine sends to chDB while the block runs (the real clients run each):
+    the writer's client and every client of the read pool, those opened during the block too."""
     seen: list[str] = []
-    originals = {name: getattr(client, name) for name in ("query", "command", "query_arrow", "insert_arrow")}
+    wrapped: list[tuple[object, dict]] = []
 
-    def counting(name):
-        real = originals[name]
+    def wrap(client):
+        originals = {name: getattr(client, name) for name in ("query", "command", "query_arrow", "insert_arrow")}
 
-        def run(sql, *args, **kwargs):
-            seen.append(str(sql))
-            return real(sql, *args, **kwargs)
-        return run
+        def counting(real):
+            def run(sql, *args, **kwargs):
+                seen.append(str(sql))
+                return real(sql, *args, **kwargs)
+            return run
 
-    for name in originals:
-        setattr(client, name, counting(name))
+        for name, real in originals.items():
+            setattr(client, name, counting(real))
+        wrapped.append((client, originals))
+        return client
+
+    pool = engine.reads
+    with pool._cond:
+        for client in {id(c): c for c in (engine._client, *pool._idle) if c is not None}.values():
+            wrap(client)
+        opener = pool._open_client
+        if opener is not None:
+            pool._open_client = lambda: wrap(opener())
     try:
         yield seen
     finally:
-        for name, real in originals.items():
-            setattr(client, name, real)
+        with pool._cond:
+            pool._open_client = opener
+            for client, originals in wrapped:
+                for name, real in originals.items():
+                    setattr(client, name, real)
 
 
 def _registry(statements: list[str]) -> list[str]:
