@@ -35,10 +35,11 @@ def _measure(repeats: int) -> None:
     """Child: one JSON line: per question and mode (rollups / facts) the times in ms, rows answered."""
     from urllib.parse import parse_qsl
 
-    from crosstrack.api.service import Service
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
     from crosstrack.config import get_settings
 
-    service = Service(get_settings())  # no result cache: every answer is computed
+    service = build_service(get_settings(), cache=ResultCache(0))  # no result cache: every answer is computed
     version = service.version()
     qe = service.query_engine
     times: dict[str, dict[str, list[float]]] = {f"{d}?{q}": {"rollups": [], "facts": []} for d, q in QUESTIONS}
