@@ -207,22 +207,20 @@ class Layout:
     # -- load_history (the publish pointer) ------------------------------------------------------
     def pointer_table(self, database: str) -> list[str]:
         """``<database>.publish_log``, held like ``load_history`` (a copy on every node of a cluster)."""
-        if self.is_cluster:
-            return [create_database(database, self.cluster),
-                    every_node_table(database, "publish_log", POINTER_COLUMNS, POINTER_ORDER_BY, self.cluster)]
-        cols = ", ".join(f"{c} {t}" for c, t in POINTER_COLUMNS.items())
-        return [f"CREATE DATABASE IF NOT EXISTS {qi(database)}",
-                f"CREATE TABLE IF NOT EXISTS {qi(database)}.publish_log ({cols}) ENGINE = MergeTree "
-                f"ORDER BY {', '.join(POINTER_ORDER_BY)}"]
+        return self._registry_table(database, "publish_log", POINTER_COLUMNS, POINTER_ORDER_BY)
 
     def history_table(self, database: str) -> list[str]:
+        return self._registry_table(database, "load_history", HISTORY_COLUMNS, HISTORY_ORDER_BY)
+
+    def _registry_table(self, database: str, table: str, columns: dict[str, str],
+                        order_by: tuple[str, ...]) -> list[str]:
         if self.is_cluster:
             return [create_database(database, self.cluster),
-                    every_node_table(database, "load_history", HISTORY_COLUMNS, HISTORY_ORDER_BY, self.cluster)]
-        cols = ", ".join(f"{c} {t}" for c, t in HISTORY_COLUMNS.items())
+                    every_node_table(database, table, columns, order_by, self.cluster)]
+        cols = ", ".join(f"{c} {t}" for c, t in columns.items())
         return [f"CREATE DATABASE IF NOT EXISTS {qi(database)}",
-                f"CREATE TABLE IF NOT EXISTS {qi(database)}.load_history ({cols}) ENGINE = MergeTree "
-                f"ORDER BY {', '.join(HISTORY_ORDER_BY)}"]
+                f"CREATE TABLE IF NOT EXISTS {qi(database)}.{table} ({cols}) ENGINE = MergeTree "
+                f"ORDER BY {', '.join(order_by)}"]
 
 
 # ---------------------------------------------------------------------------------------------
