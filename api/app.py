@@ -236,11 +236,13 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         return etag, {"ETag": etag, "Cache-Control": IMMUTABLE if pinned else CACHE_CONTROL, "Vary": "Accept",
                       "Link": f'<{url}>; rel="canonical"'}
 
-    def _query_known(dataset: str, request: Request) -> Response | None:
+    def _query_known(dataset: str, request: Request) -> Response | tuple[Any, Any] | None:
         """The answer when it needs no engine work: the version is known exactly without a look-up
         and the rendered body is cached (or the client's ETag matches). Runs on the event loop, so
         cached answers never wait for a worker thread behind slow first-time questions. None: go
-        the full way (in a worker thread). Same checks, errors and bytes as the full way."""
+        the full way (in a worker thread). Same checks, errors and bytes as the full way. When the
+        question was parsed but its body is not kept, (version, question) is returned so the full
+        way does not parse it again."""
         ds = service.dataset(dataset)
         default_format = _default_format(request)
         items = request.query_params.multi_items()
@@ -261,26 +263,31 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             return Response(status_code=304, headers=headers)
         hit = cache.get_rendered(version.version_id, url, question.format)
         if hit is None:
-            return None
+            return version, question
         asked.add((ds.name, tuple(items), default_format))
         note_answer(request.scope, version.version_id, (ds.name, tuple(items), default_format))
         return Response(hit.body, media_type=hit.media_type, headers={**headers, **dict(hit.headers)})
 
-    def _query(dataset: str, request: Request) -> Response:
+    def _query(dataset: str, request: Request, parsed: tuple[Any, Any] | None = None) -> Response:
         ds = service.dataset(dataset)
         items = list(request.query_params.multi_items())
         default_format = _default_format(request)
         pinned = [v for k, v in items if k == "data_version"]
         version = service.version_for(pinned[0] if pinned else None)
-        response = _render(ds.name, items, default_format, version, request.headers.get("if-none-match"))
+        # the event loop's parse is reused only for the version it was parsed against (a publish
+        # in between changes the codes a question may name)
+        question = parsed[1] if parsed is not None and parsed[0].version_id == version.version_id else None
+        response = _render(ds.name, items, default_format, version, request.headers.get("if-none-match"),
+                           question=question)
         if not pinned and response.status_code == 200:
             asked.add((ds.name, tuple(items), default_format))
             note_answer(request.scope, version.version_id, (ds.name, tuple(items), default_format))
         return response
 
     def _render(dataset: str, items: list[tuple[str, str]], default_format: str, version: Any,
-                if_none_match: str | None = None) -> Response:
-        question = service.parse(dataset, items, default_format=default_format, version=version)
+                if_none_match: str | None = None, question: Any = None) -> Response:
+        if question is None:
+            question = service.parse(dataset, items, default_format=default_format, version=version)
         etag, headers = _answer_headers(version.version_id, question.url(), question.data_version is not None)
         if if_none_match and _tag_matches(if_none_match, etag):
             return Response(status_code=304, headers=headers)
@@ -325,9 +332,9 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             request = Request({**request.scope, "query_string": qs + (b"&" if qs else b"") + b"format=csv"},
                               request.receive)
         known = _query_known(dataset, request)
-        if known is not None:
+        if isinstance(known, Response):
             return known
-        return await run_in_threadpool(_query, dataset, request)
+        return await run_in_threadpool(_query, dataset, request, known)
 
     install_cube_compat(app, service)
     mount_web(app)
