@@ -33,7 +33,8 @@ def test_scanner_detects_what_it_looks_for(api_live, harden_capture):
     person = next(i for i in ids if i.startswith(b"SID"))
     docket = next(i for i in ids if b"CR" in i)
     key = next(i for i in ids if i.isdigit() and len(i) > 12)
-    for planted in (person, docket, key, b"1987-09-20"):
+    unknown_shape = next(f"E{n:08d}".encode() for n in range(10**8) if f"E{n:08d}".encode() not in ids)
+    for planted in (person, docket, key, b"1987-09-20", unknown_shape):
         before = len(probe.hits)
         probe.scan("probe", b'{"x": "' + planted + b'"}')
         assert len(probe.hits) > before, planted[:4]
