@@ -77,11 +77,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, help="also write the medians here (benchmarks/run_all.py)")
+    ap.add_argument("--connections", type=int, default=0,
+                    help="CROSSTRACK_ENGINE_CONNECTIONS for the server (0: the server's default)")
     args = ap.parse_args()
     _, data = dataset(args.scale)
     cores = os.cpu_count() or 1
     port = free_port()
-    env = env_for(data, CROSSTRACK_PORT=str(port), CROSSTRACK_CACHE_BYTES="0")
+    env = env_for(data, CROSSTRACK_PORT=str(port), CROSSTRACK_CACHE_BYTES="0",
+                  **({"CROSSTRACK_ENGINE_CONNECTIONS": str(args.connections)} if args.connections else {}))
     url = f"http://127.0.0.1:{port}"
     runs: dict[int, list[dict]] = {n: [] for n in THREADS}
     with server_process([PY, "-m", "crosstrack", "serve", "--no-sql"], env, url + "/healthz") as proc:
