@@ -10,6 +10,7 @@ keeps dimensions and measures in the model's order and codes in their display or
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
@@ -64,7 +65,12 @@ class Question:
         return urlencode(self.pairs(paging=paging, fmt=fmt, version=version), quote_via=quote, safe=",")
 
     def url(self, *, prefix: str = "/api/v1") -> str:
-        return f"{prefix}/{self.dataset}?{self.query_string()}"
+        return f"{prefix}/{self.dataset}?{self._canonical_query}"
+
+    @cached_property
+    def _canonical_query(self) -> str:
+        # one answer names its canonical URL about seven times (ETag, cache keys, meta, links)
+        return self.query_string()
 
     def result_key(self) -> str:
         """What determines the full (unpaged) published result: paging and format excluded (the
