@@ -92,7 +92,7 @@ def code_grid(ds: Dataset, q: Question, extra: dict[str, list[str]] | None, max_
         codes = list(filters.get(name) or [c for c, _ in dim.codes or ()] or (extra or {}).get(name, []))
         key = _ascending_key(dim)
         try:
-            codes.sort(key=lambda c: key(_typed(dim, c)))  # stable: codes of one position keep their order
+            codes = sorted(codes, key=lambda c: key(_typed(dim, c)))  # stable: codes of one position keep their order
         except TypeError:  # codes of mixed types (numbers and text): left as given, sorted with the rows
             ordered = False
         axes.append(codes)

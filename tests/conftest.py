@@ -71,10 +71,13 @@ class DataSetScheduling(LoadScopeScheduling):
         return _module_scope(self.config.rootpath / module) or nodeid
 
     def _assign_work_unit(self, node) -> None:
-        if len(self.nodes) < 3:
+        if not hasattr(self, "_waiter"):  # chosen once, from every worker: not again as workers leave
+            self._waiter = (max(self.nodes, key=lambda n: int(n.gateway.id.removeprefix("gw")))
+                            if len(self.nodes) >= 3 else None)
+        if self._waiter is None:
             super()._assign_work_unit(node)
             return
-        waiter = node is max(self.nodes, key=lambda n: int(n.gateway.id.removeprefix("gw")))
+        waiter = node is self._waiter
         scope = next((s for s in self.workqueue if _waits(s) == waiter), None)
         if scope is None:
             if waiter:  # only CPU-bound work is left: the waiting worker is done

@@ -104,6 +104,7 @@ def test_schemathesis_fuzz_every_operation(api_live, harden_capture, shard):
     every = sorted((r.ok() for r in schema.get_all_operations()), key=lambda o: o.label)
     assert len(every) >= 10, [o.label for o in every]
     planned = sum(BUDGET[m][_kind(o.path)] for o in every for m in ("positive", "negative") if _kind(o.path) in COUNTED)
+    assert planned, f"no dataset or Cube query operation in {[o.label for o in every]}"
     fit = min(1.0, PLANNED_TOTAL / planned) * SCALE
     units = _shards(every)[shard]
     modes = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIVE}
@@ -145,6 +146,10 @@ def test_schemathesis_fuzz_every_operation(api_live, harden_capture, shard):
     for k, v in sorted(per_op.items()):
         print(f"  {k}: {v}")
     assert not failures, "\n\n".join(failures)
+    # every operation is exercised, the small ones too (not counted towards the minimum): each has
+    # positive cases (an operation without parameters has no negative ones)
+    silent = sorted(f"{op.label} {m}" for op, m in units if m == "positive" and not per_op[f"{op.label} {m}"])
+    assert not silent, f"operations that generated no request: {silent}"
     assert not [s for s in statuses if s >= 500], statuses
     # this shard's share of the whole run's ≥ MIN_TOTAL_REQUESTS: every shard sending its share
     # means the run sent at least MIN_TOTAL_REQUESTS
