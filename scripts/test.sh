@@ -52,10 +52,9 @@ set +e
 # Bytecode caching on: with PYTHONDONTWRITEBYTECODE set, pytest re-rewrites the asserts of every
 # test module and plugin package (schemathesis, hypothesis, locust) in every worker on every run.
 unset PYTHONDONTWRITEBYTECODE
-# Three pytest-xdist workers: two share the CPU-bound suites (the slow attack, fuzz and fault
-# suites start first, beside the rest, none dropped) and the third runs the tests that mostly
-# wait (tests/conftest.py's scheduler says which tests share a worker).
-.venv/bin/python -m pytest -n "${CROSSTRACK_TEST_WORKERS:-3}" "$@"
+# Two workers (pytest-xdist): the slow attack and fault suites run beside the rest, not dropped
+# (tests/conftest.py's scheduler says which tests share a worker; slow tests start first).
+.venv/bin/python -m pytest -n "${CROSSTRACK_TEST_WORKERS:-2}" "$@"
 code=$?
 set -e
 if [ "$code" = 5 ]; then
