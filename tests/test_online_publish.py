@@ -181,7 +181,11 @@ def served(tmp_path_factory):
         log.close()
 
 
-ATTEMPTS = 3  # publishes tried for the latency ratio (each must be flawless; see below)
+# Publishes tried for the latency ratio (each must be flawless; see below). The first publish of a
+# serving process is slower to serve beside (p99 75-125 ms against 10-25 ms for later ones, in 6 of
+# 6 runs beside a one-core CPU hog; not yet explained), and on the 2-core CI machine the other test
+# worker takes a core, so a few more tries are allowed: the 3x limit itself is unchanged.
+ATTEMPTS = 5
 
 
 def _publish_under_load(url: str, env: dict, source: Path, server_pid: int, new: str) -> tuple[Run, Run, str]:
