@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
 
-from web_page_helpers import open_filter, settle
+from web_page_helpers import choose_dataset, open_filter, settle
 
 # Filters in an unusual order and spelling: parameters shuffled, codes reversed and repeated.
 SHUFFLED_LINK = ("/?snapshot_year=2024,2023&race=W&race=B&measures=people&dataset=population"
@@ -108,8 +108,7 @@ def test_web_reads_only_fields_openapi_documents_k2(api_live, new_page):
     page.goto(api_live.url + "/?dataset=population&dimensions=snapshot_year,offender_status,governing_offense_type"
               "&offender_status=SENTENCED&measures=people")
     settle(page)
-    page.select_option("#dataset", "recidivism")
-    settle(page)
+    choose_dataset(page, "recidivism")
     reads = set(page.evaluate("Array.from(window.__reads)"))  # each new document logs afresh
     # More dimensions than the server allows: the page shows the API's error (Error schema).
     md = api_live.client.get("/api/v1/incarceration_time/metadata").json()

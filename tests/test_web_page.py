@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-from web_page_helpers import assert_table_matches, click_and_settle, open_filter, settle, settle_to, table_rows
+from web_page_helpers import (assert_table_matches, choose_dataset, click_and_settle, open_filter, settle, settle_to,
+                              table_rows)
 
 pytestmark = pytest.mark.browser
 
@@ -151,8 +152,7 @@ def test_web_saved_link_restores_the_query_k3(api_live, new_page, screenshot):
     page = new_page()
     page.goto(api_live.url + "/")
     settle(page)
-    page.select_option("#dataset", "custody")
-    settle(page)
+    choose_dataset(page, "custody")
     page.check("#d-agency")
     settle(page)
     open_filter(page, "agency")
@@ -285,8 +285,7 @@ def test_web_controls_and_definitions_come_from_metadata(api_live, new_page):
     listed = api_live.client.get("/api/v1").json()["datasets"]
     assert page.eval_on_selector_all("#dataset option", "os => os.map(o => o.value)") == [d["name"] for d in listed]
 
-    page.select_option("#dataset", "incarceration_time")
-    settle(page)
+    choose_dataset(page, "incarceration_time")
     meta = api_live.client.get("/api/v1/incarceration_time/metadata").json()
     assert page.eval_on_selector_all("#measure-options input", "es => es.map(e => e.value)") == \
         [m["name"] for m in meta["measures"]]
@@ -474,8 +473,7 @@ def test_web_back_and_forward_step_through_queries_k3(api_live, new_page):
     assert_table_matches(page, api_live.client.get(third).json())
 
     # Back across a dataset change reloads the earlier dataset's controls.
-    page.select_option("#dataset", "custody")
-    custody = settle(page)
+    custody = choose_dataset(page, "custody")
     assert "/api/v1/custody?" in custody
     page.go_back()
     assert settle_to(page, third) == third

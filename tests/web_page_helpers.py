@@ -13,6 +13,19 @@ def settle(page: Any) -> str:
     return page.inner_text("#api-url").strip()
 
 
+def choose_dataset(page: Any, name: str) -> str:
+    """Pick a dataset and wait until the URL shown is an answer *for it*: right after the change
+    the shown URL is still the previous dataset's, already canonical, so :func:`settle` alone can
+    return before the page has read the new dataset's metadata (seen on a slow machine)."""
+    page.select_option("#dataset", name)
+    page.wait_for_function(
+        """p => { const a = document.getElementById('api-url');
+                 return a.getAttribute('data-state') === 'canonical' && a.textContent.includes(p)
+                        && !document.getElementById('results').hasAttribute('aria-busy'); }""",
+        arg=f"/api/v1/{name}?")
+    return page.inner_text("#api-url").strip()
+
+
 def click_and_settle(page: Any, selector: str) -> str:
     page.click(selector)
     return settle(page)
