@@ -7,6 +7,7 @@ code lists with a fixed seed, so the same call always builds the same data.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import zlib
 from typing import Any
@@ -22,10 +23,16 @@ _ARROW = {"UInt8": pa.uint8(), "UInt16": pa.uint16(), "UInt32": pa.uint32(), "UI
           "LowCardinality(String)": pa.string(), "String": pa.string()}
 
 
-def create_tables(engine: Engine, database: str) -> None:
+def _fresh_database(engine: Engine, database: str) -> str:
+    """Drop and recreate ``database``; its quoted name, for the statements that fill it."""
     db = exp.to_identifier(database, quoted=True).sql(dialect=DIALECT)
     engine.command(f"DROP DATABASE IF EXISTS {db}")
     engine.command(f"CREATE DATABASE {db}")
+    return db
+
+
+def create_tables(engine: Engine, database: str) -> None:
+    db = _fresh_database(engine, database)
     for table, (cols, order) in s.FACT_TABLES.items():
         body = ", ".join(f"`{c}` {t}" for c, t in cols.items())
         engine.command(f"CREATE TABLE {db}.`{table}` ({body}) ENGINE = MergeTree ORDER BY ({', '.join(order)})")
@@ -118,15 +125,12 @@ SHOP_LINE_ITEMS = [  # id, order_id, product, qty — order 1 has three lines, 6
 
 
 def build_shop(engine: Engine, database: str) -> None:
-    db = exp.to_identifier(database, quoted=True).sql(dialect=DIALECT)
-    engine.command(f"DROP DATABASE IF EXISTS {db}")
-    engine.command(f"CREATE DATABASE {db}")
+    db = _fresh_database(engine, database)
     engine.command(f"CREATE TABLE {db}.shop_users (id UInt32, city String) ENGINE = MergeTree ORDER BY id")
     engine.command(f"CREATE TABLE {db}.shop_orders (id UInt32, user_id UInt32, amount Int64, status String, "
                    f"is_gift Bool, created_at DateTime('UTC')) ENGINE = MergeTree ORDER BY id")
     engine.command(f"CREATE TABLE {db}.shop_line_items (id UInt32, order_id UInt32, product String, qty Int64) "
                    f"ENGINE = MergeTree ORDER BY id")
-    import datetime as dt
     engine.insert_arrow("shop_users", pa.table({"id": pa.array([u[0] for u in SHOP_USERS], pa.uint32()),
                                                  "city": [u[1] for u in SHOP_USERS]}), database=database)
     engine.insert_arrow("shop_orders", pa.table({
@@ -162,10 +166,7 @@ def stay_rows(seed: int = 14) -> list[tuple]:
 
 
 def build_stays(engine: Engine, database: str) -> None:
-    import datetime as dt
-    db = exp.to_identifier(database, quoted=True).sql(dialect=DIALECT)
-    engine.command(f"DROP DATABASE IF EXISTS {db}")
-    engine.command(f"CREATE DATABASE {db}")
+    db = _fresh_database(engine, database)
     engine.command(f"CREATE TABLE {db}.stay_agencies (code String, region String) ENGINE = MergeTree ORDER BY code")
     engine.command(f"CREATE TABLE {db}.stay_placements (id UInt32, agency String, person UInt32, status String, "
                    f"days Int64, admitted_at DateTime('UTC')) ENGINE = MergeTree ORDER BY id")
