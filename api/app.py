@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,6 +29,7 @@ from crosstrack.api.params import FORMATS, RESERVED, parse_params
 from crosstrack.api.ratelimit import install_rate_limit
 from crosstrack.api.service import QuestionCounts, Service, set_default_service
 from crosstrack.api.web import mount_web
+from crosstrack.api.workers import in_worker
 from crosstrack.config import Settings
 from crosstrack.engine import EngineUnavailable
 
@@ -334,7 +334,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         known = _query_known(dataset, request)
         if isinstance(known, Response):
             return known
-        return await run_in_threadpool(_query, dataset, request, known)
+        return await in_worker(_query, dataset, request, known)
 
     install_cube_compat(app, service)
     mount_web(app)

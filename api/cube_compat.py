@@ -27,6 +27,7 @@ from crosstrack.api.catalog import Dataset
 from crosstrack.api.errors import ApiError, as_api_error
 from crosstrack.api.params import build_question
 from crosstrack.api.service import Service
+from crosstrack.api.workers import in_worker
 
 PREFIX = "/cubejs-api/v1"
 SUPPORTED_OPERATORS = ("equals", "notEquals")
@@ -338,8 +339,6 @@ def _load(service: Service, query: Any, query_type: str | None, data_version: st
 
 
 def install_cube_compat(app: FastAPI, service: Service) -> None:
-    from starlette.concurrency import run_in_threadpool
-
     def from_get(request: Request) -> tuple[Any, str | None, str | None]:
         return _query_from_get(request), request.query_params.get("queryType"), _data_version(request)
 
@@ -364,8 +363,8 @@ def install_cube_compat(app: FastAPI, service: Service) -> None:
                 query, query_type, pinned = await from_post(request)
             except ApiError as err:
                 return cube_error(err)
-            return await run_in_threadpool(_answer, fn, service, query, query_type, pinned,
-                                           headers=_cache_headers(pinned) if pinned else None)
+            return await in_worker(_answer, fn, service, query, query_type, pinned,
+                                   headers=_cache_headers(pinned) if pinned else None)
 
         app.add_api_route(PREFIX + path, handler, methods=["POST"], tags=["cube-compatible"], summary=summary,
                           operation_id=op)

@@ -78,6 +78,7 @@ class Grid:
 
     cells: dict[tuple, None]
     in_dimension_order: bool
+    axes: tuple[tuple[str, ...], ...]  # each dimension's codes: ``cells`` is their product, in order
 
 
 def code_grid(ds: Dataset, q: Question, extra: dict[str, list[str]] | None, max_rows: int) -> Grid:
@@ -95,14 +96,14 @@ def code_grid(ds: Dataset, q: Question, extra: dict[str, list[str]] | None, max_
             codes = sorted(codes, key=lambda c: key(_typed(dim, c)))  # stable: codes of one position keep their order
         except TypeError:  # codes of mixed types (numbers and text): left as given, sorted with the rows
             ordered = False
-        axes.append(codes)
+        axes.append(tuple(dict.fromkeys(codes)))  # a code named twice is one combination
     size = math.prod(len(a) for a in axes)
     if size > max_rows:
         raise ApiError(400, "query.too_many_combinations",
                        f"These dimensions have {size:,} combinations of codes, more than the "
                        f"{max_rows:,} one answer may list; filter some of them or ask for fewer dimensions.",
                        parameter="dimensions", allowed=[f"at most {max_rows:,} combinations"])
-    return Grid(dict.fromkeys(itertools.product(*axes)), ordered)
+    return Grid(dict.fromkeys(itertools.product(*axes)), ordered, tuple(axes))
 
 
 def engine_query(ds: Dataset, q: Question, cells: CellPlan, limit: int) -> dict[str, Any]:
@@ -150,26 +151,36 @@ def published_rows(ds: Dataset, q: Question, cells: CellPlan, data: list[dict[st
     # of the asked codes is listed, so which rows exist tells nothing. Listing only the
     # combinations that have people let anyone count a withheld cell's people one row each by
     # breaking it down by enough dimensions (the independent attacker recovered 100%).
-    withheld_values = dict.fromkeys(r.name for r in rules.measures)
     beyond = [k for k in published if k not in grid.cells]  # codes the data has and the code lists lack
     keys = list(grid.cells) + beyond
-    rows: list[dict[str, Any]] = []
-    suppressed = 0
-    measures = q.measures
-    for key in keys:
-        values, withheld = published.get(key) or (withheld_values, True)
-        row: dict[str, Any] = {}
-        for (dim, name, label_col, label, seen), code in zip(columns, key):
-            typed_label = seen.get(code)
-            if typed_label is None:
+    # Each code's (name, typed code) and (label column, label) items made once, before the rows, so
+    # that the rows are built by C-level calls only: a large grid is mostly rows with no people
+    # (0.4 µs a row, not 1.2).
+    items: list[dict[str, tuple[tuple[str, Any], tuple[str, str]]]] = []
+    for i, (dim, name, label_col, label, seen) in enumerate(columns):
+        for code in itertools.chain(grid.axes[i], (key[i] for key in beyond)):
+            if code not in seen:
                 value = _typed(dim, code)
-                typed_label = seen[code] = (value, label(value))
-            row[name], row[label_col] = typed_label
-        for m in measures:
-            row[m] = values.get(m)
-        row["suppressed"] = withheld
-        suppressed += withheld
-        rows.append(row)
+                seen[code] = (value, label(value))
+        items.append({code: ((name, typed), (label_col, text)) for code, (typed, text) in seen.items()})
+    flat = itertools.chain.from_iterable
+    rows: list[dict[str, Any]] = list(map(dict, map(flat, itertools.product(
+        *[[column[code] for code in axis] for column, axis in zip(items, grid.axes)]))))
+    rows += [dict(flat(map(dict.__getitem__, items, key))) for key in beyond]
+    measures = q.measures
+    empty = {**dict.fromkeys(measures), "suppressed": True}  # withheld: no values, never 0
+    suppressed = 0
+    for key, row in zip(keys, rows):
+        hit = published.get(key)
+        if hit is None:
+            row.update(empty)
+            suppressed += 1
+        else:
+            values, withheld = hit
+            for m in measures:
+                row[m] = values.get(m)
+            row["suppressed"] = withheld
+            suppressed += withheld
     sort_rows(rows, q, ds, in_dimension_order=grid.in_dimension_order and not beyond)
     return rows, suppressed
 

@@ -1,0 +1,27 @@
+"""The threads that compute answers off the event loop.
+
+A question that is not served from the cache runs the engine (chDB releases the GIL) and the
+disclosure step in a worker thread. ``asyncio``'s own executor hand-off costs a few microseconds;
+Starlette's ``run_in_threadpool`` (anyio: capacity limiter, run-vars, cancel scopes) cost about a
+tenth of the Python time of a cold answer, measured with py-spy (issue 18). How many answers may
+wait for the engine is bounded by the engine's read queue (503 with Retry-After beyond it,
+crosstrack/engine.py), not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+
+# As many as Starlette's default thread limit, so no request waits here before the engine queue.
+MAX_WORKERS = 40
+_pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="crosstrack-answer")
+
+
+async def in_worker(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread, awaited from the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
