@@ -63,9 +63,8 @@ def fetch(api: Any, dataset: str, dims: list[str], filters: dict[str, list[str]]
         params["measures"] = ",".join(measures)
     for d, codes in (filters or {}).items():
         params[d] = ",".join(codes)
-    r = api.get(f"/api/v1/{dataset}", params=params)
-    assert r.status_code == 200, r.text
-    body = r.json()
+    status, body = api.get_json(f"/api/v1/{dataset}", params)
+    assert status == 200, body
     assert body["meta"]["total_row_count"] == len(body["data"]), "attack fetch must see every row"
     return {tuple(str(row[d]) for d in dims): row for row in body["data"]}
 

@@ -8,15 +8,18 @@ process, so the server and the fixture share the ``chdb://memory`` engine).
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlencode, urlsplit
 
 import httpx
+import orjson
 import pytest
 
 from crosstrack.config import Settings, load_settings
@@ -72,9 +75,33 @@ class LiveApi:
     service: Any
     extracts: Path
     client: httpx.Client
+    conn: http.client.HTTPConnection | None = field(default=None, repr=False)  # get_json's, opened on first use
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.client.get(path, **kw)
+
+    def get_json(self, path: str, params: Any = ()) -> tuple[int, Any]:
+        """(status, parsed JSON body) of a GET over one keep-alive ``http.client`` connection: the
+        attack suites' thousands of questions, at a third of httpx's client CPU per request
+        (measured: 0.32 ms against 0.95 ms), which the suite's two cores share with the server."""
+        target = path + ("?" + urlencode(params) if params else "")
+        for attempt in (1, 2):  # once more on a fresh connection if the server closed the kept one
+            if self.conn is None:
+                url = urlsplit(self.url)
+                self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+            conn = self.conn
+            try:
+                conn.request("GET", target)
+                response = conn.getresponse()
+                body = response.read()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+                continue
+            return response.status, orjson.loads(body)
+        raise AssertionError("unreachable")
 
     def truth(self, dataset: str, dimensions: list[str], measures: list[str],
               filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
@@ -108,11 +135,13 @@ def serve_loaded(settings: Settings, extracts: Path, *, seed: int, scale: float)
     assert code == 0, f"synthetic load (seed {seed}, scale {scale}) failed with exit code {code}"
     service = build_service(settings)
     server = ThreadServer(create_app(settings, service=service)).start()
-    client = httpx.Client(base_url=server.url, timeout=60)
+    live = LiveApi(server.url, settings, service, extracts, httpx.Client(base_url=server.url, timeout=60))
     try:
-        yield LiveApi(server.url, settings, service, extracts, client)
+        yield live
     finally:
-        client.close()
+        live.client.close()
+        if live.conn is not None:
+            live.conn.close()
         server.stop()
 
 

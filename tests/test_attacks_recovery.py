@@ -45,9 +45,8 @@ class Published:
         params: list[tuple[str, str]] = [("dimensions", ",".join(dims)), ("measures", ",".join(measures)),
                                          ("limit", str(self.api.settings.max_page_size))]
         params += [(d, ",".join(c)) for d, c in filters.items()]
-        r = self.api.get(f"/api/v1/{dataset}", params=params)
-        assert r.status_code == 200, r.text
-        body = r.json()
+        status, body = self.api.get_json(f"/api/v1/{dataset}", params)
+        assert status == 200, body
         assert body["meta"]["total_row_count"] == len(body["data"])
         return {tuple(str(row[d]) for d in dims): (None if row["suppressed"] else row) for row in body["data"]}
 
