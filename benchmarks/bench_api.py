@@ -3,7 +3,8 @@
 One process owns the chDB path (embedded engine): it serves the real app (cache off, so every
 request is computed: compile, query, disclosure control, JSON, HTTP; the published version is known
 in process, api/versions.py) with
-uvicorn (uvloop, httptools) in a thread, and runs the very SQL the API ran — captured from the
+uvicorn in a thread, run with the options ``crosstrack serve`` uses (uvloop, the guarded httptools
+protocol of api/httpguard.py), and runs the very SQL the API ran — captured from the
 engine — directly on the same engine. Each question is timed alternately on both sides;
 medians are compared. Target: API ≤ 1.15 × SQL on each question (issue 18).
 
@@ -70,7 +71,7 @@ def main() -> None:
     import uvicorn
 
     from crosstrack.api.app import create_app
-    from crosstrack.api.server import _loop_options
+    from crosstrack.api.server import uvicorn_options
     from crosstrack.api.versions import published_version
     from crosstrack.config import get_settings
     from crosstrack.engine import Engine, query_limits
@@ -80,8 +81,10 @@ def main() -> None:
     service = app.state.service
     engine: Engine = service.engine
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, **_loop_options()))
+    # the options `crosstrack serve` runs with: its read-time HTTP limits (api/httpguard.py), no
+    # X-Forwarded-For trust
+    options = uvicorn_options(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -102,7 +105,7 @@ def main() -> None:
     limits = query_limits(settings)
 
     print(f"bench_api: scale {args.scale:g}, {args.rounds} rounds per question, API cache off "
-          f"(CROSSTRACK_CACHE_BYTES=0), uvicorn {_loop_options()}")
+          f"(CROSSTRACK_CACHE_BYTES=0), uvicorn loop={options['loop']} http={getattr(options['http'], '__name__', options['http'])}")
     version = service.version()
     rollup_tables = sorted(service.query_engine.rollup_tables(version.database))
     print(f"rollup tables in {version.database}: {', '.join(rollup_tables) or 'none'}")
