@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60,
         description="With a ClickHouse server: how often a worker checks which data version is published "
                     "(requests never look it up themselves; the embedded engine needs no polling).")
-    engine_connections: int = Field(default=0, ge=0, le=256, description="Engine connections that run reads side by side (0: one per core).")
+    engine_connections: int = Field(default=0, ge=0, le=256, description="Engine connections that run reads side by side (0: two per core).")
     engine_queue: int = Field(default=64, ge=0, le=10_000, description="Reads that may wait for a busy engine connection; more get 503 with Retry-After.")
     engine_queue_timeout_s: float = Field(default=10.0, gt=0, le=600, description="Longest wait for an engine connection before 503 with Retry-After.")
     rate_limit_per_minute: int = Field(default=0, ge=0, description="Requests (HTTP) and queries (SQL surface) per client per minute (0: off).")

@@ -58,6 +58,11 @@ class EngineError(RuntimeError):
 # priority (os_thread_priority): a niced thread that holds the GIL when the machine is busy is
 # descheduled with it, and the event loop serving every reader waits behind it.
 BACKGROUND_SETTINGS: dict[str, Any] = {"max_threads": 1}
+# Default read connections per core. A read holds its connection while clickhouse-connect turns
+# the statement's bytes into rows (Python, under the GIL) and while its thread waits for the GIL
+# to start; with one connection per core that core idles meanwhile. Two per core kept the cores
+# 85 % busy under 8 clients asking distinct questions, against 78 % with one (bench_concurrency).
+CONNECTIONS_PER_CORE = 2
 
 # ClickHouse error codes that mean "this query was too expensive", not "the engine is broken".
 _LIMIT_CODES = {159, 241, 396, 158, 160, 307}
@@ -212,7 +217,7 @@ class Engine:
             raise EngineUnavailable(f"ClickHouse at {_safe_url(url)} is unavailable: {type(err).__name__}") from err
         cores = os.cpu_count() or 1
         # Reads get their own connections on the embedded engine; writes keep the first client.
-        self.reads = ReadPool(connections or cores, queue, queue_timeout_s, cores,
+        self.reads = ReadPool(connections or CONNECTIONS_PER_CORE * cores, queue, queue_timeout_s, cores,
                               (lambda: clickhouse_connect.get_client(dsn=url)) if self.embedded else None)
 
     @classmethod

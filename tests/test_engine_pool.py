@@ -54,6 +54,20 @@ def test_two_reads_overlap_on_two_connections_and_one_connection_serialises():
     assert time.perf_counter() - t0 >= 1.15, "one connection runs one read at a time"
 
 
+def test_default_pool_runs_two_reads_per_core_side_by_side():
+    """The default pool (CROSSTRACK_ENGINE_CONNECTIONS=0) has two connections per core, so a core
+    is not idle while a read's thread is in Python (crosstrack/engine.py CONNECTIONS_PER_CORE)."""
+    cores = os.cpu_count() or 1
+    engine = Engine("chdb://memory")
+    assert engine.reads.size == 2 * cores
+    t0 = time.perf_counter()
+    _in_threads(lambda: engine.query(SLEEP), 2 * cores)
+    assert time.perf_counter() - t0 < 1.1, "every connection of the pool runs a read at once"
+    t0 = time.perf_counter()
+    _in_threads(lambda: engine.query(SLEEP), 2 * cores + 1)
+    assert time.perf_counter() - t0 >= 1.15, "one read more than the pool waits for a connection"
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="splitting cores needs two of them")
 def test_max_threads_split_between_running_reads():
     cores = os.cpu_count() or 1
