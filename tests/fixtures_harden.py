@@ -43,8 +43,14 @@ import re as _re
 from dataclasses import dataclass as _dataclass, field as _field
 from pathlib import Path as _Path
 
-_TOKEN = _re.compile(rb"[A-Za-z0-9]+")
-_DATE = _re.compile(rb"(?<![0-9])((?:19|20)[0-9]{2})-([01][0-9])-([0-3][0-9])(?![0-9])")
+# Tokens are the runs of alphanumerics: every other byte becomes a space and bytes.split() cuts
+# them, in C (twice as fast as a regex findall over a 2 MB answer).
+_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TO_SPACES = bytes(b if b in _ALNUM else 32 for b in range(256))
+# An exact date, 19YY-MM-DD or 20YY-MM-DD with no digit either side, is found from its "-MM-DD"
+# tail: a pattern that starts with a literal is searched for fast, while one that starts with a
+# look-behind is tried at every byte (50 times slower on a 2 MB answer); the year is checked after.
+_DATE_TAIL = _re.compile(rb"-([01][0-9])-([0-3][0-9])(?![0-9])")
 # Shapes of the synthetic extracts' identifiers, flagged even when not in the loaded set.
 _SHAPES = _re.compile(rb"SID[0-9]{6,}|E[0-9]{8}|[0-9]{4}CR[0-9]{6}")  # matched on whole tokens
 
@@ -69,21 +75,30 @@ class Capture:
         # Distinct tokens, intersected in C: a 10,000-row answer is a million tokens. An
         # identifier shape is a whole token (alphanumerics bounded by anything else), so the
         # shapes are matched on the distinct tokens too, not in a second pass over the bytes.
-        tokens = set(_TOKEN.findall(data))
+        tokens = set(data.translate(_TO_SPACES).split())
         for tok in self.identifiers.intersection(tokens):
             self.hits.append((source, "identifier " + tok.decode()[:4] + "…"))
         for tok in tokens:
             if _SHAPES.fullmatch(tok):
                 self.hits.append((source, "identifier-shaped " + tok.decode()[:4] + "…"))
-        for m in _DATE.finditer(data):
-            if m.group(0) not in self.allowed_dates and not (m.group(2) == b"01" and m.group(3) == b"01"):
-                self.hits.append((source, "exact date " + m.group(0).decode()))
+        for date, month, day in _exact_dates(data):
+            if date not in self.allowed_dates and not (month == b"01" and day == b"01"):
+                self.hits.append((source, "exact date " + date.decode()))
 
     def response(self, source: str, status: int, headers: Any, body: bytes) -> None:
         self.responses += 1
         pairs = headers.items() if hasattr(headers, "items") else headers
         head = "\n".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in pairs)
         self.scan(source, f"{status}\n{head}\n".encode("utf-8", "surrogatepass") + (body or b""))
+
+
+def _exact_dates(data: bytes) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """(date, month, day) of every 19YY-MM-DD or 20YY-MM-DD with no digit on either side."""
+    for m in _DATE_TAIL.finditer(data):
+        start = m.start()
+        year = data[start - 4:start]
+        if start >= 4 and year.isdigit() and year[:2] in (b"19", b"20") and not data[start - 5:start - 4].isdigit():
+            yield year + m.group(0), m.group(1), m.group(2)
 
 
 class _CaptureHandler(_logging.Handler):
