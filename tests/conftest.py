@@ -3,7 +3,7 @@ so a session fixture (one synthetic data set loaded into the process's chDB engi
 server) is built once for the whole run, whichever test module asks for it first. Test
 modules use these fixtures by name; they do not import them.
 
-The suite runs on two pytest-xdist workers (scripts/test.sh). Each worker is its own process
+The suite runs on three pytest-xdist workers (scripts/test.sh). Each worker is its own process
 with its own session and module fixtures, so the scheduler below decides what shares a worker:
 
 - every test module on the scale-1 data (``api_s1``, and ``synthetic_scale1`` built from it)
@@ -14,7 +14,7 @@ with its own session and module fixtures, so the scheduler below decides what sh
 
 Tests marked ``slow`` are collected first (``pytest_collection_modifyitems``) and the scheduler
 keeps that order (``--no-loadscope-reorder`` in pyproject.toml), so the long ones start at the
-beginning and the short ones fill both workers up to the end.
+beginning and the short ones fill every worker up to the end.
 
 (xdist's own ``--dist loadgroup`` would do the grouping from ``xdist_group`` marks, but with
 pytest 9.2 its group suffix no longer reaches the node id, and every group is split.)
