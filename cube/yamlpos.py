@@ -54,13 +54,17 @@ def load_with_positions(text: str) -> PosDoc:
     have always shown."""
     try:
         node, data = _compose_and_construct(text, yaml.CSafeLoader)
-    except yaml.MarkedYAMLError:
+    except yaml.YAMLError:  # whatever libyaml refuses, the pure-Python loader reports as it always has
         try:
             node, data = _compose_and_construct(text, yaml.SafeLoader)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             raise YamlSyntaxError(f"{err.problem or err}", line, col) from None
+        except yaml.reader.ReaderError as err:  # a character YAML does not allow (a control character)
+            before = text[:err.position]
+            line, col = before.count("\n") + 1, err.position - (before.rfind("\n") + 1) + 1
+            raise YamlSyntaxError(f"character #x{err.character:04x} is not allowed: {err.reason}", line, col) from None
     doc = PosDoc(data)
     if node is not None:
         _walk(node, (), doc)
