@@ -23,11 +23,16 @@ GOOD = dict(
 SECRETS = ("SID000000001", "SID000000002", "1980-06-15", "1975-02-02", "2201CR123456", "2201CR654321")
 
 
-@pytest.fixture()
-def published(tmp_path):
-    """A database with one good published version; returns (settings, version, good folder)."""
-    settings = memory_settings(tmp_path / "data")
-    good = write_extract(tmp_path / "good", **GOOD)
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A database with one good published version; returns (settings, version, good folder).
+
+    Built once for the module: every rejected load must leave the published version as it was
+    (``_rejected`` checks it, against the version current when the load starts), and the two
+    tests whose loads publish compare with this first version, not with whatever is current."""
+    base = tmp_path_factory.mktemp("rejects")
+    settings = memory_settings(base / "data")
+    good = write_extract(base / "good", **GOOD)
     assert load(settings, good) == 0
     return settings, current_version(Engine.from_settings(settings), settings), good
 
