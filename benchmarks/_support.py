@@ -154,6 +154,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_in_thread(app: Any, options: dict[str, Any]) -> tuple[Any, int]:
+    """(uvicorn server, port): ``app`` served on a free loopback port from a daemon thread of
+    this process with uvicorn ``options`` (``api.server.uvicorn_options``, what ``crosstrack
+    serve`` runs with), once it listens."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, port
+
+
 def wait_http(url: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:

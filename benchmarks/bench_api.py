@@ -17,13 +17,12 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import TOP_QUERIES, dataset, env_for, free_port, median  # noqa: E402
+from benchmarks._support import TOP_QUERIES, dataset, env_for, median, serve_in_thread  # noqa: E402
 
 
 def qs_items(qs: str) -> list[tuple[str, str]]:
@@ -68,7 +67,6 @@ def main() -> None:
     os.environ.update(env_for(data, CROSSTRACK_CACHE_BYTES="0"))
 
     import httpx
-    import uvicorn
 
     from crosstrack.api.app import create_app
     from crosstrack.api.server import uvicorn_options
@@ -80,14 +78,10 @@ def main() -> None:
     app = create_app(settings)
     service = app.state.service
     engine: Engine = service.engine
-    port = free_port()
     # the options `crosstrack serve` runs with: its read-time HTTP limits (api/httpguard.py), no
     # X-Forwarded-For trust
     options = uvicorn_options(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
+    server, port = serve_in_thread(app, options)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
     raw = RawClient(port)
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import TOP_QUERIES, dataset, env_for, free_port, median  # noqa: E402
+from benchmarks._support import TOP_QUERIES, dataset, env_for, median, serve_in_thread  # noqa: E402
 from benchmarks.bench_api import RawClient  # noqa: E402
 
 STAGES = ("to ASGI", "routing", "to worker", "worker", "SQL", "back", "out", "to client", "round trip")
@@ -40,8 +39,6 @@ def main() -> None:
     args = ap.parse_args()
     _, data = dataset(args.scale)
     os.environ.update(env_for(data, CROSSTRACK_CACHE_BYTES="0"))
-
-    import uvicorn
 
     import crosstrack.api.app as app_module
     from crosstrack.api import workers
@@ -92,12 +89,7 @@ def main() -> None:
 
         await app(scope, receive, last_byte)
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(outermost, host="127.0.0.1", port=port, log_level="warning",
-                                           **uvicorn_options(settings)))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
+    server, port = serve_in_thread(outermost, uvicorn_options(settings))
     client = RawClient(port)
 
     print(f"cold_stages: scale {args.scale:g}, {args.rounds} requests per question after 10 to warm up, "
