@@ -7,8 +7,10 @@ and reads its figures back: medians of alternated runs, ratios taken within one 
 
 | row          | script                | compares                                                   |
 | cold         | bench_api.py (1x)     | each of 9 questions: API round trip / the same SQL on chDB |
+|              | cold_floor.py (1x)    | the same with a bare app on the same stack (the floor)      |
 | cached       | bench_cached.py (1x)  | cached answers / a bare FastAPI endpoint, same bytes        |
 | load         | bench_load.load_ratio | crosstrack load / chDB's own ingest of the same CSV files  |
+|              | load_floor.load_floor | read, writing the facts, the rules: each / raw ingest       |
 | concurrency  | bench_concurrency.py  | 8 client threads / 1, and the server's CPU use             |
 | dashboard    | bench_dashboard.py    | R13 and security level x gender identity, p95 (100x)       |
 
@@ -50,12 +52,27 @@ def _run(script: str, args: list[str], out: Path) -> dict:
     return data
 
 
+def _run_code(imports: str, call: str, out: Path) -> dict:
+    """``call`` (a JSON-able value) in a child process (each benchmark owns its chDB paths)."""
+    code = f"import dataclasses, json, sys; {imports}; open(sys.argv[1], 'w').write(json.dumps({call}))"
+    print(f"\n$ {call}", flush=True)
+    res = subprocess.run([PY, "-c", code, str(out)], cwd=ROOT)
+    if res.returncode != 0 or not out.exists():
+        raise RuntimeError(f"{call} failed (exit {res.returncode})")
+    return json.loads(out.read_text())
+
+
 def cold(quick: bool, tmp: Path) -> tuple[str, str, bool, str]:
+    """bench_api's ratios, then cold_floor.py's: the same stack answering with no crosstrack work."""
     d = _run("bench_api.py", ["--scale", "1", "--rounds", "9" if quick else "21"], tmp / "cold.json")
     ratios = [q["api_ms"] / q["sql_ms"] for q in d["questions"]]
     worst = max(ratios)
     total = sum(q["api_ms"] for q in d["questions"]) / sum(q["sql_ms"] for q in d["questions"])
-    detail = "per question " + ", ".join(f"{r:.2f}" for r in ratios) + f"; sum {total:.2f}x"
+    f = _run("cold_floor.py", ["--scale", "1", "--rounds", "30" if quick else "80"], tmp / "cold_floor.json")
+    floor = [q["bare, worker_ms"] / q["SQL_ms"] for q in f["questions"]]
+    detail = ("per question " + ", ".join(f"{r:.2f}" for r in ratios) + f"; sum {total:.2f}x; floor (cold_floor.py: "
+              "uvicorn, the worker hop and the SQL, nothing else) " + ", ".join(f"{r:.2f}" for r in floor)
+              + f", above 1.15x on {sum(r > 1.15 for r in floor)} of {len(floor)}")
     return "<= 1.15x each of 9", f"worst {worst:.2f}x", worst <= 1.15, detail
 
 
@@ -71,15 +88,8 @@ def cached(quick: bool, tmp: Path) -> tuple[str, str, bool, str]:
 def load(quick: bool, tmp: Path) -> tuple[str, str, bool, str]:
     """bench_load.load_ratio (the loaders' own figure) in a child process (it opens its own chDB
     paths), then every rollup rebuilt on the 10x data set: the rollup build's share of a load."""
-    out = tmp / "load.json"
-    code = ("import dataclasses, json, sys; from benchmarks.bench_load import load_ratio; "
-            f"open(sys.argv[1], 'w').write(json.dumps(dataclasses.asdict(load_ratio(scale=10.0, "
-            f"repeat={3 if quick else 5}))))")
-    print(f"\n$ bench_load.load_ratio(scale=10, repeat={3 if quick else 5})", flush=True)
-    res = subprocess.run([PY, "-c", code, str(out)], cwd=ROOT)
-    if res.returncode != 0 or not out.exists():
-        raise RuntimeError(f"bench_load.load_ratio failed (exit {res.returncode})")
-    d = json.loads(out.read_text())
+    d = _run_code("from benchmarks.bench_load import load_ratio",
+                  f"dataclasses.asdict(load_ratio(scale=10.0, repeat={3 if quick else 5}))", tmp / "load.json")
     rollups = refresh_rollups(10.0, rebuild=True)
     ld = median(d["load_s"])
     built = sum(rollups.values())
@@ -87,6 +97,14 @@ def load(quick: bool, tmp: Path) -> tuple[str, str, bool, str]:
               + ", ".join(f"{k} {v:.1f}" for k, v in d["phases"].items())
               + f"; rollups {built:.1f} s = {built / (ld + built):.0%} of load + rollups ("
               + ", ".join(f"{t.split('__')[-1]} {s:.1f}" for t, s in rollups.items()) + ")")
+    f = _run_code("from benchmarks.load_floor import load_floor", f"load_floor(scale=10.0, repeat={3 if quick else 5})",
+                  tmp / "load_floor.json")
+    raw = f["medians"]["raw ingest"]
+    detail += (f"; floor (load_floor.py, x raw ingest): read {f['medians']['read'] / raw:.2f}, writing the finished "
+               f"facts {f['medians']['write'] / raw:.2f}, validation and rules {f['rules_s'] / raw:.2f} "
+               f"(the 2x budget leaves them {f['rules_budget_s'] / raw:.2f}), "
+               f"{f['medians']['in engine'] / f['medians']['load']:.0%} of the load inside engine statements "
+               f"with {f['engine_cores']:.2f} cores busy")
     return "<= 2x", f"{d['ratio']:.2f}x", d["ratio"] <= 2.0, detail
 
 
