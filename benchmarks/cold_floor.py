@@ -2,21 +2,26 @@
 
 bench_api compares a cold API answer with the same SQL run straight on chDB (target: at most
 1.15x on each of nine questions, issue 18). This script asks how close any server on the same
-stack could come. It serves, with uvicorn and the options ``crosstrack serve`` uses, a bare ASGI
-app that knows each question's SQL and its answer's bytes beforehand. Per request it only runs
-that SQL on the same engine and sends the ready bytes: no routing, parsing, compiling,
-disclosure control, row building or JSON. Two variants:
+stack could come. Its servers know each question's SQL and its answer's bytes beforehand. Per
+request they only run that SQL on the same engine and send the ready bytes: no routing, parsing,
+compiling, disclosure control, row building or JSON.
 
-* ``bare, worker``: the SQL runs in a worker thread (api/workers.py), as every cold answer must
-  so that one slow question does not stop the event loop (and the cached answers it serves).
-* ``bare, on loop``: the SQL runs on the event loop itself, with no thread hop. This is shown
-  only to size the hop. A server that did this would stall every client behind each cold
-  question.
+* ``bare``: an ASGI app served by uvicorn with the options ``crosstrack serve`` uses.
+* ``raw``: the least HTTP Python can do, an asyncio Protocol on uvloop that finds the path in
+  the request and writes one prepared response (no ASGI, no HTTP parser), to show that the floor
+  is not uvicorn's.
 
-Each question is timed alternately on the real API, both bare variants and the SQL alone, with
-a keep-alive socket client (bench_api's). All figures are medians in ms. When ``bare, worker``
-is above 1.15x on a question, no change to crosstrack's own code can bring that question to the
-target on this stack.
+Each runs the SQL two ways:
+
+* ``worker``: in a worker thread (api/workers.py), as every cold answer must, so that one slow
+  question does not stop the event loop and the cached answers it serves.
+* ``on loop``: on the event loop itself, with no thread hop. This is shown only to size the hop.
+  A server that did this would stall every client behind each cold question.
+
+Each question is timed alternately on the real API, the four floor servers and the SQL alone,
+with a keep-alive socket client (bench_api's). All figures are medians in ms. When ``bare,
+worker`` is above 1.15x on a question, no change to crosstrack's own code can bring that
+question to the target on this stack. When ``raw, worker`` is too, no Python HTTP server can.
 
     .venv/bin/python benchmarks/cold_floor.py [--scale 1] [--rounds 40]
 """
@@ -24,15 +29,17 @@ target on this stack.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import TOP_QUERIES, dataset, env_for, median, serve_in_thread  # noqa: E402
+from benchmarks._support import TOP_QUERIES, dataset, env_for, free_port, median, serve_in_thread  # noqa: E402
 from benchmarks.bench_api import RawClient  # noqa: E402
 
 TARGET = 1.15  # issue 18: cold API at most 1.15x the same SQL on chDB, on each question
@@ -56,6 +63,51 @@ def bare_app(answers: dict[str, tuple[str, bytes]], run_sql, in_worker, *, on_lo
     return app
 
 
+class RawProtocol(asyncio.Protocol):
+    """One keep-alive connection of the ``raw`` server: GET lines in, prepared responses out."""
+
+    def __init__(self, answers: dict[str, tuple[str, bytes]], run_sql, pool, on_loop: bool) -> None:
+        self.answers, self.run_sql, self.pool, self.on_loop = answers, run_sql, pool, on_loop
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while b"\r\n\r\n" in self.buf:
+            head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+            sql, body = self.answers[head.split(b" ", 2)[1].decode()]
+            response = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                        + str(len(body)).encode() + b"\r\n\r\n" + body)
+            if self.on_loop:
+                self.run_sql(sql)
+                self.transport.write(response)
+            else:
+                done = asyncio.get_running_loop().run_in_executor(self.pool, self.run_sql, sql)
+                done.add_done_callback(lambda _, r=response: self.transport.write(r))
+
+
+def serve_raw(answers: dict[str, tuple[str, bytes]], run_sql, pool, *, on_loop: bool) -> int:
+    """Start the ``raw`` server on a free loopback port in a daemon thread; its port."""
+    import uvloop
+
+    port = free_port()
+    ready = threading.Event()
+
+    def run() -> None:
+        loop = uvloop.new_event_loop()
+        server = loop.run_until_complete(loop.create_server(
+            lambda: RawProtocol(answers, run_sql, pool, on_loop), "127.0.0.1", port))
+        ready.set()
+        loop.run_until_complete(server.serve_forever())
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait()
+    return port
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=1.0)
@@ -69,7 +121,7 @@ def main() -> None:
 
     from crosstrack.api.app import create_app
     from crosstrack.api.server import uvicorn_options
-    from crosstrack.api.workers import in_worker
+    from crosstrack.api.workers import _pool, in_worker
     from crosstrack.config import get_settings
     from crosstrack.engine import query_limits, render
 
@@ -105,12 +157,14 @@ def main() -> None:
     _, worker_port = serve_in_thread(bare_app(answers, run_sql, in_worker, on_loop=False), options)
     _, loop_port = serve_in_thread(bare_app(answers, run_sql, in_worker, on_loop=True), options)
     clients = {"API": RawClient(api_port), "bare, worker": RawClient(worker_port),
-               "bare, on loop": RawClient(loop_port)}
+               "bare, on loop": RawClient(loop_port),
+               "raw, worker": RawClient(serve_raw(answers, run_sql, _pool, on_loop=False)),
+               "raw, on loop": RawClient(serve_raw(answers, run_sql, _pool, on_loop=True))}
     sides = (*clients, "SQL")
 
     print(f"cold_floor: scale {args.scale:g}, {args.rounds} alternated rounds per question after {WARMUP} to warm "
           f"up, API cache off; medians in ms; ratio = side / SQL")
-    print(f"{'question':<50} " + " ".join(f"{s:>13}" for s in sides) + " " +
+    print(f"{'question':<40} " + " ".join(f"{s:>13}" for s in sides) + " " +
           " ".join(f"{s + ' x':>15}" for s in clients))
     out = []
     for ds, qs in TOP_QUERIES:
@@ -128,15 +182,15 @@ def main() -> None:
             seen["SQL"].append((time.perf_counter() - t0) * 1000)
         m = {s: median(v[WARMUP:]) for s, v in seen.items()}
         out.append({"question": f"{ds}?{qs}", **{f"{s}_ms": v for s, v in m.items()}})
-        print(f"{(ds + '?' + qs)[:50]:<50} " + " ".join(f"{m[s]:13.3f}" for s in sides) + " " +
+        print(f"{(ds + '?' + qs)[:40]:<40} " + " ".join(f"{m[s]:13.3f}" for s in sides) + " " +
               " ".join(f"{m[s] / m['SQL']:15.2f}" for s in clients))
-    over = [q for q in out if q["bare, worker_ms"] / q["SQL_ms"] > TARGET]
-    hop = median([q["bare, worker_ms"] - q["bare, on loop_ms"] for q in out])
-    fixed = median([q["bare, on loop_ms"] - q["SQL_ms"] for q in out])
-    print(f"HTTP alone (bare, on loop - SQL): median {fixed:.3f} ms; the thread hop (worker - on loop): "
-          f"median {hop:.3f} ms")
-    print(f"the floor (bare, worker) is above {TARGET:g}x on {len(over)} of {len(out)} questions"
-          + (": " + ", ".join(q["question"].split("&")[0] for q in over) if over else ""))
+    for server in ("bare", "raw"):
+        over = [q for q in out if q[f"{server}, worker_ms"] / q["SQL_ms"] > TARGET]
+        hop = median([q[f"{server}, worker_ms"] - q[f"{server}, on loop_ms"] for q in out])
+        fixed = median([q[f"{server}, on loop_ms"] - q["SQL_ms"] for q in out])
+        print(f"{server}: HTTP alone (on loop - SQL) median {fixed:.3f} ms, the thread hop (worker - on loop) "
+              f"median {hop:.3f} ms; with the hop above {TARGET:g}x on {len(over)} of {len(out)} questions"
+              + (": " + ", ".join(q["question"].split("&")[0] for q in over) if over else ""))
     if args.json:
         args.json.write_text(json.dumps({"scale": args.scale, "rounds": args.rounds, "questions": out}))
 
