@@ -8,8 +8,10 @@ passed (issue 16: one 300 MB POST added 560 MB of RSS, a 32 MB URL 51 MB):
 * request target longer than ``max_url_bytes`` → 414; headers over ``max_header_bytes`` → 431;
 * a ``Content-Length`` over ``max_body_bytes`` → 413 before one body byte is read, and a
   chunked body that grows past it → 413 at that moment;
-* a client has ``timeout_s`` to send a whole request, counted from the connection (or the end
-  of the previous response) — idle and trickling ("slowloris") connections are closed with 408.
+* a client has ``timeout_s`` to send a whole request, counted from the connection (or, on a
+  kept-alive connection, from the next request's first byte) — idle and trickling ("slowloris")
+  connections are closed with 408. Between requests, a kept-alive connection is closed after
+  uvicorn's ``timeout_keep_alive`` (CROSSTRACK_HTTP_KEEP_ALIVE_S).
 
 Every refusal uses the API's error envelope, says ``Connection: close`` and closes the socket
 (after a short lingering close that reads and drops whatever the client still sends).

@@ -53,7 +53,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
     X-Forwarded-For is believed only from ``CROSSTRACK_TRUSTED_PROXIES`` (uvicorn itself would
     trust 127.0.0.1 by default, so any local client could pick its own rate-limit bucket)."""
-    opts: dict[str, Any] = {"access_log": False, "timeout_keep_alive": 5}
+    opts: dict[str, Any] = {"access_log": False, "timeout_keep_alive": settings.http_keep_alive_s}
     if settings.trusted_proxies:
         opts.update(proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies))
     else:

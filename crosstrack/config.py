@@ -112,6 +112,11 @@ class Settings(BaseSettings):
                                   description="Most bytes of HTTP header names and values; more gets 431 while reading.")
     http_timeout_s: float = Field(default=10.0, gt=0, le=600,
                                   description="Seconds a client has to send a whole HTTP request; idle or slower connections are closed.")
+    # Longer than the connection pools of the clients and proxies in front of us (httpx 5 s, AWS
+    # ALB and ingress-nginx 60 s): with uvicorn's 5 s, equal to httpx's pool expiry, the server
+    # closed connections that a busy client was reusing that moment (a reset: httpx.ReadError).
+    http_keep_alive_s: float = Field(default=75.0, gt=0, le=3600,
+                                     description="Seconds an idle kept-alive HTTP connection stays open between requests.")
     pg_startup_timeout_s: float = Field(default=10.0, gt=0, le=600,
                                         description="Seconds a SQL client has for TLS, startup and authentication together.")
     pg_max_startups_per_client: int = Field(default=4, ge=1, le=1_000,

@@ -39,7 +39,8 @@ class ThreadServer:
     """uvicorn on 127.0.0.1:<free port> in a daemon thread of this process, with the options
     ``crosstrack serve`` uses (``api.server.uvicorn_options``) when the app carries settings."""
 
-    def __init__(self, app: Any, *, lifespan: str = "off", log_config: Any = None, timeout_keep_alive: int = 5):
+    def __init__(self, app: Any, *, lifespan: str = "off", log_config: Any = None,
+                 timeout_keep_alive: float | None = None):
         import uvicorn
 
         from crosstrack.api.server import uvicorn_options
@@ -48,7 +49,8 @@ class ThreadServer:
         self.url = f"http://127.0.0.1:{self.port}"
         settings = getattr(getattr(app, "state", None), "settings", None)
         opts = uvicorn_options(settings) if settings is not None else {"access_log": False}
-        opts["timeout_keep_alive"] = timeout_keep_alive
+        if timeout_keep_alive is not None:
+            opts["timeout_keep_alive"] = timeout_keep_alive
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan=lifespan, log_config=log_config, **opts)
         self.server = uvicorn.Server(config)

@@ -31,11 +31,13 @@ def _rss() -> int:
 
 @pytest.fixture(scope="module")
 def tight(api_live):
-    """The app with small limits: 1 MB bodies, 8 kB URLs, 4 kB headers, 1.5 s to send a request."""
+    """The app with small limits: 1 MB bodies, 8 kB URLs, 4 kB headers, 1.5 s to send a request,
+    2.5 s for a kept-alive connection to idle between requests."""
     from crosstrack.api.app import create_app
 
     settings = api_live.settings.model_copy(update={
-        "max_body_bytes": 1 * MB, "max_url_bytes": 8_192, "max_header_bytes": 4_096, "http_timeout_s": 1.5})
+        "max_body_bytes": 1 * MB, "max_url_bytes": 8_192, "max_header_bytes": 4_096, "http_timeout_s": 1.5,
+        "http_keep_alive_s": 2.5})
     server = ThreadServer(create_app(settings, service=api_live.service)).start()
     yield server
     server.stop()
@@ -157,6 +159,40 @@ def test_idle_connection_is_closed_after_the_timeout(tight):
         answer = s.recv(65_536)
         took = time.monotonic() - t0
     assert _status(answer) == 408 and 1.0 < took < 5.0, (answer[:100], took)
+
+
+def _one_answer(s: socket.socket) -> int:
+    """Send one GET /healthz on ``s`` and read its whole answer; its status."""
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65_536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += s.recv(65_536)
+    return _status(head)
+
+
+def test_kept_alive_connection_outlives_client_pools_then_closes(tight):
+    """The server keeps an idle kept-alive connection open for http_keep_alive_s, by default
+    longer than httpx's own pool keeps one: with uvicorn's 5 s, the same as httpx's expiry, the
+    server closed connections a busy client was reusing that moment, and the request was lost
+    (httpx.ReadError in the publish under 100 users). Idling between requests is not the slow
+    sending that http_timeout_s cuts short; after http_keep_alive_s the connection is closed."""
+    from crosstrack.config import Settings
+
+    assert Settings.model_fields["http_keep_alive_s"].default > httpx.Limits().keepalive_expiry
+    s = socket.create_connection(("127.0.0.1", tight.port), timeout=10)
+    with s:
+        assert _one_answer(s) == 200
+        time.sleep(1.7)  # longer than http_timeout_s (1.5), shorter than http_keep_alive_s (2.5)
+        assert _one_answer(s) == 200
+        t0 = time.monotonic()
+        assert s.recv(65_536) == b""  # the server's close, without a 408: no request was under way
+        took = time.monotonic() - t0
+    assert 2.0 < took < 5.0, took
 
 
 def test_slowloris_is_closed_after_the_timeout(tight):
