@@ -37,7 +37,8 @@ class RawClient:
     def __init__(self, port: int):
         import socket
 
-        self.sock = socket.create_connection(("127.0.0.1", port))
+        # a server that stops answering fails the benchmark instead of hanging it
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
