@@ -125,7 +125,9 @@ def _env(data_dir: Path, port: int, pg_port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSTRACK_")}
     env.update(CROSSTRACK_DATA_DIR=str(data_dir), CROSSTRACK_PORT=str(port), CROSSTRACK_PG_PORT=str(pg_port),
                CROSSTRACK_PERSON_KEY_SECRET="online-secret", CROSSTRACK_SNAPSHOT_YEARS="2022-2024",
-               COLUMNS="120")
+               # every version the publish test may make (v1 and one per attempt) stays citable:
+               # it checks each answer against its version by data_version=, and rollback goes to v1
+               CROSSTRACK_KEEP_VERSIONS=str(ATTEMPTS + 2), COLUMNS="120")
     return env
 
 
