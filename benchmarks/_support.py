@@ -148,6 +148,26 @@ def _prepare(scale: float, extracts: Path, data: Path) -> None:
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 
 
+@contextmanager
+def captured_sql(engine: Any) -> Iterator[list[str]]:
+    """Within the block, every ``engine.query`` statement (rendered) is appended to the list
+    yielded, and still runs; afterwards the engine's own method is back."""
+    from crosstrack.engine import render
+
+    captured: list[str] = []
+    real_query = engine.query
+
+    def spy(sql, parameters=None, settings=None):
+        captured.append(render(sql))
+        return real_query(sql, parameters, settings)
+
+    engine.query = spy
+    try:
+        yield captured
+    finally:
+        del engine.query  # back to the class's method
+
+
 def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import TOP_QUERIES, dataset, env_for, median, serve_in_thread  # noqa: E402
+from benchmarks._support import TOP_QUERIES, captured_sql, dataset, env_for, median, serve_in_thread  # noqa: E402
 
 
 def qs_items(qs: str) -> list[tuple[str, str]]:
@@ -86,17 +86,7 @@ def main() -> None:
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
     raw = RawClient(port)
 
-    # Capture the SQL each question runs (the biggest statement is the question's own query).
-    captured: list[str] = []
-    real_query = engine.query
-
-    def spy(sql, parameters=None, settings=None):
-        from crosstrack.engine import render
-
-        captured.append(render(sql))
-        return real_query(sql, parameters, settings)
-
-    engine.query = spy  # type: ignore[method-assign]
+    real_query = engine.query  # the SQL alone is timed without the capture around it
     limits = query_limits(settings)
 
     print(f"bench_api: scale {args.scale:g}, {args.rounds} rounds per question, API cache off "
@@ -108,44 +98,45 @@ def main() -> None:
           f"{'SQL ms':>7} {'ratio':>6}")
     tot_api, tot_sql, tot_httpx = [], [], []
     per_question: list[dict] = []
-    for ds, qs in TOP_QUERIES:
-        path = f"/api/v1/{ds}?{qs}"
-        r = client.get(path)  # warm-up: parses, extra codes, engine caches
-        assert r.status_code == 200, (path, r.status_code, r.text[:300])
-        captured.clear()
-        client.get(path)
-        sql = max(captured, key=len)
-        # statements of one request that read the published-version pointer (0: known in process)
-        reads = sum(1 for s in captured if "load_history" in s or "publish_log" in s or "system.tables" in s)
-        rollup = next((t for t in rollup_tables if t in sql), "-")
-        api_ms, sql_ms, ver_ms, ans_ms, httpx_ms = [], [], [], [], []
-        for _ in range(args.rounds):
-            t0 = time.perf_counter()
-            r = client.get(path)
-            httpx_ms.append((time.perf_counter() - t0) * 1000)
-            assert r.status_code == 200
-            t0 = time.perf_counter()
-            status = raw.get(path)
-            api_ms.append((time.perf_counter() - t0) * 1000)
-            assert status == 200
-            t0 = time.perf_counter()
-            real_query(sql, None, limits)
-            sql_ms.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            published_version(engine, settings)  # what reading the pointer would cost a request
-            ver_ms.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            service.answer(ds, qs_items(qs))  # in process, no HTTP (cache off: computed)
-            ans_ms.append((time.perf_counter() - t0) * 1000)
-        a, s = median(api_ms), median(sql_ms)
-        tot_api.append(a)
-        tot_sql.append(s)
-        tot_httpx.append(median(httpx_ms))
-        label = f"{ds}?{qs}"
-        per_question.append({"question": label, "rollup": rollup, "api_ms": a, "sql_ms": s,
-                             "answer_ms": median(ans_ms), "version_ms": median(ver_ms), "version_reads": reads})
-        print(f"{label[:62]:<62} {rollup[:24]:<24} {reads:5d} {median(ver_ms):7.2f} {median(ans_ms):7.2f} {median(httpx_ms):7.2f} {a:7.2f} {s:7.2f} "
-              f"{a / s:6.2f}")
+    with captured_sql(engine) as captured:  # the biggest statement is the question's own query
+        for ds, qs in TOP_QUERIES:
+            path = f"/api/v1/{ds}?{qs}"
+            r = client.get(path)  # warm-up: parses, extra codes, engine caches
+            assert r.status_code == 200, (path, r.status_code, r.text[:300])
+            captured.clear()
+            client.get(path)
+            sql = max(captured, key=len)
+            # statements of one request that read the published-version pointer (0: known in process)
+            reads = sum(1 for s in captured if "load_history" in s or "publish_log" in s or "system.tables" in s)
+            rollup = next((t for t in rollup_tables if t in sql), "-")
+            api_ms, sql_ms, ver_ms, ans_ms, httpx_ms = [], [], [], [], []
+            for _ in range(args.rounds):
+                t0 = time.perf_counter()
+                r = client.get(path)
+                httpx_ms.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200
+                t0 = time.perf_counter()
+                status = raw.get(path)
+                api_ms.append((time.perf_counter() - t0) * 1000)
+                assert status == 200
+                t0 = time.perf_counter()
+                real_query(sql, None, limits)
+                sql_ms.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                published_version(engine, settings)  # what reading the pointer would cost a request
+                ver_ms.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                service.answer(ds, qs_items(qs))  # in process, no HTTP (cache off: computed)
+                ans_ms.append((time.perf_counter() - t0) * 1000)
+            a, s = median(api_ms), median(sql_ms)
+            tot_api.append(a)
+            tot_sql.append(s)
+            tot_httpx.append(median(httpx_ms))
+            label = f"{ds}?{qs}"
+            per_question.append({"question": label, "rollup": rollup, "api_ms": a, "sql_ms": s,
+                                 "answer_ms": median(ans_ms), "version_ms": median(ver_ms), "version_reads": reads})
+            print(f"{label[:62]:<62} {rollup[:24]:<24} {reads:5d} {median(ver_ms):7.2f} {median(ans_ms):7.2f} {median(httpx_ms):7.2f} {a:7.2f} {s:7.2f} "
+                  f"{a / s:6.2f}")
     ratio = sum(tot_api) / sum(tot_sql)
     print(f"{'all questions (sum of medians)':<62} {'':<24} {'':>5} {'':>7} {'':>7} {sum(tot_httpx):7.2f} {sum(tot_api):7.2f} {sum(tot_sql):7.2f} "
           f"{ratio:6.2f}")

@@ -41,7 +41,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._support import TOP_QUERIES, dataset, env_for, free_port, median, serve_in_thread  # noqa: E402
+from benchmarks._support import (  # noqa: E402
+    TOP_QUERIES, captured_sql, dataset, env_for, free_port, median, serve_in_thread)
 from benchmarks.bench_api import RawClient  # noqa: E402
 
 TARGET = 1.15  # issue 18: cold API at most 1.15x the same SQL on chDB, on each question
@@ -152,29 +153,16 @@ def capture_answers(app: Any, port: int) -> Answers:
     """Each question's SQL (its largest statement) and answer bytes, asked of the real API."""
     import httpx
 
-    from crosstrack.engine import render
-
-    engine = app.state.service.engine
-    captured: list[str] = []
-    real_query = engine.query
-
-    def spy(sql, parameters=None, settings=None):
-        captured.append(render(sql))
-        return real_query(sql, parameters, settings)
-
-    engine.query = spy  # type: ignore[method-assign]
     answers: Answers = {}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            for ds, qs in TOP_QUERIES:
-                path = f"/api/v1/{ds}?{qs}"
-                client.get(path)
-                captured.clear()
-                r = client.get(path)
-                assert r.status_code == 200, (path, r.status_code)
-                answers[path] = (max(captured, key=len), r.content)
-    finally:
-        del engine.query  # back to the class's method
+    with captured_sql(app.state.service.engine) as captured, \
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for ds, qs in TOP_QUERIES:
+            path = f"/api/v1/{ds}?{qs}"
+            client.get(path)
+            captured.clear()
+            r = client.get(path)
+            assert r.status_code == 200, (path, r.status_code)
+            answers[path] = (max(captured, key=len), r.content)
     return answers
 
 
