@@ -67,6 +67,10 @@ function changed(keepPage, history) {
   renderControls();
   if (active && document.getElementById(active)) document.getElementById(active).focus();
   writeHistory(history || "push");
+  // An answer still in flight is to the previous question: drop it now, not when the debounced
+  // request starts, or it lands in between and is shown as canonical for choices it did not have.
+  fetchSeq++;
+  if (controller) { controller.abort(); controller = null; }
   // Until the answer names its canonical URL, the bar shows the request being made.
   showUrl(absolute(requestUrl(app.state.dataset, queryString())), "pending");
   clearTimeout(debounceTimer);
@@ -86,6 +90,7 @@ function runQuery() {
   if (controller) controller.abort();
   hideError();
   if (!state.measures.length) {
+    ui.results.removeAttribute("aria-busy");
     ui.summary.textContent = "Choose at least one measure to see results.";
     setDownloads(null, null);
     clearResults();
