@@ -207,6 +207,38 @@ def test_web_answer_to_a_changed_question_is_never_shown_as_canonical_k2_k3(api_
     assert_table_matches(page, body)
 
 
+def test_web_previous_datasets_answer_is_not_shown_while_the_next_loads_k2_k3(api_live, new_page):
+    """K2/K3: choosing another dataset drops the previous dataset's answer still in flight; it is
+    not shown as canonical while the new dataset's metadata loads."""
+    page = new_page()
+    page.goto(api_live.url + "/")
+    settle(page)
+    answers: list[Any] = []
+    metadata: list[Any] = []
+    page.route("**/api/v1/population?*", lambda route: answers.append(route))
+    page.route("**/api/v1/custody/metadata*", lambda route: metadata.append(route))
+    page.check("#d-race")
+    while not answers:
+        page.wait_for_timeout(20)
+    page.select_option("#dataset", "custody")
+    while not metadata:
+        page.wait_for_timeout(20)
+    stale = api_live.client.get(answers[0].request.url)
+    try:
+        answers[0].fulfill(status=200, headers={"content-type": "application/json"}, body=stale.content)
+    except PlaywrightError:  # the page has aborted it
+        pass
+    with pytest.raises(PlaywrightError):  # a timeout: in 1.5 s the old answer never becomes canonical
+        page.wait_for_function("() => document.getElementById('api-url').getAttribute('data-state') === 'canonical'",
+                               timeout=1_500)
+    metadata[0].continue_()
+    page.unroute("**/api/v1/custody/metadata*")
+    page.unroute("**/api/v1/population?*")
+    shown = settle(page)
+    assert shown.startswith(api_live.url + "/api/v1/custody?")
+    assert_table_matches(page, api_live.client.get(shown).json())
+
+
 def test_web_r13_governing_offered_only_with_one_offender_status(api_live, new_page, screenshot):
     """R13: governing/leading dimensions appear only with offender status grouped and exactly one status filtered."""
     page = new_page()

@@ -14,9 +14,10 @@ def settle(page: Any) -> str:
 
 
 def choose_dataset(page: Any, name: str) -> str:
-    """Pick a dataset and wait until the URL shown is an answer *for it*: right after the change
-    the shown URL is still the previous dataset's, already canonical, so :func:`settle` alone can
-    return before the page has read the new dataset's metadata (seen on a slow machine)."""
+    """Pick a dataset and wait until the URL shown is an answer *for it*, not only an answer: a
+    check that the page itself marks the bar pending the moment the dataset changes (before, the
+    previous dataset's canonical URL stayed up while the new metadata loaded, seen on a slow
+    machine; test_web_previous_datasets_answer_is_not_shown_while_the_next_loads_k2_k3)."""
     page.select_option("#dataset", name)
     page.wait_for_function(
         """p => { const a = document.getElementById('api-url');

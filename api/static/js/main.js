@@ -67,14 +67,19 @@ function changed(keepPage, history) {
   renderControls();
   if (active && document.getElementById(active)) document.getElementById(active).focus();
   writeHistory(history || "push");
-  // An answer still in flight is to the previous question: drop it now, not when the debounced
-  // request starts, or it lands in between and is shown as canonical for choices it did not have.
-  fetchSeq++;
-  if (controller) { controller.abort(); controller = null; }
+  dropInFlight();
   // Until the answer names its canonical URL, the bar shows the request being made.
   showUrl(absolute(requestUrl(app.state.dataset, queryString())), "pending");
-  clearTimeout(debounceTimer);
   debounceTimer = setTimeout(runQuery, 250);
+}
+
+// An answer still in flight, or a request not yet sent, is for the previous question: drop it
+// the moment the question changes. Left until the next request starts, it could land in between
+// and be shown as canonical for choices it did not have.
+function dropInFlight() {
+  fetchSeq++;
+  if (controller) { controller.abort(); controller = null; }
+  clearTimeout(debounceTimer);
 }
 
 function writeHistory(mode) {
@@ -146,6 +151,9 @@ function goPage(button) {
 
 function loadDataset(name, fromPage, history, asked) {
   const seq = ++loadSeq;
+  // The previous dataset's answer is not this one's, even while this one's metadata loads.
+  dropInFlight();
+  app.ui.apiUrl.setAttribute("data-state", "pending");
   return loadMetadata(name).then((meta) => {
     if (seq !== loadSeq) return;
     app.meta = meta;
@@ -156,6 +164,9 @@ function loadDataset(name, fromPage, history, asked) {
     renderDefinitions();
     renderNotes(null);
     changed(true, history);
+  }, (err) => {
+    if (seq === loadSeq) app.ui.apiUrl.setAttribute("data-state", "error");
+    throw err;
   });
 }
 
