@@ -12,8 +12,9 @@ import csv
 import io
 import json
 import re
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -175,6 +176,14 @@ def test_web_saved_link_restores_the_query_k3(api_live, new_page, screenshot):
     screenshot(again, "restored")
 
 
+def _wait_for(page: Any, done: Callable[[], Any], what: str, timeout_s: float = 15.0) -> None:
+    """Let the page run (route handlers fire in playwright's calls) until ``done()`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"{what} never reached the network"
+        page.wait_for_timeout(20)
+
+
 def test_web_answer_to_a_changed_question_is_never_shown_as_canonical_k2_k3(api_live, new_page):
     """K2/K3: an answer still in flight when the user changes the question is dropped, not shown
     as canonical in the debounce before the next request (seen on a slow host: the saved-link
@@ -186,8 +195,7 @@ def test_web_answer_to_a_changed_question_is_never_shown_as_canonical_k2_k3(api_
     page.route("**/api/v1/population?*", lambda route: held.append(route))
     page.check("#d-race")
     page.wait_for_function("() => document.getElementById('results').hasAttribute('aria-busy')")
-    while not held:  # the request for the year-and-race question has reached the network
-        page.wait_for_timeout(20)
+    _wait_for(page, lambda: held, "the year-and-race request")
     page.uncheck("#by-year")
     stale = api_live.client.get(held[0].request.url)
     assert stale.status_code == 200
@@ -195,8 +203,7 @@ def test_web_answer_to_a_changed_question_is_never_shown_as_canonical_k2_k3(api_
         held[0].fulfill(status=200, headers={"content-type": "application/json"}, body=stale.content)
     except PlaywrightError:  # playwright refuses to answer a request the page has aborted
         pass
-    while len(held) < 2:  # the question without years is asked once the debounce ends
-        page.wait_for_timeout(20)
+    _wait_for(page, lambda: len(held) > 1, "the request without years, after the debounce")
     state = page.get_attribute("#api-url", "data-state")
     assert state == "pending", f"the answer to the previous question is shown as {state}"
     held[1].continue_()
@@ -218,11 +225,9 @@ def test_web_previous_datasets_answer_is_not_shown_while_the_next_loads_k2_k3(ap
     page.route("**/api/v1/population?*", lambda route: answers.append(route))
     page.route("**/api/v1/custody/metadata*", lambda route: metadata.append(route))
     page.check("#d-race")
-    while not answers:
-        page.wait_for_timeout(20)
+    _wait_for(page, lambda: answers, "the population request")
     page.select_option("#dataset", "custody")
-    while not metadata:
-        page.wait_for_timeout(20)
+    _wait_for(page, lambda: metadata, "the custody metadata request")
     stale = api_live.client.get(answers[0].request.url)
     try:
         answers[0].fulfill(status=200, headers={"content-type": "application/json"}, body=stale.content)
