@@ -178,7 +178,8 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
             of = mm.get("of")
             rules.append(MeasureRule(name, _full(view, m["name"]), kind, governed, _full(view, key) if key else "",
                                      of=_full(view, of) if of else "", numerator=str(mm.get("numerator") or ""),
-                                     denominator=str(mm.get("denominator") or "")))
+                                     denominator=str(mm.get("denominator") or ""),
+                                     stream=str(mm.get("stream") or "")))
         if not any(m.member == people for m in measures.values()):
             log.warning("view %s: people member %s is not a public measure; not published", view, people)
             continue

@@ -138,6 +138,10 @@ class MeasureRule:
     of: str = ""  # event: the view member counting the cohort the event count is part of (RC12)
     numerator: str = ""  # rate: public names of the event and cohort measures it divides (RC12)
     denominator: str = ""
+    # K3/K4: record counts that may count the very same records (the releases of a cohort and those
+    # of them followed for a window) name one stream, so the same records get the same noise
+    # whichever of them is asked; each draws from its own key (a sum over exactly what it counts)
+    stream: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,15 +261,15 @@ class Disclosure:
                 own = rule.member in people_members
                 label, code, floor = ("people" if own else f"people:{rule.name}"), 0, k
             elif rule.kind == "count":
-                label, code, floor = f"count:{rule.name}", 0, 1
+                label, code, floor = f"count:{rule.stream or rule.name}", 0, 1
             elif rule.kind == "mean":
                 label, code, floor = f"mean:{rule.name}", 1, 0
             elif rule.kind == "median":
                 label, code, floor = f"median:{rule.name}", 2, 0
             elif rule.kind == "cohort":  # a hidden copy (\0name, for a rate) draws as its measure does
-                label, code, floor = f"count:{rule.name.lstrip(chr(0))}", 4, k
+                label, code, floor = f"count:{rule.stream or rule.name.lstrip(chr(0))}", 4, k
             elif rule.kind == "event":
-                label, code, floor = f"count:{rule.name.lstrip(chr(0))}", 5, k
+                label, code, floor = f"count:{rule.stream or rule.name.lstrip(chr(0))}", 5, k
             elif rule.kind == "rate":
                 label, code, floor = "", 6, 0
             else:  # fail safe: an unknown kind is never published

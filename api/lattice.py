@@ -64,7 +64,7 @@ def plan(ds: Dataset, q: Question) -> CellPlan:
                 base = next((x for x in ds.rules.measures if x.name == part), None)
                 if base is not None and part not in asked and all(x.name != "\0" + part for x in extra):
                     extra.append(MeasureRule("\0" + part, base.member, base.kind, base.governed_by, base.key,
-                                             of=base.of))
+                                             of=base.of, stream=base.stream))
     rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
                          requested.people_keys)
     return CellPlan(split, rules, weights)

@@ -8,8 +8,12 @@ from crosstrack.cube.load_keys import COUNT_TYPES, DISCLOSURE_KINDS, MEDIAN_FORM
 from crosstrack.cube.model import Cube, Measure, View
 
 
+STREAM_KINDS = ("count", "cohort", "event")  # record counts that may share a noise stream
+
+
 class DisclosureChecks(LoaderBase):
     def check_disclosure_meta(self, cube: Cube) -> None:
+        self.check_streams(cube)
         for m in cube.measures.values():
             within = m.meta.get("distinct_within") if isinstance(m.meta, dict) else None
             if within is not None:
@@ -97,6 +101,43 @@ class DisclosureChecks(LoaderBase):
         elif k.public or k.type != "sum":
             self.err(loc, "model.bad_disclosure", f"meta.disclosure.key '{key}' must be a hidden (public: false) sum of "
                                             "record keys", "meta")
+
+    def check_streams(self, cube: Cube) -> None:
+        """``meta.disclosure.stream``: record counts that may count the very same records share
+        one noise stream, so those records get the same noise whichever is asked (K3, K4: no
+        averaging of several readings). That is sound only if each sums its own records' keys,
+        so measures of one stream must have distinct keys and the same floor (a record count,
+        floor 1; or cohort and event counts, floor k)."""
+        streams: dict[str, list[tuple[Measure, dict]]] = {}
+        for m in cube.measures.values():
+            disc = (m.meta.get("disclosure") if isinstance(m.meta, dict) else None) or {}
+            if not isinstance(disc, dict) or "stream" not in disc:
+                continue
+            loc = self.locs[("member", cube.name, m.name)]
+            stream, kind = disc.get("stream"), disc.get("kind")
+            if not isinstance(stream, str) or not stream.isidentifier():
+                self.err(loc, "model.bad_disclosure", "meta.disclosure.stream must be a name (letters, digits, _)", "meta")
+            elif kind not in STREAM_KINDS:
+                self.err(loc, "model.bad_disclosure", f"meta.disclosure.stream is for record counts ({', '.join(STREAM_KINDS)}), "
+                                                f"not a '{kind}' measure", "meta")
+            else:
+                streams.setdefault(stream, []).append((m, disc))
+        for stream, members in streams.items():
+            keys: dict[str, str] = {}
+            floors = {d.get("kind") == "count" for _, d in members}
+            for m, disc in members:
+                loc = self.locs[("member", cube.name, m.name)]
+                key = disc.get("key")
+                if key in keys:
+                    self.err(loc, "model.bad_disclosure", f"meta.disclosure.stream '{stream}': key '{key}' is also "
+                                                    f"{keys[key]}'s; measures of one stream need keys of their own "
+                                                    "records, or different counts would share one noise draw", "meta")
+                elif isinstance(key, str):
+                    keys[key] = m.name
+                if len(floors) > 1:
+                    self.err(loc, "model.bad_disclosure", f"meta.disclosure.stream '{stream}' mixes count with cohort or "
+                                                    "event measures: their floors differ (1 and k), so the same records "
+                                                    "would not get the same noise", "meta")
 
     def _is_people_count(self, m: Measure, distinct: bool = False) -> bool:
         """A count of people: count or count_distinct (``distinct``: count_distinct only), or a

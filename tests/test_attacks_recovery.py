@@ -416,3 +416,18 @@ def test_P1_which_rows_exist_tells_nothing(api_s1):
     body = r.json()
     assert body["meta"]["total_row_count"] == math.prod(len(codes(api_s1, "population", d)) for d in BREAKDOWN)
     assert {row["suppressed"] for row in body["data"]} == {True}
+
+
+def test_K7_charges_and_convictions_of_the_same_charges_agree(api_s1):
+    """K3/K4: filtered on CONVICTED, charges and convictions count the same charge records, so
+    they are one published value, not two readings to average (they share a noise stream)."""
+    pub = Published(api_s1)
+    compared = 0
+    for dims in (["offense_type"], ["agency", "race"], ["severity", "age_group"]):
+        shown = pub.rows("charges", dims, {"disposition": ["CONVICTED"], "snapshot_year": ["2024"]},
+                         ["charges", "convictions"])
+        for key, row in shown.items():
+            if row is not None:
+                compared += 1
+                assert row["charges"] == row["convictions"], (dims, key, row)
+    assert compared >= 20, compared

@@ -110,3 +110,28 @@ def test_K9_every_kind_mismatch_is_an_error_not_a_warning(tmp_path, edit):
 
     _, diags = collect(out)
     assert any(d.code == "model.disclosure_kind_mismatch" and "mean_days" in d.path for d in diags), [str(d) for d in diags]
+
+
+def test_K4_a_noise_stream_over_one_shared_key_is_refused_at_file_line(tmp_path):
+    """meta.disclosure.stream gives counts of the same records the same noise; two counts keyed by
+    one key (every PSI area's enrollments are keyed by all enrollments) would instead share one
+    draw for different counts, so that their difference cancels the noise: refused at the line."""
+    out = tmp_path / "models"
+    shutil.copytree(MODELS, out)
+    custody = (out / "custody.yml").read_text()
+    for area in ("beh", "edu"):
+        old = (f"    sql: '{{CUBE}}.enrollments_{area}'\n")
+        start = custody.index(old)
+        anchor = "        key: enrollments_key\n"
+        at = custody.index(anchor, start) + len(anchor)
+        custody = custody[:at] + "        stream: enrollments\n" + custody[at:]
+    (out / "custody.yml").write_text(custody)
+    lines = custody.splitlines()
+    meta = lines.index("    meta:", lines.index("  - name: enrollments_edu")) + 1
+    run = subprocess.run([str(Path(sys.executable).parent / "crosstrack"), "model", "validate", str(out)],
+                         capture_output=True, text=True)
+    text = run.stdout + run.stderr
+    assert run.returncode != 0, text
+    assert "error[model.bad_disclosure]" in text and "measures[enrollments_edu].meta" in text, text
+    assert "stream 'enrollments': key 'enrollments_key' is also enrollments_beh's" in text, text
+    assert f"custody.yml:{meta}:" in text, text  # the measure's meta
