@@ -261,7 +261,7 @@ class Disclosure:
                 own = rule.member in people_members
                 label, code, floor = ("people" if own else f"people:{rule.name}"), 0, k
             elif rule.kind == "count":
-                label, code, floor = f"count:{rule.stream or rule.name}", 0, 1
+                label, code, floor = f"count:{rule.stream or rule.name.lstrip(chr(0))}", 0, 1
             elif rule.kind == "mean":
                 label, code, floor = f"mean:{rule.name}", 1, 0
             elif rule.kind == "median":
@@ -404,11 +404,15 @@ class Disclosure:
                     "cell's key. People counts draw from the people in the cell (the sum of their random "
                     "keys); charge, conviction and enrollment counts draw from the records they count (each "
                     "charge and enrollment carries its own random key), so two cells with the same people "
-                    "and different charges are perturbed independently. The same cell always gets the same "
+                    "and different charges are perturbed independently, while measures that can count the "
+                    "very same records (a cohort's releases and those of them followed for a window; charges "
+                    "and convictions of convicted charges) draw the same amount there, so they are one value, "
+                    "not readings to average. The same cell always gets the same "
                     f"amount, so asking again or spelling the question differently gives the same answer. "
                     f"People counts are never shown below {self.k}, and non-zero record counts are never "
                     "shown as 0."),
-                "counts_table": self.table.describe("floor (k for people counts, 1 for record counts)"),
+                "counts_table": self.table.describe(
+                    "floor (k for people, cohort and event counts, 1 for other record counts)"),
                 "means": (
                     f"A mean is the cell's total days, moved by up to {MEAN_TOTAL_SHARE:g} of one average "
                     f"person's days, divided by the cell's count and rounded to {MEAN_DECIMALS} decimal: "

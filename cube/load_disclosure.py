@@ -124,16 +124,34 @@ class DisclosureChecks(LoaderBase):
                 streams.setdefault(stream, []).append((m, disc))
         for stream, members in streams.items():
             keys: dict[str, str] = {}
+            sums: dict[tuple[str, str], str] = {}  # what a key computes: its sql and filters
             floors = {d.get("kind") == "count" for _, d in members}
+            own = {m.name for m, _ in members}
             for m, disc in members:
                 loc = self.locs[("member", cube.name, m.name)]
                 key = disc.get("key")
+                if stream in cube.measures and stream not in own:
+                    # streams and measures draw from one label space (count:<name>): a stream named
+                    # after another measure would share that measure's draws
+                    self.err(loc, "model.bad_disclosure", f"meta.disclosure.stream '{stream}' is the name of measure "
+                                                    f"'{stream}', which is not in the stream; name a stream after one "
+                                                    "of its own measures or a new name", "meta")
+                k = cube.measures.get(key) if isinstance(key, str) else None
+                computes = (k.sql.text if k.sql is not None else "",
+                            tuple(f.text for f in k.filters)) if k is not None else None
                 if key in keys:
                     self.err(loc, "model.bad_disclosure", f"meta.disclosure.stream '{stream}': key '{key}' is also "
                                                     f"{keys[key]}'s; measures of one stream need keys of their own "
                                                     "records, or different counts would share one noise draw", "meta")
+                elif computes is not None and computes in sums:
+                    self.err(loc, "model.bad_disclosure", f"meta.disclosure.stream '{stream}': key '{key}' sums the "
+                                                    f"same as {sums[computes]}'s key; measures of one stream need keys "
+                                                    "of their own records, or different counts would share one noise "
+                                                    "draw", "meta")
                 elif isinstance(key, str):
                     keys[key] = m.name
+                    if computes is not None:
+                        sums[computes] = m.name
                 if len(floors) > 1:
                     self.err(loc, "model.bad_disclosure", f"meta.disclosure.stream '{stream}' mixes count with cohort or "
                                                     "event measures: their floors differ (1 and k), so the same records "

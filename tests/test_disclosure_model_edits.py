@@ -135,3 +135,38 @@ def test_K4_a_noise_stream_over_one_shared_key_is_refused_at_file_line(tmp_path)
     assert "error[model.bad_disclosure]" in text and "measures[enrollments_edu].meta" in text, text
     assert "stream 'enrollments': key 'enrollments_key' is also enrollments_beh's" in text, text
     assert f"custody.yml:{meta}:" in text, text  # the measure's meta
+
+
+def _validate(models: Path) -> str:
+    run = subprocess.run([str(Path(sys.executable).parent / "crosstrack"), "model", "validate", str(models)],
+                         capture_output=True, text=True)
+    assert run.returncode != 0, run.stdout + run.stderr
+    return run.stdout + run.stderr
+
+
+def test_K4_a_stream_key_summing_what_another_sums_is_refused(tmp_path):
+    """Two differently named keys that compute the same sum (convictions_key without its CONVICTED
+    filter is charges_key) would give charges and convictions one draw for different counts."""
+    out = tmp_path / "models"
+    shutil.copytree(MODELS, out)
+    charges = (out / "charges.yml").read_text()
+    keyed = "  - name: convictions_key\n    type: sum\n    sql: '{CUBE}.row_key'\n"
+    assert keyed + "    filters:\n    - sql: '{CUBE}.convicted = 1'\n" in charges
+    (out / "charges.yml").write_text(charges.replace(keyed + "    filters:\n    - sql: '{CUBE}.convicted = 1'\n",
+                                                     keyed, 1))
+    text = _validate(out)
+    assert "measures[convictions].meta" in text and "key 'convictions_key' sums the same as charges's key" in text, text
+
+
+def test_K4_a_stream_named_after_another_measure_is_refused(tmp_path):
+    """Streams and measures share one label space: a stream called enrollments_edu on
+    enrollments_beh would draw enrollments_edu's noise from the same enrollments key."""
+    out = tmp_path / "models"
+    shutil.copytree(MODELS, out)
+    custody = (out / "custody.yml").read_text()
+    at = custody.index("        key: enrollments_key\n", custody.index("    sql: '{CUBE}.enrollments_beh'"))
+    at += len("        key: enrollments_key\n")
+    (out / "custody.yml").write_text(custody[:at] + "        stream: enrollments_edu\n" + custody[at:])
+    text = _validate(out)
+    assert "measures[enrollments_beh].meta" in text, text
+    assert "stream 'enrollments_edu' is the name of measure 'enrollments_edu', which is not in the stream" in text, text

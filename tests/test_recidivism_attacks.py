@@ -151,6 +151,14 @@ def test_RC12_sql_surface_answers_recidivism_through_the_same_control(sql_live):
         for m in ("released", EVENT, RATE):
             a = by[r["agency"]][m]
             assert (r[m] is None) == (a is None) and (a is None or float(r[m]) == float(a)), (r, a)
+    # BI tools' default metric, SUM(column), of the cohort and event counts is the same control
+    summed = sql_live.rows(f"SELECT release_year, agency, SUM(released) AS released, SUM({EVENT}) AS ev "
+                           f"FROM {DS} WHERE release_year = 2018 GROUP BY 1, 2")
+    assert {r["agency"] for r in summed} == set(by)
+    for r in summed:
+        for col, m in (("released", "released"), ("ev", EVENT)):
+            a = by[r["agency"]][m]
+            assert (r[col] is None) == (a is None) and (a is None or float(r[col]) == float(a)), (r, a)
 
 
 READINGS = ["released", "followed_1y", "followed_2y", "followed_3y"]

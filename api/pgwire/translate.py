@@ -197,7 +197,7 @@ class Translator:
             raise refuse(f"{_AGG_SQL[agg]} must name one measure column of {table.name}",
                          hint="measures: " + ", ".join(table.measures))
         m = table.measures[target.name.lower()]
-        if agg == "sum" and m.kind in ("people", "count"):
+        if agg == "sum" and m.kind in ("people", "count", "cohort", "event"):
             # BI tools' default metric is SUM(column). The sum of a count over the cells of a grouping is
             # that count at the grouping: the engine computes it, under the same control as MEASURE(m).
             return m.name
