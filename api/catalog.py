@@ -188,6 +188,7 @@ def build_catalog(meta: dict[str, Any]) -> dict[str, Dataset]:
             name=view, title=cube.get("title") or view, description=cube.get("description") or "",
             dimensions=dims, measures=measures,
             rules=DatasetRules(governing, _full(view, disc["cell_key"]), tuple(rules),
-                               tuple((r.member, r.key) for r in rules if r.member in governing and r.key)),
+                               tuple((r.member, r.key) for r in rules if r.member in governing and r.key),
+                               primary=people),
             meta=vmeta, records_member=_full(view, disc["records"]) if disc.get("records") else None)
     return datasets

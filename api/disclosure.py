@@ -153,9 +153,20 @@ class DatasetRules:
     # person-snapshot records draws from the records' keys); every governing count is published with
     # the same noise whether or not it was asked for, so the K8 median rule can read it
     people_keys: tuple[tuple[str, str], ...] = field(default=())
+    primary: str = ""  # the view's k-threshold people count (meta.disclosure.people)
 
     def people_key(self, member: str) -> str:
         return dict(self.people_keys).get(member, "")
+
+    def people_label(self, member: str) -> str:
+        """The noise stream of a governing people count: the shared "people" stream, so the same
+        people get the same noise through any view, unless it draws from the primary count's key
+        without being it. Two different counts on one key and one stream would share one draw, and
+        their difference would be exact (charges: people per snapshot minus distinct people, the
+        people in custody on several snapshots); such a count draws from a stream of its own."""
+        if self.primary and member != self.primary and self.people_key(member) == self.people_key(self.primary):
+            return f"people:{member.rsplit('.', 1)[-1]}"
+        return "people"
 
     @property
     def key_members(self) -> tuple[str, ...]:
@@ -169,7 +180,7 @@ class DatasetRules:
     def only(self, names: Iterable[str]) -> "DatasetRules":
         keep = set(names)
         return DatasetRules(self.people_members, self.cell_key_member,
-                            tuple(r for r in self.measures if r.name in keep), self.people_keys)
+                            tuple(r for r in self.measures if r.name in keep), self.people_keys, self.primary)
 
 
 @dataclass(frozen=True)
@@ -244,7 +255,8 @@ class Disclosure:
         # people-kind measure on its own value (K9: a subgroup's count of 3 is never published)
         thresholded = list(people_members) + [r.member for r in rules.measures
                                               if r.kind == "people" and r.member not in people_members]
-        people_crc = zlib.crc32(b"people")
+        # each governing count's stream (the K8 median rule re-draws the governing count's noise)
+        gov_crc = [zlib.crc32(rules.people_label(m).encode()) for m in people_members]
         # where each governing count's own noise comes from (for the K8 median rule)
         gov_key_at = [key_members.index(rules.people_key(m)) if rules.people_key(m) else 0 for m in people_members]
         # (name, member, kind code, CRC of the stream label, floor, governing count's position, key
@@ -259,7 +271,7 @@ class Disclosure:
                 # other people-kind measure (a subgroup's count) gets its own stream, so that
                 # differences between measures of one cell do not cancel the noise.
                 own = rule.member in people_members
-                label, code, floor = ("people" if own else f"people:{rule.name}"), 0, k
+                label, code, floor = (rules.people_label(rule.member) if own else f"people:{rule.name}"), 0, k
             elif rule.kind == "count":
                 label, code, floor = f"count:{rule.stream or rule.name.lstrip(chr(0))}", 0, 1
             elif rule.kind == "mean":
@@ -335,7 +347,7 @@ class Disclosure:
                     median = float(value)
                     draw = draw32(high | crc) / (KEY_MODULUS / 2) - 1.0
                     amplitude = MEDIAN_SHARE * median * math.sqrt(k / max(people, 1))
-                    shown = max(people + noise(people, k, draw32(highs[gov_at] | people_crc)), k)
+                    shown = max(people + noise(people, k, draw32(highs[gov_at] | gov_crc[governed])), k)
                     if shown < MEDIAN_SMALL_CELL:
                         moved = median + draw * max(MEDIAN_SMALL_MIN_DAYS, amplitude)
                         values[name] = max(int(round(moved / MEDIAN_SMALL_STEP)) * MEDIAN_SMALL_STEP, 0)

@@ -66,7 +66,7 @@ def plan(ds: Dataset, q: Question) -> CellPlan:
                     extra.append(MeasureRule("\0" + part, base.member, base.kind, base.governed_by, base.key,
                                              of=base.of, stream=base.stream))
     rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
-                         requested.people_keys)
+                         requested.people_keys, requested.primary)
     return CellPlan(split, rules, weights)
 
 
