@@ -265,6 +265,9 @@ class Disclosure:
         rates: list[tuple[str, str, str]] = []  # (name, numerator, denominator), after every count
         cohorts: dict[str, str] = {}  # event measure -> the member counting its cohort
         for rule in rules.measures:
+            # a record count's stream: its declared one, else its own name (a hidden copy, \0name
+            # for a rate, draws as its measure does)
+            records = f"count:{rule.stream or rule.name.lstrip(chr(0))}"
             if rule.kind == "people":
                 # The cell's people count draws from the shared "people" stream, so the same count
                 # asked through any view gets the same noise (no averaging across views); any
@@ -273,15 +276,15 @@ class Disclosure:
                 own = rule.member in people_members
                 label, code, floor = (rules.people_label(rule.member) if own else f"people:{rule.name}"), 0, k
             elif rule.kind == "count":
-                label, code, floor = f"count:{rule.stream or rule.name.lstrip(chr(0))}", 0, 1
+                label, code, floor = records, 0, 1
             elif rule.kind == "mean":
                 label, code, floor = f"mean:{rule.name}", 1, 0
             elif rule.kind == "median":
                 label, code, floor = f"median:{rule.name}", 2, 0
-            elif rule.kind == "cohort":  # a hidden copy (\0name, for a rate) draws as its measure does
-                label, code, floor = f"count:{rule.stream or rule.name.lstrip(chr(0))}", 4, k
+            elif rule.kind == "cohort":
+                label, code, floor = records, 4, k
             elif rule.kind == "event":
-                label, code, floor = f"count:{rule.stream or rule.name.lstrip(chr(0))}", 5, k
+                label, code, floor = records, 5, k
             elif rule.kind == "rate":
                 label, code, floor = "", 6, 0
             else:  # fail safe: an unknown kind is never published

@@ -92,8 +92,7 @@ function writeHistory(mode) {
 
 function runQuery() {
   const { ui, state } = app;
-  if (controller) controller.abort();
-  hideError();
+  hideError();  // the previous question's request was dropped when it changed (dropInFlight)
   if (!state.measures.length) {
     ui.results.removeAttribute("aria-busy");
     ui.summary.textContent = "Choose at least one measure to see results.";
