@@ -53,13 +53,18 @@ def _edited(tmp: Path, measure: str, view_member: str, after: str) -> Path:
     return out
 
 
+def _validate(models: Path) -> str:
+    """``crosstrack model validate`` on ``models``, which must fail: its output."""
+    run = subprocess.run([str(Path(sys.executable).parent / "crosstrack"), "model", "validate", str(models)],
+                         capture_output=True, text=True)
+    assert run.returncode != 0, run.stdout + run.stderr
+    return run.stdout + run.stderr
+
+
 def test_K9_a_max_as_a_count_is_refused_at_file_line(tmp_path):
     models = _edited(tmp_path, LONGEST_STAY, "longest_stay", "    - mean_days\n")
     line = 1 + (models / "custody.yml").read_text().splitlines().index("  - name: longest_stay")
-    run = subprocess.run([str(Path(sys.executable).parent / "crosstrack"), "model", "validate", str(models)],
-                         capture_output=True, text=True)
-    out = run.stdout + run.stderr
-    assert run.returncode != 0, out
+    out = _validate(models)
     assert "error[model.disclosure_kind_mismatch]" in out and "measures[longest_stay].meta" in out, out
     assert f"custody.yml:{line + 5}:" in out, out  # the measure's meta
     assert "one person's value" in out and "P2" in out, out
@@ -112,36 +117,30 @@ def test_K9_every_kind_mismatch_is_an_error_not_a_warning(tmp_path, edit):
     assert any(d.code == "model.disclosure_kind_mismatch" and "mean_days" in d.path for d in diags), [str(d) for d in diags]
 
 
+def _with_stream(tmp: Path, areas: tuple[str, ...], stream: str) -> Path:
+    """The models with ``stream`` declared on the enrollments measures of ``areas``."""
+    out = tmp / "models"
+    shutil.copytree(MODELS, out)
+    custody = (out / "custody.yml").read_text()
+    anchor = "        key: enrollments_key\n"
+    for area in areas:
+        at = custody.index(anchor, custody.index(f"    sql: '{{CUBE}}.enrollments_{area}'\n")) + len(anchor)
+        custody = custody[:at] + f"        stream: {stream}\n" + custody[at:]
+    (out / "custody.yml").write_text(custody)
+    return out
+
+
 def test_K4_a_noise_stream_over_one_shared_key_is_refused_at_file_line(tmp_path):
     """meta.disclosure.stream gives counts of the same records the same noise; two counts keyed by
     one key (every PSI area's enrollments are keyed by all enrollments) would instead share one
     draw for different counts, so that their difference cancels the noise: refused at the line."""
-    out = tmp_path / "models"
-    shutil.copytree(MODELS, out)
-    custody = (out / "custody.yml").read_text()
-    for area in ("beh", "edu"):
-        old = (f"    sql: '{{CUBE}}.enrollments_{area}'\n")
-        start = custody.index(old)
-        anchor = "        key: enrollments_key\n"
-        at = custody.index(anchor, start) + len(anchor)
-        custody = custody[:at] + "        stream: enrollments\n" + custody[at:]
-    (out / "custody.yml").write_text(custody)
-    lines = custody.splitlines()
+    out = _with_stream(tmp_path, ("beh", "edu"), "enrollments")
+    lines = (out / "custody.yml").read_text().splitlines()
     meta = lines.index("    meta:", lines.index("  - name: enrollments_edu")) + 1
-    run = subprocess.run([str(Path(sys.executable).parent / "crosstrack"), "model", "validate", str(out)],
-                         capture_output=True, text=True)
-    text = run.stdout + run.stderr
-    assert run.returncode != 0, text
+    text = _validate(out)
     assert "error[model.bad_disclosure]" in text and "measures[enrollments_edu].meta" in text, text
     assert "stream 'enrollments': key 'enrollments_key' is also enrollments_beh's" in text, text
     assert f"custody.yml:{meta}:" in text, text  # the measure's meta
-
-
-def _validate(models: Path) -> str:
-    run = subprocess.run([str(Path(sys.executable).parent / "crosstrack"), "model", "validate", str(models)],
-                         capture_output=True, text=True)
-    assert run.returncode != 0, run.stdout + run.stderr
-    return run.stdout + run.stderr
 
 
 def test_K4_a_stream_key_summing_what_another_sums_is_refused(tmp_path):
@@ -161,12 +160,6 @@ def test_K4_a_stream_key_summing_what_another_sums_is_refused(tmp_path):
 def test_K4_a_stream_named_after_another_measure_is_refused(tmp_path):
     """Streams and measures share one label space: a stream called enrollments_edu on
     enrollments_beh would draw enrollments_edu's noise from the same enrollments key."""
-    out = tmp_path / "models"
-    shutil.copytree(MODELS, out)
-    custody = (out / "custody.yml").read_text()
-    at = custody.index("        key: enrollments_key\n", custody.index("    sql: '{CUBE}.enrollments_beh'"))
-    at += len("        key: enrollments_key\n")
-    (out / "custody.yml").write_text(custody[:at] + "        stream: enrollments_edu\n" + custody[at:])
-    text = _validate(out)
+    text = _validate(_with_stream(tmp_path, ("beh",), "enrollments_edu"))
     assert "measures[enrollments_beh].meta" in text, text
     assert "stream 'enrollments_edu' is the name of measure 'enrollments_edu', which is not in the stream" in text, text

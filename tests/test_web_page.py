@@ -184,6 +184,17 @@ def _wait_for(page: Any, done: Callable[[], Any], what: str, timeout_s: float = 
         page.wait_for_timeout(20)
 
 
+def _answer_held(api: Any, route: Any) -> None:
+    """Answer a held request with the API's real answer, unless the page has aborted it (then
+    playwright refuses to answer it)."""
+    answer = api.client.get(route.request.url)
+    assert answer.status_code == 200
+    try:
+        route.fulfill(status=200, headers={"content-type": "application/json"}, body=answer.content)
+    except PlaywrightError:
+        pass
+
+
 def test_web_answer_to_a_changed_question_is_never_shown_as_canonical_k2_k3(api_live, new_page):
     """K2/K3: an answer still in flight when the user changes the question is dropped, not shown
     as canonical in the debounce before the next request (seen on a slow host: the saved-link
@@ -197,12 +208,7 @@ def test_web_answer_to_a_changed_question_is_never_shown_as_canonical_k2_k3(api_
     page.wait_for_function("() => document.getElementById('results').hasAttribute('aria-busy')")
     _wait_for(page, lambda: held, "the year-and-race request")
     page.uncheck("#by-year")
-    stale = api_live.client.get(held[0].request.url)
-    assert stale.status_code == 200
-    try:  # the page has aborted it (fixed) or is still waiting for it (the race)
-        held[0].fulfill(status=200, headers={"content-type": "application/json"}, body=stale.content)
-    except PlaywrightError:  # playwright refuses to answer a request the page has aborted
-        pass
+    _answer_held(api_live, held[0])  # the page has aborted it (fixed) or is still waiting for it (the race)
     _wait_for(page, lambda: len(held) > 1, "the request without years, after the debounce")
     state = page.get_attribute("#api-url", "data-state")
     assert state == "pending", f"the answer to the previous question is shown as {state}"
@@ -228,11 +234,7 @@ def test_web_previous_datasets_answer_is_not_shown_while_the_next_loads_k2_k3(ap
     _wait_for(page, lambda: answers, "the population request")
     page.select_option("#dataset", "custody")
     _wait_for(page, lambda: metadata, "the custody metadata request")
-    stale = api_live.client.get(answers[0].request.url)
-    try:
-        answers[0].fulfill(status=200, headers={"content-type": "application/json"}, body=stale.content)
-    except PlaywrightError:  # the page has aborted it
-        pass
+    _answer_held(api_live, answers[0])
     with pytest.raises(PlaywrightError):  # a timeout: in 1.5 s the old answer never becomes canonical
         page.wait_for_function("() => document.getElementById('api-url').getAttribute('data-state') === 'canonical'",
                                timeout=1_500)
