@@ -19,7 +19,8 @@ TableBuilder (Thompson, Broadfoot & Elazar 2013), and a bounded space of people 
   so the same cell always gets the same answer however the question is spelled, and two cells
   with the same people and different records are perturbed independently.
 * **Lattice (K4).** :meth:`Disclosure.combine` answers a filter on several codes from its
-  single-code cells as published, so a withheld cell has exactly one published value.
+  single-code cells as published, so a withheld cell has exactly one published value; along a
+  two-code dimension a cell is withheld with its other half (``api.lattice.complement_withheld``).
 * **Counts** move by a bounded integer drawn from a fixed perturbation table indexed by the
   cell key. A published people count never drops below ``k``; a non-zero record count never
   becomes 0.
@@ -357,7 +358,7 @@ class Disclosure:
                     else:
                         values[name] = max(int(round(median + draw * max(MEDIAN_MIN_DAYS, amplitude))), 0)
             for name, num, den in rates:
-                values[name] = _rate(values, num, den)
+                values[name] = published_rate(values, num, den)
             return values, False
 
         return protect_row
@@ -394,7 +395,7 @@ class Disclosure:
                 values[rule.name] = None
         for rule in rules.measures:
             if rule.kind == "rate":
-                values[rule.name] = _rate(values, rule.numerator, rule.denominator)
+                values[rule.name] = published_rate(values, rule.numerator, rule.denominator)
         return values, False
 
     def protect_all(self, rows: Iterable[Mapping[str, Any]], rules: DatasetRules) -> list[Protected]:
@@ -412,7 +413,11 @@ class Disclosure:
                 f"of less than five records are suppressed), or in which any people count it shows is below "
                 f"{self.k}, publishes no measure: every measure is null (an empty cell in CSV) and the row has "
                 "suppressed=true. Every combination of the asked codes is listed, with or without people, so "
-                "which rows exist says nothing about who is in them. A suppressed row is never shown as 0."),
+                "which rows exist says nothing about who is in them. A suppressed row is never shown as 0. "
+                "Along a dimension of two codes (a program taken or not; pretrial or sentenced) a row is "
+                "also suppressed when its other half (the same row with the other code) is, and a cohort or "
+                "event count is withheld where the other half's is: otherwise the total minus the published "
+                "half would give the withheld one back."),
             "perturbation": {
                 "counts": (
                     f"Counts are moved by at most {self.table.max_noise} by a fixed amount drawn from the "
@@ -478,6 +483,9 @@ MEASURED_PROTECTION: dict[str, dict[str, float]] = {
     "margin minus breakdown, one route": {"recovered": 0.329, "guessing": 0.304},
     "margins over up to 8 partitions, averaged": {"recovered": 0.331, "guessing": 0.304},
     "complement filter (all but X)": {"recovered": 0.35, "guessing": 0.375},
+    "releases: a margin minus its other half along a yes/no dimension (0.445 before the two-code rule)":
+        {"recovered": 0.254, "guessing": 0.254},
+    "releases: a margin minus its two other codes (three-code dimensions)": {"recovered": 0.537, "guessing": 0.970},
     "charges: same people, different charges (complement)": {"recovered": 0.417, "guessing": 0.417},
     "charges: same people, (X, r) − (X, r, felony)": {"recovered": 0.382, "guessing": 0.373},
     "row existence: a withheld cell broken down by 6 dimensions": {"recovered": 0.15, "guessing": 0.35},
@@ -493,7 +501,7 @@ MEASURED_ERROR: dict[str, dict[str, Any]] = {
 }
 
 
-def _rate(values: Mapping[str, Any], numerator: str, denominator: str) -> float | None:
+def published_rate(values: Mapping[str, Any], numerator: str, denominator: str) -> float | None:
     """RC12: a rate from the published counts of its row only (a hidden copy ``\0name`` when the
     count itself was not asked for), in percent; null unless both are published."""
     num = values.get(numerator, values.get("\0" + numerator))

@@ -84,8 +84,10 @@ def withheld_targets(api: Any, dataset: str, dims: list[str], measure: str, n: i
             f = {"snapshot_year": [year], **ctx}
             shown = pub.rows(dataset, dims, f, [measure])
             true = tru.rows(dataset, dims, f, [measure])
+            # cells withheld for fewer than k people: a cell withheld with its other half along a
+            # two-code dimension (offender_status) holds k or more, and is not a small count to recover
             out += [(f, key, int(true[key][measure])) for key, row in sorted(shown.items())
-                    if row is None and int(true[key][measure]) >= min_true]
+                    if row is None and min_true <= int(true[key][measure]) < K]
     random.Random(3).shuffle(out)
     return out[:n]
 

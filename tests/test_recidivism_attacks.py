@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import random
 
@@ -184,3 +185,122 @@ def test_RC12_K4_counts_of_the_same_releases_are_one_reading_not_four(api_s1):
     print(f"published cells whose four counts are one count of releases: {same}")
     assert same >= 40, same
 
+
+
+# --- item 1 on two-code dimensions: a margin minus the other half --------------------------------
+HALVES = ["program_any", "program_beh", "program_edu", "program_sup", "program_work", "program_reinv", "program_relig"]
+THIRDS = ["ethnicity", "governing_offense_severity", "facility_type"]  # three codes: a margin minus two cells
+BY = ["race", "age_group", "agency", "governing_offense_type", "stay_band", "security_level", "ethnicity",
+      "facility_type"]
+
+
+def _other_codes_margin(api, a: str, b: str) -> tuple[Score, Score]:
+    """Every withheld (year, a = X, b = Y) as released(year, X) − Σ_{y≠Y} released(year, X, b = y),
+    on the cells at risk: fewer than k people, while the margin and every other code hold at least
+    k (true values), so the route exists but for the rule tested. On a two-code b this is one
+    published cell minus one. Scored on the published API and on the true values."""
+    b_codes = codes(api, DS, b)
+    pub, tru = Published(api), Truth(api)
+    margins = {s.name: s.rows(DS, ["release_year", a], {}, ["released"]) for s in (pub, tru)}
+    cells = {s.name: s.rows(DS, ["release_year", a, b], {}, ["released", "people"]) for s in (pub, tru)}
+    true = cells[tru.name]
+    scores = []
+    for src in (pub, tru):
+        score = Score(f"released, ({a}) minus ({a}, {b} = the other codes) ({src.name})")
+        for (y, x, c), row in sorted(cells[pub.name].items()):
+            people = int(true[(y, x, c)]["people"])
+            if row is not None or people >= K or any(int(true[(y, x, o)]["people"]) < K for o in b_codes if o != c):
+                continue
+            tv = int(true[(y, x, c)]["released"])
+            margin = margins[src.name].get((y, x), {"released": 0})  # published rows are all listed
+            others = [cells[src.name].get((y, x, o), {"released": 0}) for o in b_codes if o != c]
+            if margin is None or any(p is None for p in others):
+                score.withheld(tv)
+            else:
+                score.add(margin["released"] - sum(p["released"] for p in others), tv)
+        scores.append(score)
+    return scores[0], scores[1]
+
+
+@pytest.mark.parametrize("b_dims", [HALVES, THIRDS], ids=["two codes", "three codes"])
+def test_RC12_K4_a_margin_minus_its_other_codes_recovers_no_more_than_guessing(api_s1, b_dims):
+    """Found by an independent attacker (2 December): on release cells split by a yes/no dimension
+    the withheld counts spread evenly over 0-4 (guessing 0.25), and (x) minus (x, b = the other
+    code) recovered 0.42 of them with one route, every empty one exactly (the halves of an empty
+    cell are the same people, so they got the same key and the same noise). A cell is now
+    withheld with its other half along a two-code dimension. Three-code dimensions are run beside
+    them (a margin minus two cells: three noises)."""
+    attacks, controls = [], []
+    for a in BY:
+        for b in b_dims:
+            if a != b:
+                attack, control = _other_codes_margin(api_s1, a, b)
+                attacks.append(attack)
+                controls.append(control)
+    attack, control = Score("all pairs (published)"), Score("all pairs (true values)")
+    for merged, parts in ((attack, attacks), (control, controls)):
+        for s in parts:
+            merged.hits += s.hits
+            merged.tries += s.tries
+            merged.truths += s.truths
+            merged.fallbacks += s.fallbacks
+    for s in (*attacks, attack, control):
+        print(s.line())
+    assert control.rate >= 0.95, control.line()
+    assert attack.tries >= 2 * TARGETS, attack.line()
+    assert attack.rate <= attack.guess_rate + MARGIN, attack.line()
+
+
+def test_RC12_K4_K3_a_cell_is_withheld_with_its_other_half_in_every_spelling(api_s1):
+    """The other half of a withheld cell along a yes/no dimension is withheld however it is asked
+    for: as a row of the breakdown, under a one-code filter, and as a single cell; a cell whose
+    halves both hold k people is published alike everywhere; the Cube endpoint agrees."""
+    tru, pub = Truth(api_s1), Published(api_s1)
+    held = shown = 0
+    for a, b in (("stay_band", "program_edu"), ("security_level", "program_work")):
+        for y in YEARS[::2]:
+            f = {"release_year": [y]}
+            true = tru.rows(DS, [a, b], f, ["people"])
+            grid = pub.rows(DS, [a, b], f, ["people"])
+            for (x, code), row in grid.items():
+                other = "N" if code == "Y" else "Y"
+                small, enough = int(true[(x, other)]["people"]) < K, int(true[(x, code)]["people"]) >= K
+                if not enough:
+                    continue
+                spelled = [row, pub.rows(DS, [a], {**f, b: [code]}, ["people"]).get((x,)),
+                           pub.rows(DS, [], {**f, a: [x], b: [code]}, ["people"]).get(())]
+                if small:
+                    held += 1
+                    assert all(s is None for s in spelled), (y, x, code, spelled)
+                else:
+                    shown += 1
+                    assert None not in spelled and len({s["people"] for s in spelled}) == 1, (y, x, code, spelled)
+    q = {"measures": [f"{DS}.people"], "dimensions": [f"{DS}.stay_band", f"{DS}.program_edu"],
+         "filters": [{"member": f"{DS}.release_year", "operator": "equals", "values": [YEARS[0]]}]}
+    body = api_s1.get("/cubejs-api/v1/load", params={"query": json.dumps(q)}).json()
+    cube = {(r[f"{DS}.stay_band"], r[f"{DS}.program_edu"]): r[f"{DS}.people"] for r in body["data"]}
+    url = pub.rows(DS, ["stay_band", "program_edu"], {"release_year": [YEARS[0]]}, ["people"])
+    assert {k: (None if v is None else int(v)) for k, v in cube.items() if k in url} == \
+           {k: (None if v is None else v["people"]) for k, v in url.items() if k in cube}
+    print(f"cells withheld with their other half: {held}; published with both halves: {shown}")
+    assert held >= 5 and shown >= 20, (held, shown)
+
+
+def test_RC12_K4_an_event_count_is_withheld_with_its_other_halfs(api_s1):
+    """An event count withheld in a published row (fewer than k had it, or fewer than k did not)
+    withholds the same count of the row's other half, and the rate goes with it; otherwise the
+    cohort's event count minus the other half's would give it back."""
+    pub, tru = Published(api_s1), Truth(api_s1)
+    checked = 0
+    for a, b in itertools.product(("agency", "age_group", "stay_band", "race"), ("program_any", "program_edu", "program_work")):
+        shown = pub.rows(DS, ["release_year", a, b], {"release_year": YEARS[:5]}, ["people", EVENT, RATE])
+        true = tru.rows(DS, ["release_year", a, b], {"release_year": YEARS[:5]}, ["people", EVENT, FOLLOWED])
+        for (y, x, code), row in shown.items():
+            key = (y, x, "N" if code == "Y" else "Y")
+            if row is None or shown.get(key) is None:
+                continue
+            t = true[key]
+            if int(t[EVENT]) < K or int(t[FOLLOWED]) - int(t[EVENT]) < K + 6:
+                assert shown[key][EVENT] is None and row[EVENT] is None and row[RATE] is None, (y, x, code, row)
+                checked += 1
+    assert checked >= 5, checked
