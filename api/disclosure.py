@@ -38,6 +38,7 @@ TableBuilder (Thompson, Broadfoot & Elazar 2013), and a bounded space of people 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -158,6 +159,17 @@ class DatasetRules:
 
     def people_key(self, member: str) -> str:
         return dict(self.people_keys).get(member, "")
+
+    def within_one_snapshot(self) -> "DatasetRules":
+        """The rules for cells of one snapshot each. There a person is one person-snapshot record,
+        so every governing count (people per snapshot, distinct people, record counts) counts the
+        very same people: they draw from the people's key and the shared stream, one value, not
+        readings to average. Over several snapshots they are different counts and keep their own
+        keys and streams (:meth:`people_label`)."""
+        governing = set(self.people_members)
+        measures = tuple(dataclasses.replace(r, key="") if r.kind == "people" and r.member in governing else r
+                         for r in self.measures)
+        return DatasetRules(self.people_members, self.cell_key_member, measures, (), "")
 
     def people_label(self, member: str) -> str:
         """The noise stream of a governing people count: the shared "people" stream, so the same
@@ -427,7 +439,8 @@ class Disclosure:
                     "and different charges are perturbed independently, while measures that can count the "
                     "very same records (a cohort's releases and those of them followed for a window; charges "
                     "and convictions of convicted charges) draw the same amount there, so they are one value, "
-                    "not readings to average. The same cell always gets the same "
+                    "not readings to average; so do a cell's people counts within one snapshot (people, "
+                    "distinct people, record counts: there a person is one record). The same cell always gets the same "
                     f"amount, so asking again or spelling the question differently gives the same answer. "
                     f"People counts are never shown below {self.k}, and non-zero record counts are never "
                     "shown as 0."),
