@@ -2,7 +2,8 @@
 
 ``Service._compute`` runs these in turn — :func:`plan` (which cells the engine must count and
 protect), :func:`engine_query` (the semantic-layer query for them), :func:`published_rows`
-(protect, combine, list every combination, order) — and keeps no state of its own.
+(protect, withhold the other halves of withheld cells along two-code dimensions, combine, list
+every combination, order) — and keeps no state of its own.
 """
 
 from __future__ import annotations
