@@ -73,7 +73,7 @@ def plan(ds: Dataset, q: Question) -> CellPlan:
                                              of=base.of, stream=base.stream))
     rules = DatasetRules(requested.people_members, requested.cell_key_member, requested.measures + tuple(extra),
                          requested.people_keys, requested.primary)
-    if SNAPSHOT_DIMENSION in ds.dimensions and (SNAPSHOT_DIMENSION in q.dimensions or SNAPSHOT_DIMENSION in dict(q.filters)):
+    if SNAPSHOT_DIMENSION in q.dimensions or SNAPSHOT_DIMENSION in dict(q.filters):
         rules = rules.within_one_snapshot()  # every cell, or every part of a sum, is one snapshot
     # K4, complementary suppression: along a dimension of two codes, a withheld cell's other half
     # is a single published cell, so a margin minus it would give the withheld count with two

@@ -10,6 +10,7 @@ whichever process the benchmark then lets own it (chDB: one process per path).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import resource
@@ -146,6 +147,46 @@ def _prepare(scale: float, extracts: Path, data: Path) -> None:
     print(json.dumps({"scale": scale, "version": v.version_id, "database": v.database,
                       "row_counts": v.row_counts, **timings,
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+
+
+def memory_service(seed: int, name: str, k: int = 5) -> Any:
+    """A service over scale-1 synthetic extracts of ``seed`` loaded into an in-memory chDB, with no
+    result cache (the disclosure benchmarks: every answer computed, the person-key secret fixed by
+    ``name`` so that a run's noise can be reproduced)."""
+    import tempfile
+
+    from crosstrack.api.cache import ResultCache
+    from crosstrack.api.compose import build_service
+    from crosstrack.config import load_settings
+    from crosstrack.loaders.generate import generate_extracts
+    from crosstrack.loaders.pipeline import run_load
+
+    data = Path(tempfile.mkdtemp(prefix=f"ct-{name}-"))
+    settings = load_settings(clickhouse_url="chdb://memory", data_dir=data, database=name,
+                             person_key_secret=f"{name}-secret", k=k)
+    generate_extracts(data / "ex", seed=seed, scale=1.0, fmt="csv", years=settings.snapshot_years)
+    assert run_load(settings, data / "ex", max_rejects=10**6, rejects_report=data / "r.csv", console=None) == 0
+    return build_service(settings, cache=ResultCache(0))
+
+
+def release_cells(service: Any, dim_sets: list, always: tuple[str, ...] = ()) -> dict[tuple, tuple[int, int, int]]:
+    """True (people, releases, release key) of every cell of the recidivism dataset grouped by
+    ``always`` and each subset of each dimension set, keyed by the ``always`` codes as the engine
+    types them, then ``(dimension, code)`` pairs in the set's order."""
+    ds, version = service.dataset("recidivism"), service.version()
+    cells: dict[tuple, tuple[int, int, int]] = {}
+    for dims in dim_sets:
+        for r in range(len(dims) + 1):
+            for sub in itertools.combinations(dims, r):
+                q = {"dimensions": [ds.dimensions[d].member for d in (*always, *sub)],
+                     "measures": ["recidivism.people", "recidivism.released", "recidivism.released_key"],
+                     "limit": 10**6}
+                for row in service.query_engine.load(q, database=version.database, internal=True).data:
+                    key = (*(row[ds.dimensions[d].member] for d in always),
+                           *((d, str(row[ds.dimensions[d].member])) for d in sub))
+                    cells[key] = (int(row["recidivism.people"]), int(row["recidivism.released"]),
+                                  int(row["recidivism.released_key"]))
+    return cells
 
 
 @contextmanager

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import mean
@@ -30,12 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crosstrack.api.cache import ResultCache  # noqa: E402
-from crosstrack.api.compose import build_service  # noqa: E402
+from benchmarks._support import memory_service  # noqa: E402
 from crosstrack.api.service import Service  # noqa: E402
-from crosstrack.config import load_settings  # noqa: E402
-from crosstrack.loaders.generate import generate_extracts  # noqa: E402
-from crosstrack.loaders.pipeline import run_load  # noqa: E402
 
 K = 5
 YEARS = ["2018", "2020", "2022", "2024"]
@@ -43,12 +38,7 @@ BANDS = [(5, 19), (20, 99), (100, 10**9)]
 
 
 def setup() -> Service:
-    data = Path(tempfile.mkdtemp(prefix="ct-compare-"))
-    settings = load_settings(clickhouse_url="chdb://memory", data_dir=data, database="compare",
-                             person_key_secret="compare-secret", k=K)
-    generate_extracts(data / "ex", seed=5, scale=1.0, fmt="csv", years=settings.snapshot_years)
-    assert run_load(settings, data / "ex", max_rejects=10**6, rejects_report=data / "r.csv", console=None) == 0
-    return build_service(settings, cache=ResultCache(0))
+    return memory_service(5, "compare", K)
 
 
 class Designs:

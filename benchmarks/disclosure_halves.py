@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -33,12 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crosstrack.api.cache import ResultCache  # noqa: E402
-from crosstrack.api.compose import build_service  # noqa: E402
+from benchmarks._support import memory_service, release_cells  # noqa: E402
 from crosstrack.api.disclosure import BASE_NOISE_WEIGHTS, PerturbationTable, key_stream  # noqa: E402
-from crosstrack.config import load_settings  # noqa: E402
-from crosstrack.loaders.generate import generate_extracts  # noqa: E402
-from crosstrack.loaders.pipeline import run_load  # noqa: E402
 
 K = 5
 HALVES = ["program_any", "program_beh", "program_edu", "program_sup", "program_work", "program_reinv", "program_relig"]
@@ -58,26 +53,11 @@ Key = tuple  # (year, (dim, code), ...) in the dimension set's order
 
 def true_lattice(seed: int) -> tuple[dict[Key, tuple[int, int, int]], dict[str, list[str]], list]:
     """(people, releases, release key) of every cell of every subset of the dimension sets."""
-    data = Path(tempfile.mkdtemp(prefix="ct-halves-"))
-    settings = load_settings(clickhouse_url="chdb://memory", data_dir=data, database="halves",
-                             person_key_secret="halves-secret", k=K)
-    generate_extracts(data / "ex", seed=seed, scale=1.0, fmt="csv", years=settings.snapshot_years)
-    assert run_load(settings, data / "ex", max_rejects=10**6, rejects_report=data / "r.csv", console=None) == 0
-    svc = build_service(settings, cache=ResultCache(0))
-    ds, version = svc.dataset("recidivism"), svc.version()
+    svc = memory_service(seed, "halves")
+    ds = svc.dataset("recidivism")
     sets = [*PAIRS, *PAIRS3, *TWO_HALVES, *TRIPLES]
     codes = {d: [c for c, _ in ds.dimensions[d].codes] for s in sets for d in s}
-    cells: dict[Key, tuple[int, int, int]] = {}
-    for dims in sets:
-        for r in range(len(dims) + 1):
-            for sub in itertools.combinations(dims, r):
-                q = {"dimensions": [ds.dimensions[d].member for d in ("release_year", *sub)],
-                     "measures": ["recidivism.people", "recidivism.released", "recidivism.released_key"],
-                     "limit": 10**6}
-                for row in svc.query_engine.load(q, database=version.database, internal=True).data:
-                    key = (row["recidivism.release_year"], *((d, str(row[ds.dimensions[d].member])) for d in sub))
-                    cells[key] = (int(row["recidivism.people"]), int(row["recidivism.released"]),
-                                  int(row["recidivism.released_key"]))
+    cells = release_cells(svc, sets, always=("release_year",))
     years = sorted({k[0] for k in cells})
     keys = [(y, *zip(sub, combo)) for y in years for dims in sets for r in range(len(dims) + 1)
             for sub in itertools.combinations(dims, r) for combo in itertools.product(*(codes[d] for d in sub))]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -30,12 +29,8 @@ from scipy.optimize import lsq_linear
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crosstrack.api.cache import ResultCache  # noqa: E402
-from crosstrack.api.compose import build_service  # noqa: E402
+from benchmarks._support import memory_service, release_cells  # noqa: E402
 from crosstrack.api.disclosure import BASE_NOISE_WEIGHTS, PerturbationTable, key_stream  # noqa: E402
-from crosstrack.config import load_settings  # noqa: E402
-from crosstrack.loaders.generate import generate_extracts  # noqa: E402
-from crosstrack.loaders.pipeline import run_load  # noqa: E402
 
 K = 5
 LATTICES = {"L4: year × race × sex × program_any": ["release_year", "race", "assigned_sex", "program_any"],
@@ -45,32 +40,13 @@ Key = tuple  # ((dim, code), ...) of the constrained dimensions, in the lattice'
 
 
 def true_cells(seed: int) -> tuple[dict[Key, tuple[int, int, int]], dict[str, list[str]]]:
-    data = Path(tempfile.mkdtemp(prefix="ct-lattice-"))
-    settings = load_settings(clickhouse_url="chdb://memory", data_dir=data, database="lattice",
-                             person_key_secret="lattice-secret", k=K)
-    generate_extracts(data / "ex", seed=seed, scale=1.0, fmt="csv", years=settings.snapshot_years)
-    assert run_load(settings, data / "ex", max_rejects=10**6, rejects_report=data / "r.csv", console=None) == 0
-    svc = build_service(settings, cache=ResultCache(0))
-    ds, version = svc.dataset("recidivism"), svc.version()
-    cells: dict[Key, tuple[int, int, int]] = {}
+    svc = memory_service(seed, "lattice")
+    ds = svc.dataset("recidivism")
+    cells = release_cells(svc, list(LATTICES.values()))
     codes: dict[str, list[str]] = {}
-    for dims in LATTICES.values():
-        for r in range(len(dims) + 1):
-            for sub in itertools.combinations(dims, r):
-                q = {"dimensions": [ds.dimensions[d].member for d in sub],
-                     "measures": ["recidivism.people", "recidivism.released", "recidivism.released_key"],
-                     "limit": 10**6}
-                for row in svc.query_engine.load(q, database=version.database, internal=True).data:
-                    key = tuple((d, str(row[ds.dimensions[d].member])) for d in sub)
-                    cells[key] = (int(row["recidivism.people"]), int(row["recidivism.released"]),
-                                  int(row["recidivism.released_key"]))
-                    for d, c in key:
-                        codes.setdefault(d, [])
-                        if c not in codes[d]:
-                            codes[d].append(c)
-    for d in codes:  # the code lists (no people in a code of a list still makes it a code)
-        listed = ds.dimensions[d].codes
-        codes[d] = [c for c, _ in listed] if listed else sorted(codes[d])
+    for d in {d for dims in LATTICES.values() for d in dims}:
+        listed = ds.dimensions[d].codes  # the code lists (a code with no people is still a code)
+        codes[d] = [c for c, _ in listed] if listed else sorted({c for key in cells for x, c in key if x == d})
     return cells, codes
 
 

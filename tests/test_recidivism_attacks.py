@@ -14,7 +14,7 @@ import random
 import pytest
 
 from attack_helpers import K, Score, codes
-from test_attacks_recovery import MARGIN, ROUTES, TARGETS, Published, Truth, averaging
+from test_attacks_recovery import MARGIN, ROUTES, TARGETS, Published, Truth, _merged, averaging
 
 pytestmark = pytest.mark.slow
 DS = "recidivism"
@@ -237,13 +237,7 @@ def test_RC12_K4_a_margin_minus_its_other_codes_recovers_no_more_than_guessing(a
                 attack, control = _other_codes_margin(api_s1, a, b)
                 attacks.append(attack)
                 controls.append(control)
-    attack, control = Score("all pairs (published)"), Score("all pairs (true values)")
-    for merged, parts in ((attack, attacks), (control, controls)):
-        for s in parts:
-            merged.hits += s.hits
-            merged.tries += s.tries
-            merged.truths += s.truths
-            merged.fallbacks += s.fallbacks
+    attack, control = _merged(attacks, "all pairs (published)"), _merged(controls, "all pairs (true values)")
     for s in (*attacks, attack, control):
         print(s.line())
     assert control.rate >= 0.95, control.line()
