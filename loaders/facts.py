@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from crosstrack.config import Settings
 from crosstrack.engine import Engine
-from crosstrack.loaders import rules
+from crosstrack.loaders import charge_order, rules
 from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.schema import CHARGE_FACTS, CUSTODY_FACTS, PSI_AREAS
 from crosstrack.loaders.statutes import SECTION_PATTERN, load_statutes
@@ -96,10 +96,10 @@ def snapshot_dates(years) -> exp.Array:
                                   for y in years])
 
 
-def step_values(settings: Settings) -> dict[str, exp.Expression]:
-    """The settings and constants the rule files name (``loaders.rules``)."""
+def step_values(settings: Settings) -> dict[str, rules.Value]:
+    """The settings, constants and builders the rule files name (``loaders.rules``)."""
     return {"snapshot_dates": snapshot_dates(settings.snapshot_years),
-            "section_pattern": exp.Literal.string(SECTION_PATTERN)}
+            "section_pattern": exp.Literal.string(SECTION_PATTERN), **charge_order.BUILDERS}
 
 
 def enrollments_query(stage: str) -> exp.Query:

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from crosstrack.config import Settings
 from crosstrack.engine import DIALECT, Engine
+from crosstrack.loaders.charge_order import charge_key, charge_key_felony, charge_key_tc
 from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.mappings import age_group
 from crosstrack.loaders.schema import RECIDIVISM_EVENTS, RECIDIVISM_WINDOWS, RELEASE_FACTS
@@ -88,15 +89,18 @@ def build_release_facts(engine: Engine, settings: Settings, stage: str, target: 
 
     # RC10: the released placement's governing offense, by R9 (the IMS flag, else the first charge
     # sentenced to incarceration in docket order), typed by R11/R12 as the snapshot facts are
-    order = "filing, docket, charge_no, tc, severity = 'F'"
+    key = charge_key(*(exp.column(c, table="c") for c in ("unflagged", "filing", "docket", "charge_no", "tc", "felony")))
+    g = exp.column("g", table="a")
     engine.command(
         f"CREATE TABLE {s}.rel_gov ENGINE = Memory AS SELECT a.eid AS eid, gt.otype AS otype, "
-        f"if(a.g.6, 'F', 'M') AS sev FROM (SELECT c.eid AS eid, "
-        f"minIf(tuple(c.governing != 'Y', {order}), c.governing = 'Y' OR c.sentence = 'INCARCERATION') AS g, "
-        f"countIf(c.governing = 'Y' OR c.sentence = 'INCARCERATION') AS n_gov "
-        f"FROM (SELECT ch.*, st.tc AS tc FROM {s}.t_charges AS ch INNER JOIN {s}.statute_types AS st "
-        f"ON st.statute = ch.statute WHERE ch.eid IN (SELECT eid FROM {s}.rels)) AS c GROUP BY c.eid) AS a "
-        f"INNER JOIN {s}.statute_types AS gt ON gt.tc = a.g.5 WHERE a.n_gov > 0")
+        f"if({charge_key_felony(g).sql(DIALECT)} = 1, 'F', 'M') AS sev FROM (SELECT c.eid AS eid, "
+        f"minIf({key.sql(DIALECT)}, c.gov = 1) AS g, countIf(c.gov = 1) AS n_gov "
+        f"FROM (SELECT ch.eid AS eid, ch.governing != 'Y' AS unflagged, ch.filing AS filing, ch.docket AS docket, "
+        f"ch.charge_no AS charge_no, st.tc AS tc, ch.severity = 'F' AS felony, "
+        f"ch.governing = 'Y' OR ch.sentence = 'INCARCERATION' AS gov FROM {s}.t_charges AS ch "
+        f"INNER JOIN {s}.statute_types AS st ON st.statute = ch.statute WHERE ch.eid IN (SELECT eid FROM {s}.rels)) AS c "
+        f"GROUP BY c.eid) AS a INNER JOIN {s}.statute_types AS gt ON gt.tc = {charge_key_tc(g).sql(DIALECT)} "
+        f"WHERE a.n_gov > 0")
 
     for sql in layout.fact_table(target, "release_facts"):
         engine.command(sql)

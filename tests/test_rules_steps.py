@@ -19,7 +19,7 @@ import pytest
 import sqlglot
 
 from crosstrack.engine import Engine
-from crosstrack.loaders import facts, rules, schema
+from crosstrack.loaders import charge_order, facts, rules, schema
 from crosstrack.loaders.statutes import classify
 from tests.fixtures_loaders import memory_settings
 
@@ -30,7 +30,7 @@ OPEN = dt.date(2299, 12, 31)
 S, D, U64, U32, U16, U8, LS = (pa.string(), pa.date32(), pa.uint64(), pa.uint32(), pa.uint16(), pa.uint8(),
                                pa.string())
 CH = {pa.string(): "String", pa.date32(): "Date32", pa.uint64(): "UInt64", pa.uint32(): "UInt32",
-      pa.uint16(): "UInt16", pa.uint8(): "UInt8"}
+      pa.uint16(): "UInt16", pa.uint8(): "UInt8", pa.int32(): "Int32"}
 EPISODES = {"eid": U64, "pid": U64, "episode_id": S, "person_id": S, "source_system": S, "agency5": S,
             "facility_type": S, "security": S, "status": S, "admission_type": S, "adm": D, "rel": D}
 PEOPLE = {"pid": U64, "person_id": S, "dob": D, "sex": S, "gi": S, "race5": S, "eth3": S}
@@ -262,6 +262,41 @@ def test_r09_r10_governing_and_leading(stage, settings):
         typed = lambda c: (*classify(c["statute"])[:2], c["severity"])  # noqa: E731
         want[eid] = (len(mine), n_gov, typed(gov) if gov else None, typed(lead))
     assert got == want
+
+
+def test_r09_r10_charge_key_orders_charges_as_the_rules_tuple(stage):
+    """R9/R10 pick the smallest charge_key (loaders/charge_order.py): the smallest key must be the
+    smallest (first, filing, docket, charge number) tuple, with dockets that are prefixes of others,
+    hold NUL bytes or non-ASCII text, and filing dates from 1900 to 2299; tc and felony read back."""
+    engine, db = stage
+    rng = random.Random(910)
+    pieces = ["", "\x00", "\x00\x01", "\x01", "A", "AB", "A\x00B", "Z", "é", "\uffff", "22CR0001", "22CR00010"]
+    rows = []
+    for group in range(1, 400):
+        tied = group % 2  # half the groups tie on (first, filing): the docket and charge number decide
+        for no in range(rng.randint(2, 8)):
+            rows.append(dict(g=group, first=0 if tied else rng.randint(0, 1),
+                             day=0 if tied else rng.choice([-25567, -1, 0, 1, 19000, 120_000]),
+                             docket="".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))),
+                             charge_no=rng.choice([0, 1, 255, 256, 2**32 - 1]), tc=rng.randint(0, 2**32 - 1),
+                             felony=rng.randint(0, 1)))
+    put(engine, db, "k", {"g": U32, "first": U8, "day": pa.int32(), "docket": S, "charge_no": U32, "tc": U32,
+                          "felony": U8}, rows)
+    cols = [sqlglot.exp.column(c) for c in ("first", "filing", "docket", "charge_no", "tc", "felony")]
+    key = charge_order.charge_key(*cols).sql("clickhouse")
+    g = sqlglot.exp.column("m")
+    got = {r["g"]: (r["tc"], r["felony"]) for r in engine.query(
+        f"SELECT g, {charge_order.charge_key_tc(g).sql('clickhouse')} AS tc, "
+        f"{charge_order.charge_key_felony(g).sql('clickhouse')} AS felony FROM (SELECT g, min({key}) AS m "
+        f"FROM (SELECT *, addDays(toDate32('1970-01-01'), day) AS filing FROM `{db}`.k) GROUP BY g)").dicts()}
+    want = {}
+    for r in sorted(rows, key=lambda r: (r["first"], r["day"], r["docket"].encode(), r["charge_no"], r["tc"], r["felony"])):
+        want.setdefault(r["g"], (r["tc"], r["felony"]))
+    assert got == want
+    # no charge (minIf over none): the empty key reads as statute row 0, not a felony
+    empty = sqlglot.exp.Literal.string("")
+    assert engine.query(f"SELECT {charge_order.charge_key_tc(empty).sql('clickhouse')}, "
+                        f"{charge_order.charge_key_felony(empty).sql('clickhouse')}").rows == [(0, 0)]
 
 
 # --- R6, R9/R10 applicability and R2's sentenced-only charge view: the fact inserts --------
