@@ -13,7 +13,6 @@ are applied to the chosen placement. Person ids leave the staging database only 
 from __future__ import annotations
 
 import hashlib
-import threading
 from typing import Callable
 
 import numpy as np
@@ -26,8 +25,7 @@ from crosstrack.loaders import charge_order, rules
 from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.schema import CHARGE_FACTS, CUSTODY_FACTS, PSI_AREAS
 from crosstrack.loaders.statutes import SECTION_PATTERN, load_statutes
-from crosstrack.sql import arr, q, qi
-
+from crosstrack.sql import qi
 
 
 def fact_ddl(database: str, table: str) -> str:
@@ -35,59 +33,55 @@ def fact_ddl(database: str, table: str) -> str:
     return Layout().fact_table(database, table)[0]
 
 
+def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
+    """RFC 2104's two 64-byte pads of an HMAC-SHA256 key: (key XOR ipad, key XOR opad)."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
 def person_keys(secret: bytes, person_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """person_key = first 8 bytes of HMAC-SHA256(secret, id) as UInt64 (big-endian); record_key =
     the next 4 bytes as UInt32: a per-person key for the cell-key method that only the secret's
-    holder can link to the person. (RFC 2104 HMAC from two prepared SHA-256 states: the same
-    digest as ``hmac.new(secret, id, sha256)``, without its per-call Python overhead.)"""
-    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
-    key = key.ljust(64, b"\0")
-    inner_copy = hashlib.sha256(bytes(b ^ 0x36 for b in key)).copy
-    outer_copy = hashlib.sha256(bytes(b ^ 0x5C for b in key)).copy
+    holder can link to the person. The definition :func:`write_person_keys` computes in the
+    engine; the same digest as ``hmac.new(secret, id, sha256)``."""
+    inner_pad, outer_pad = hmac_pads(secret)
+    inner_copy, outer_copy = hashlib.sha256(inner_pad).copy, hashlib.sha256(outer_pad).copy
     digests = []
-    append = digests.append
     for pid in person_ids:
         inner = inner_copy()
         inner.update(pid.encode("utf-8"))
         outer = outer_copy()
         outer.update(inner.digest())
-        append(outer.digest())
+        digests.append(outer.digest())
     d = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
     pk = d[:, :8].copy().view(">u8").ravel().astype(np.uint64)
     rk = d[:, 8:12].copy().view(">u4").ravel().astype(np.uint32)
     return pk, rk
 
 
-class PersonKeys:
-    """The keyed hashes of every valid person (``stage.t_people``), computed in a thread.
+def write_person_keys(engine: Engine, settings: Settings, stage: str) -> None:
+    """``stage.keys`` (pid -> person_key, record_key): :func:`person_keys` of every valid person
+    (``stage.t_people``), as HMAC-SHA256 = SHA256(outer pad || SHA256(inner pad || id)) in SQL.
 
-    They are pure Python (about 1 us per person), so they run while the engine, which releases
-    the GIL, goes on validating and building; ``write`` waits for them and stores them in
-    ``stage.keys`` (pid -> person_key, record_key)."""
-
-    def __init__(self, engine: Engine, settings: Settings, stage: str):
-        self._ids = engine.query_arrow(f"SELECT pid, person_id FROM {qi(stage)}.t_people")
-        self._secret = settings.secret_bytes()
-        self._out: dict[str, object] = {}
-        self._worker = threading.Thread(target=self._run, name="person-keys", daemon=True)
-        self._worker.start()
-
-    def _run(self) -> None:
-        try:
-            self._out["pk"], self._out["rk"] = person_keys(self._secret, self._ids.column("person_id").to_pylist())
-        except BaseException as err:  # noqa: BLE001 - re-raised in the calling thread
-            self._out["error"] = err
-
-    def write(self, engine: Engine, stage: str) -> None:
-        self._worker.join()
-        if "error" in self._out:
-            raise self._out["error"]  # type: ignore[misc]
-        engine.command(f"CREATE TABLE {qi(stage)}.keys (pid UInt64, person_key UInt64, record_key UInt32) "
-                       f"ENGINE = Memory")
-        engine.insert_arrow("keys", pa.table({"pid": self._ids.column("pid"), "person_key": pa.array(self._out["pk"]),
-                                              "record_key": pa.array(self._out["rk"])}), database=stage)
-        self._ids = None
-        self._out.clear()
+    In the engine rather than in Python because there it is one multi-threaded statement (0.08 s
+    for 0.70 M people at 10x, against 0.7 s of Python plus reading the ids out and the keys back
+    in). The key's pads reach the engine as rows of a Memory table, inserted as data and dropped
+    once the keys are written, never as SQL text, which servers log."""
+    s = qi(stage)
+    engine.command(f"CREATE TABLE {s}.hmac_pads (inner_pad String, outer_pad String) ENGINE = Memory")
+    try:
+        inner_pad, outer_pad = hmac_pads(settings.secret_bytes())
+        engine.insert_arrow("hmac_pads", pa.table({"inner_pad": pa.array([inner_pad], pa.binary()),
+                                                   "outer_pad": pa.array([outer_pad], pa.binary())}), database=stage)
+        digest = "SHA256(concat(k.outer_pad, SHA256(concat(k.inner_pad, p.person_id))))"
+        engine.command(
+            f"CREATE TABLE {s}.keys ENGINE = Memory AS SELECT pid, "
+            f"reinterpretAsUInt64(reverse(substring(h, 1, 8))) AS person_key, "
+            f"reinterpretAsUInt32(reverse(substring(h, 9, 4))) AS record_key "
+            f"FROM (SELECT p.pid AS pid, {digest} AS h FROM {s}.t_people AS p CROSS JOIN {s}.hmac_pads AS k)")
+    finally:
+        engine.command(f"DROP TABLE IF EXISTS {s}.hmac_pads SYNC")
 
 
 def snapshot_dates(years) -> exp.Array:
@@ -154,25 +148,23 @@ def load_statute_table(engine: Engine, stage: str) -> None:
 
 def build_facts(engine: Engine, settings: Settings, stage: str, target: str,
                 step: Callable[[str], None] = lambda s: None,
-                keys: PersonKeys | None = None,
                 before_sync: Callable[[], None] | None = None) -> dict[str, object]:
     """Create ``target.custody_facts`` and ``target.charge_facts``; returns notes for the summary.
 
     Each R-step is one file of ``loaders/rules/`` (see STEPS). Staging tables join on ``pid`` /
     ``eid``, UInt64 hashes of the person and episode ids that validation made collision-free
     (``loaders.validate.id_hash``); the ids themselves are read once more only to compute the
-    HMAC keys."""
+    HMAC keys, inside the engine (:func:`write_person_keys`)."""
     s, t = qi(stage), qi(target)
     # one machine: plain MergeTree facts; a cluster: Distributed facts over replicated locals, and
     # the INSERTs below go through the Distributed tables (staging stays on this node)
     layout = Layout.for_settings(settings)
-    keys = keys or PersonKeys(engine, settings, stage)
 
     step("choosing each person's placement on each snapshot (R1)")
     run_step(engine, "r01_snapshot_placement", stage, settings)
 
     step("keyed hashes of person ids")
-    keys.write(engine, stage)
+    write_person_keys(engine, settings, stage)
 
     step("applying exclusions and demographics (R2-R5)")
     run_step(engine, "r02_r05_custody_rows", stage, settings)

@@ -16,7 +16,7 @@ from crosstrack.config import Settings
 from crosstrack.engine import Engine, EngineError, EngineUnavailable
 from crosstrack.loaders.cluster import Layout
 from crosstrack.loaders.extract import TABLES, ExtractError, Reject, find_files, stage_file
-from crosstrack.loaders.facts import PersonKeys, build_facts
+from crosstrack.loaders.facts import build_facts
 from crosstrack.loaders.recidivism import build_release_facts
 from crosstrack.loaders.publish import check_database, drop_stale, ensure_history, next_version_number, publish
 from crosstrack.loaders.schema import OFFENSE_SUBTYPES, OFFENSE_TYPES
@@ -165,9 +165,7 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
             names = {s.table: s.path.name for s in staged}
             parse_rejects = [r for s in staged for r in s.parse_rejects]
             vtask = progress.add_task("checking every row", total=4)
-            jobs: dict[str, PersonKeys] = {}
-            validate(engine, stage, parse_rejects, names,
-                     on_people=lambda: jobs.setdefault("keys", PersonKeys(engine, settings, stage)))
+            validate(engine, stage, parse_rejects, names)
             progress.update(vtask, completed=4)
             rejected_rows = count_rejected_rows(engine, stage)
             rejects = fetch_rejects(engine, stage, names) if rejected_rows else []
@@ -191,7 +189,7 @@ def run_load(settings: Settings, source: Path, *, max_rejects: int = 0, rejects_
                 # the release cohort (docs/recidivism.md) in the same version database, same publish
                 released.update(build_release_facts(engine, settings, stage, target, "court_charges" in names))
 
-            notes = build_facts(engine, settings, stage, target, step, keys=jobs.get("keys"), before_sync=release_cohort)
+            notes = build_facts(engine, settings, stage, target, step, before_sync=release_cohort)
             notes["releases"] = released
             progress.update(ftask, description="facts built", completed=8)
             lap("facts")

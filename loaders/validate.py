@@ -234,12 +234,10 @@ def _ref_message(missing: str, rejected: str) -> str:
     return f"multiIf({missing}, 'is not in the file it refers to', {rejected}, 'refers to a rejected row', '')"
 
 
-def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[str, str],
-             on_people: Callable[[], None] | None = None) -> None:
+def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[str, str]) -> None:
     """Fill ``db.rejects`` and build the typed tables ``t_people``, ``t_episodes``, ``t_charges``,
     ``t_programs`` from the rows that pass. Tables are checked in reference order so a row that
-    points at a rejected row is itself rejected (and says so). ``on_people`` is called once
-    ``t_people`` is complete."""
+    points at a rejected row is itself rejected (and says so)."""
     d = qi(db)
     engine.command(REJECTS_DDL.format(db=d))
     if parse_rejects:
@@ -258,8 +256,6 @@ def validate(engine: Engine, db: str, parse_rejects: list[Reject], files: dict[s
         engine.command(rules.create_table(db, "t_people", typed))
 
     p_salt = _injective(engine, db, "t_people", "pid", make_people, people_apart)
-    if on_people:  # t_people is final: e.g. start the person keys while the rest is checked
-        on_people()
 
     # episodes ----------------------------------------------------------------------------
     raw_people = f"{d}.raw_people"

@@ -299,6 +299,30 @@ def test_r09_r10_charge_key_orders_charges_as_the_rules_tuple(stage):
                         f"{charge_order.charge_key_felony(empty).sql('clickhouse')}").rows == [(0, 0)]
 
 
+@pytest.mark.parametrize("secret", [b"k", b"x" * 64, "s\u00e9cret-longer-than-one-block-".encode() * 4])
+def test_person_keys_in_the_engine_are_hmac_sha256_of_the_id(stage, tmp_path, secret):
+    """P3/P4: stage.keys holds, per valid person, the first 8 bytes of HMAC-SHA256(secret, id) as
+    person_key and the next 4 as record_key (big-endian), exactly as the standard library's hmac
+    computes them, for keys shorter than, equal to and longer than SHA-256's block; the key's pads
+    are gone from the staging database afterwards."""
+    import hashlib
+    import hmac
+
+    from crosstrack.config import load_settings
+    engine, db = stage
+    ids = ["P1", "p1", "", "A" * 1000, "\u00e9\u4e2d\U0001f600", "P 2", "0" * 64]
+    put(engine, db, "t_people", {"pid": U64, "person_id": S}, [dict(pid=i + 1, person_id=v) for i, v in enumerate(ids)])
+    settings = load_settings(clickhouse_url="chdb://memory", data_dir=tmp_path, person_key_secret=secret.decode())
+    facts.write_person_keys(engine, settings, db)
+    got = {r["pid"]: (r["person_key"], r["record_key"]) for r in read(engine, db, "keys")}
+    want = {}
+    for i, v in enumerate(ids):
+        d = hmac.new(settings.secret_bytes(), v.encode(), hashlib.sha256).digest()
+        want[i + 1] = (int.from_bytes(d[:8], "big"), int.from_bytes(d[8:12], "big"))
+    assert got == want
+    assert engine.scalar(f"SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'hmac_pads'") == 0
+
+
 # --- R6, R9/R10 applicability and R2's sentenced-only charge view: the fact inserts --------
 def test_r06_custody_facts_and_r02_charge_facts(stage, settings):
     engine, db = stage
