@@ -33,11 +33,6 @@ def lit(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def fn(name: str, *args: exp.Expression) -> exp.Expression:
-    """A ClickHouse function call by its exact name (sqlglot would rename e.g. length to lengthUTF8)."""
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def agg(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.AnonymousAggFunc(this=name, expressions=list(args))
 

@@ -3,12 +3,13 @@ base rows whose states are merged. The layout of a rollup table is in ``cube/rol
 
 from __future__ import annotations
 
-from crosstrack.cube.members import MemberTrees, agg, fn, merge_of, outer_aggs
+from crosstrack.cube.members import MemberTrees, agg, merge_of, outer_aggs
 from crosstrack.cube.model import PreAggregation
 from crosstrack.cube.plan import MemberRef, QueryPlan
 from crosstrack.cube.render import Compiled, dimension_selects, finish
 from crosstrack.cube.render_filters import render_filter
 from crosstrack.cube.rollup_match import GROUPING_COL, cheap_distinct
+from crosstrack.sql import fn
 from sqlglot import exp
 
 

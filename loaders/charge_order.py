@@ -19,42 +19,40 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from crosstrack.sql import fn
+
 # Date32 day numbers run from -25567 (1900-01-01); adding 2^31 makes every one unsigned
 # without changing their order.
 _DAY_SHIFT = 2**31
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def _big_endian_u32(value: exp.Expression) -> exp.Expression:
-    return _fn("reverse", _fn("reinterpretAsFixedString", _fn("toUInt32", value)))
+    return fn("reverse", fn("reinterpretAsFixedString", fn("toUInt32", value)))
 
 
 def _byte(flag: exp.Expression) -> exp.Expression:
-    return _fn("char", _fn("toUInt8", flag))
+    return fn("char", fn("toUInt8", flag))
 
 
 def charge_key(first: exp.Expression, filing: exp.Expression, docket: exp.Expression,
                charge_no: exp.Expression, tc: exp.Expression, felony: exp.Expression) -> exp.Expression:
     """The key of one charge (see the module's docstring); ``filing`` is a Date32, ``docket`` a
     String, ``charge_no`` and ``tc`` UInt32, ``first`` and ``felony`` conditions."""
-    zero, one = _fn("char", exp.Literal.number(0)), _fn("char", exp.Literal.number(1))
-    day = exp.Add(this=_fn("toInt64", _fn("toInt32", filing)), expression=exp.Literal.number(_DAY_SHIFT))
-    escaped = _fn("replaceAll", docket, zero.copy(), _fn("concat", zero.copy(), one))
-    return _fn("concat", _byte(first), _big_endian_u32(day), escaped, zero.copy(), zero.copy(),
+    zero, one = fn("char", exp.Literal.number(0)), fn("char", exp.Literal.number(1))
+    day = exp.Add(this=fn("toInt64", fn("toInt32", filing)), expression=exp.Literal.number(_DAY_SHIFT))
+    escaped = fn("replaceAll", docket, zero.copy(), fn("concat", zero.copy(), one))
+    return fn("concat", _byte(first), _big_endian_u32(day), escaped, zero.copy(), zero.copy(),
                _big_endian_u32(charge_no), _big_endian_u32(tc), _byte(felony))
 
 
 def charge_key_tc(key: exp.Expression) -> exp.Expression:
     """The statute row (``tc``) of the charge a key belongs to; 0 for the empty key (no charge)."""
-    return _fn("reinterpretAsUInt32", _fn("reverse", _fn("substring", key, exp.Literal.number(-5), exp.Literal.number(4))))
+    return fn("reinterpretAsUInt32", fn("reverse", fn("substring", key, exp.Literal.number(-5), exp.Literal.number(4))))
 
 
 def charge_key_felony(key: exp.Expression) -> exp.Expression:
     """1 when the charge a key belongs to is a felony; 0 otherwise and for the empty key."""
-    return _fn("reinterpretAsUInt8", _fn("substring", key, exp.Literal.number(-1), exp.Literal.number(1)))
+    return fn("reinterpretAsUInt8", fn("substring", key, exp.Literal.number(-1), exp.Literal.number(1)))
 
 
 BUILDERS = {"charge_key": charge_key, "charge_key_tc": charge_key_tc, "charge_key_felony": charge_key_felony}

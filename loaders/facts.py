@@ -13,6 +13,7 @@ are applied to the chosen placement. Person ids leave the staging database only 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Callable
 
 import numpy as np
@@ -43,18 +44,10 @@ def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
 def person_keys(secret: bytes, person_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """person_key = first 8 bytes of HMAC-SHA256(secret, id) as UInt64 (big-endian); record_key =
     the next 4 bytes as UInt32: a per-person key for the cell-key method that only the secret's
-    holder can link to the person. The definition :func:`write_person_keys` computes in the
-    engine; the same digest as ``hmac.new(secret, id, sha256)``."""
-    inner_pad, outer_pad = hmac_pads(secret)
-    inner_copy, outer_copy = hashlib.sha256(inner_pad).copy, hashlib.sha256(outer_pad).copy
-    digests = []
-    for pid in person_ids:
-        inner = inner_copy()
-        inner.update(pid.encode("utf-8"))
-        outer = outer_copy()
-        outer.update(inner.digest())
-        digests.append(outer.digest())
-    d = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
+    holder can link to the person. The definition, by the standard library's HMAC, of what
+    :func:`write_person_keys` computes in the engine (tests tell people apart by it)."""
+    digests = b"".join(hmac.new(secret, pid.encode("utf-8"), hashlib.sha256).digest() for pid in person_ids)
+    d = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 32)
     pk = d[:, :8].copy().view(">u8").ravel().astype(np.uint64)
     rk = d[:, 8:12].copy().view(">u4").ravel().astype(np.uint32)
     return pk, rk
