@@ -18,6 +18,7 @@ from crosstrack.api.app import create_app
 from crosstrack.api.httpguard import guarded_protocol
 from crosstrack.api.pgwire.server import start_sql_server
 from crosstrack.api.ports import PortTaken, port_taken_message
+from crosstrack.api.settle import settle_before_serving
 from crosstrack.config import Settings, get_settings
 
 log = logging.getLogger("crosstrack.api")
@@ -108,6 +109,7 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
                       + (f", SQL on {settings.pg_host}:{settings.pg_port}" if stop_sql else "")
                       + (f"; `crosstrack load DIR` publishes through {control.path}" if control else ""))
     config = uvicorn.Config(app, log_level="info", **uvicorn_options(settings))
+    settle_before_serving()
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

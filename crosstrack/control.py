@@ -195,8 +195,21 @@ class Control:
             pass
 
 
+def _import_what_a_load_imports() -> None:
+    """Import now, before any reader arrives, the modules a load would otherwise import halfway
+    through the first publish. chDB imports pandas from native code on its first Arrow insert:
+    0.15-0.3 s of module set-up, much of it in extension initialisers that hold the GIL, which
+    stalled every reader (p99 beside the first publish 6-14x the p99 without, against about 1x
+    for the next ones; tests/test_online_publish.py)."""
+    import pandas  # noqa: F401
+    import pyarrow.pandas_compat  # noqa: F401
+
+    import crosstrack.loaders.court  # noqa: F401
+
+
 def start_control(settings: Settings, service: Service, console: Any = None) -> Control | None:
     """Listen on ``<data_dir>/control.sock`` (same user only) in a daemon thread."""
+    _import_what_a_load_imports()
     publisher = LivePublisher(service)  # from now on this process owns the published-version pointer
     path = control_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,9 @@ entries, and one cache may serve several models. ``QueryEngine`` owns one; the r
 take one (or make their own for one build). Entries are built on first use and never change;
 trees are handed out as copies by their users (``cube/members.py``), never mutated in place.
 
-Treat a model as frozen once a cache has read its fingerprint: an in-place edit after that is
-not seen (build a new ``ModelCache`` user — a ``QueryEngine`` — after editing a model).
+Treat a model as frozen once its fingerprint has been read (it is computed once per model
+object): an in-place edit after that is not seen. Edit a model before its first use, or load
+the files again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+import weakref
 from typing import Any, Callable
 
 from crosstrack.cube.model import Model
@@ -24,8 +26,30 @@ from crosstrack.cube.sqlexpr import Template
 
 
 def model_fingerprint(model: Model) -> str:
-    """A digest of the model's cubes and views: every member, join, rollup, meta and SQL snippet."""
-    return hashlib.sha256(repr(_canonical((model.cubes, model.views))).encode()).hexdigest()[:24]
+    """A digest of the model's cubes and views: every member, join, rollup, meta and SQL snippet.
+
+    Computed once per model object (a frozen model's digest cannot change): a rollup build asks
+    for it about eight times, 15-30 ms of Python each, beside readers in a serving process."""
+    with _fingerprints_lock:
+        known = _fingerprints.get(id(model))
+        if known is not None and known[0]() is model:
+            return known[1]
+    digest = hashlib.sha256(repr(_canonical((model.cubes, model.views))).encode()).hexdigest()[:24]
+    key = id(model)
+    with _fingerprints_lock:
+        _fingerprints[key] = (weakref.ref(model, lambda _ref: _forget(key, _ref)), digest)
+    return digest
+
+
+# id(model) -> (weak reference to the model, its fingerprint); an entry goes with its model.
+_fingerprints: dict[int, tuple[weakref.ref, str]] = {}
+_fingerprints_lock = threading.Lock()
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    with _fingerprints_lock:
+        if key in _fingerprints and _fingerprints[key][0] is ref:
+            del _fingerprints[key]
 
 
 def _canonical(value: Any) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import os
 import random
 import subprocess
@@ -114,9 +115,17 @@ def _run_users(url: str, until, run: Run) -> None:
         except BaseException as err:  # noqa: BLE001 - re-raised in the test
             errors.append(err)
 
+    # The users' latencies are measured in this process, so its own garbage collector must not
+    # stall them: a full pass over a test worker's heap (every imported test module) holds the GIL
+    # for 100 ms or more and delays every response in flight, which read as a server stall.
+    gc.collect()
+    gc.freeze()
     t = threading.Thread(target=main, name="online-users")
-    t.start()
-    t.join()
+    try:
+        t.start()
+        t.join()
+    finally:
+        gc.unfreeze()
     if errors:
         raise errors[0]
 

@@ -18,6 +18,7 @@ from crosstrack.api.pgwire.session import SqlSession, SqlSurface
 from crosstrack.api.ports import PortTaken, port_taken_message
 from crosstrack.api.ratelimit import TokenBuckets
 from crosstrack.api.service import set_default_service
+from crosstrack.api.settle import settle_before_serving
 
 log = logging.getLogger("crosstrack.pgwire")
 
@@ -204,6 +205,7 @@ def run_sql_server(settings: Any, host: str | None = None, port: int | None = No
         console.print(msg)
     else:
         print(msg)
+    settle_before_serving()
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
